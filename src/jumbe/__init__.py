@@ -1,0 +1,1 @@
+"""Jumbe: one core for SMS, SMPP and IoT connectivity APIs."""

@@ -1,0 +1,49 @@
+"""Use cases: the only layer that writes the database and holds business rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from jumbe.services.billing import BillingService
+from jumbe.services.delivery import DeliveryService
+from jumbe.services.identity import IdentityService
+from jumbe.services.messaging import MessagingService
+from jumbe.services.numbering import NumberingService
+from jumbe.settings import Settings
+from jumbe.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the faces may call; built once by the composition root."""
+
+    identity: IdentityService
+    billing: BillingService
+    numbering: NumberingService
+    messaging: MessagingService
+    delivery: DeliveryService
+
+    @classmethod
+    def build(
+        cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
+    ) -> Services:
+        numbering = NumberingService(db)
+        return cls(
+            identity=IdentityService(
+                db, auth_failures_per_minute=settings.auth_failures_per_minute
+            ),
+            billing=BillingService(db),
+            numbering=numbering,
+            messaging=MessagingService(
+                db,
+                numbering,
+                validity=timedelta(hours=settings.validity_hours),
+                max_parts=settings.max_parts,
+                on_accepted=on_accepted,
+            ),
+            delivery=DeliveryService(
+                db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
+            ),
+        )

@@ -1,0 +1,422 @@
+"""What happens to a message after acceptance: carrier answers, receipts, inbound, expiry.
+
+The engine reports facts (a carrier took part 2 under id X; a receipt said
+UNDELIV; an MO arrived) and this service turns them into status changes by the
+rules in ``core.status``. ``record`` takes a mixed batch and writes it in one
+transaction, in the order that keeps causality: carrier acceptances before the
+receipts that may refer to them, so a fast receipt never overtakes its submit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jumbe.core.data_coding import decode_short_message
+from jumbe.core.segments import Concat
+from jumbe.core.status import MessageStatus, combine_parts
+from jumbe.services.numbering import NumberingService
+from jumbe.services.transitions import CHUNK, refund_unsent, transition
+from jumbe.store.database import Database
+from jumbe.store.schema import (
+    account_numbers,
+    inbound_fragments,
+    message_parts,
+    messages,
+    utcnow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitError:
+    temporary: bool
+    code: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What one attempt at handing a message to a carrier achieved."""
+
+    message_id: int
+    connector: str
+    acked_parts: tuple[tuple[int, str], ...]  # (part_no, carrier message id) taken this attempt
+    complete: bool  # every part of the message has now been taken
+    error: SubmitError | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierReceipt:
+    connector: str
+    carrier_message_id: str
+    status: MessageStatus  # a final status
+    error_code: str
+    done_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """An MO message as it came off the wire, or one segment of a long one (``concat`` set)."""
+
+    connector: str
+    sender: str
+    recipient: str
+    payload: bytes
+    data_coding: int
+    received_at: datetime
+    concat: Concat | None = None
+
+
+Fact = SubmitOutcome | CarrierReceipt | InboundMessage
+
+RECEIPT_DETAIL = {
+    MessageStatus.DELIVERED: "delivered to the handset",
+    MessageStatus.FAILED: "the carrier could not deliver it",
+    MessageStatus.EXPIRED: "the carrier gave up: validity period ended",
+}
+
+
+class DeliveryService:
+    def __init__(
+        self, db: Database, numbering: NumberingService, *, receipt_grace: timedelta
+    ) -> None:
+        self.db = db
+        self.numbering = numbering
+        self.receipt_grace = receipt_grace
+
+    async def record(self, facts: Sequence[Fact]) -> list[bool]:
+        """Write a batch of facts; the result per fact says whether it matched a message."""
+        now = utcnow()
+        outcomes = [f for f in facts if isinstance(f, SubmitOutcome)]
+        receipts = [f for f in facts if isinstance(f, CarrierReceipt)]
+        inbound = [f for f in facts if isinstance(f, InboundMessage)]
+        async with self.db.transaction() as conn:
+            settle: set[int] = set()
+            if outcomes:
+                settle |= await self._record_outcomes(conn, outcomes, now)
+            matched: dict[int, bool] = {}
+            if receipts:
+                matched, touched = await self._record_receipts(conn, receipts)
+                settle |= touched
+            if settle:
+                await self._settle(conn, sorted(settle), now)
+            if inbound:
+                await self._record_inbound(conn, inbound, now)
+        return [matched.get(id(f), True) for f in facts]
+
+    async def _record_outcomes(
+        self, conn: AsyncConnection, outcomes: list[SubmitOutcome], now: datetime
+    ) -> set[int]:
+        parts = [
+            {
+                "message_id": o.message_id,
+                "part_no": part_no,
+                "connector": o.connector,
+                "carrier_message_id": carrier_id,
+                "submitted_at": now,
+            }
+            for o in outcomes
+            for part_no, carrier_id in o.acked_parts
+        ]
+        if parts:
+            await conn.execute(insert(message_parts), parts)
+        sent: dict[str, list[int]] = defaultdict(list)
+        failed: dict[tuple[str, str], list[int]] = defaultdict(list)
+        retries: list[dict[str, Any]] = []
+        for o in outcomes:
+            if o.error is None and o.complete:
+                sent[o.connector].append(o.message_id)
+            elif o.error is not None and not o.error.temporary:
+                failed[(o.error.code, o.error.description)].append(o.message_id)
+            else:
+                retries.append(
+                    {
+                        "mid": o.message_id,
+                        "next_attempt_at": o.retry_at or now,
+                        "status_detail": (o.error.description if o.error else "retrying")[:255],
+                    }
+                )
+        for connector, ids in sent.items():
+            await transition(
+                conn, ids, MessageStatus.SENT, now=now, detail=f"handed to carrier via {connector}"
+            )
+        for (code, description), ids in failed.items():
+            moved = await transition(
+                conn, ids, MessageStatus.FAILED, now=now, detail=description, error_code=code
+            )
+            await refund_unsent(conn, moved, now=now, why="rejected by the carrier")
+        if retries:
+            await conn.execute(
+                update(messages)
+                .where(messages.c.id == bindparam("mid"), messages.c.status == "accepted")
+                .values(
+                    attempts=messages.c.attempts + 1,
+                    next_attempt_at=bindparam("next_attempt_at"),
+                    status_detail=bindparam("status_detail"),
+                    lease_owner=None,
+                    lease_until=None,
+                ),
+                retries,
+            )
+        # a multi-part message may have had receipts for early parts already
+        return {mid for ids in sent.values() for mid in ids}
+
+    async def _record_receipts(
+        self, conn: AsyncConnection, receipts: list[CarrierReceipt]
+    ) -> tuple[dict[int, bool], set[int]]:
+        by_connector: dict[str, list[CarrierReceipt]] = defaultdict(list)
+        for r in receipts:
+            by_connector[r.connector].append(r)
+        found: dict[tuple[str, str], tuple[int, int]] = {}
+        for connector, group in by_connector.items():
+            ids = list({r.carrier_message_id for r in group})
+            for start in range(0, len(ids), CHUNK):
+                rows = await conn.execute(
+                    select(
+                        message_parts.c.message_id,
+                        message_parts.c.part_no,
+                        message_parts.c.carrier_message_id,
+                    )
+                    .where(
+                        message_parts.c.connector == connector,
+                        message_parts.c.carrier_message_id.in_(ids[start : start + CHUNK]),
+                    )
+                    .order_by(message_parts.c.message_id)
+                )
+                for row in rows:  # carriers recycle ids: the newest message wins
+                    found[(connector, row.carrier_message_id)] = (row.message_id, row.part_no)
+        matched: dict[int, bool] = {}
+        updates: list[dict[str, Any]] = []
+        for r in receipts:
+            key = found.get((r.connector, r.carrier_message_id))
+            matched[id(r)] = key is not None
+            if key is not None:
+                updates.append(
+                    {
+                        "mid": key[0],
+                        "pno": key[1],
+                        "status": r.status.value,
+                        "error_code": r.error_code,
+                        "done_at": r.done_at,
+                    }
+                )
+        if updates:
+            await conn.execute(
+                update(message_parts)
+                .where(
+                    message_parts.c.message_id == bindparam("mid"),
+                    message_parts.c.part_no == bindparam("pno"),
+                    message_parts.c.status.is_(None),
+                )
+                .values(
+                    status=bindparam("status"),
+                    error_code=bindparam("error_code"),
+                    done_at=bindparam("done_at"),
+                ),
+                updates,
+            )
+        return matched, {u["mid"] for u in updates}
+
+    async def _settle(self, conn: AsyncConnection, message_ids: list[int], now: datetime) -> None:
+        """Give sent messages whose every part has a receipt their final status."""
+        states: dict[int, dict[int, tuple[str | None, str | None]]] = defaultdict(dict)
+        part_counts: dict[int, int] = {}
+        for start in range(0, len(message_ids), CHUNK):
+            rows = await conn.execute(
+                select(
+                    messages.c.id,
+                    messages.c.parts,
+                    message_parts.c.part_no,
+                    message_parts.c.status,
+                    message_parts.c.error_code,
+                )
+                .join(message_parts, message_parts.c.message_id == messages.c.id)
+                .where(
+                    messages.c.id.in_(message_ids[start : start + CHUNK]),
+                    messages.c.status == "sent",
+                )
+            )
+            for row in rows:
+                part_counts[row.id] = row.parts
+                states[row.id][row.part_no] = (row.status, row.error_code)
+        finals: dict[tuple[MessageStatus, str | None], list[int]] = defaultdict(list)
+        for mid, parts in states.items():
+            if len(parts) < part_counts[mid]:
+                continue
+            final = combine_parts(
+                [MessageStatus(s) if s else None for s, _ in (parts[p] for p in sorted(parts))]
+            )
+            if final is None:
+                continue
+            error = None
+            if final is not MessageStatus.DELIVERED:
+                error = next((e for s, e in parts.values() if s != "delivered" and e), None)
+            finals[(final, error)].append(mid)
+        for (status, error), ids in finals.items():
+            await transition(
+                conn, ids, status, now=now, detail=RECEIPT_DETAIL[status], error_code=error
+            )
+
+    async def _record_inbound(
+        self, conn: AsyncConnection, inbound: list[InboundMessage], now: datetime
+    ) -> None:
+        whole = [m for m in inbound if m.concat is None]
+        fragments = [m for m in inbound if m.concat is not None]
+        if fragments:
+            whole.extend(await self._reassemble(conn, fragments))
+        if not whole:
+            return
+        owners = {
+            r.number: r.account_id
+            for r in await conn.execute(
+                select(account_numbers.c.number, account_numbers.c.account_id).where(
+                    account_numbers.c.number.in_(list({m.recipient for m in whole}))
+                )
+            )
+        }
+        rows = []
+        for m in whole:
+            text, encoding = decode_short_message(m.data_coding, m.payload)
+            rows.append(
+                {
+                    "uuid": str(uuid.uuid4()),
+                    "account_id": owners.get(m.recipient),
+                    "direction": "mo",
+                    "source": "carrier",
+                    "sender": m.sender[:21],
+                    "recipient": m.recipient[:21],
+                    "carrier": self.numbering.table.carrier_of(m.sender),
+                    "body": text,
+                    "encoding": encoding,
+                    "parts": m.concat.total if m.concat else 1,
+                    "units": 0,
+                    "status": MessageStatus.RECEIVED.value,
+                    "status_at": m.received_at,
+                    "status_detail": f"received via {m.connector}",
+                    "created_at": m.received_at,
+                    "valid_until": m.received_at,
+                    "next_attempt_at": m.received_at,
+                }
+            )
+        await conn.execute(insert(messages), rows)
+
+    async def _reassemble(
+        self, conn: AsyncConnection, fragments: list[InboundMessage]
+    ) -> list[InboundMessage]:
+        """Store segments; return the messages whose last segment has now arrived."""
+        f = inbound_fragments
+        await conn.execute(
+            self.db.insert(f).on_conflict_do_nothing(),  # a carrier may resend a segment
+            [
+                {
+                    "connector": m.connector,
+                    "sender": m.sender[:21],
+                    "recipient": m.recipient[:21],
+                    "reference": m.concat.reference,
+                    "total": m.concat.total,
+                    "sequence": m.concat.sequence,
+                    "payload": m.payload,
+                    "data_coding": m.data_coding,
+                    "received_at": m.received_at,
+                }
+                for m in fragments
+                if m.concat is not None
+            ],
+        )
+        complete = []
+        keys = {
+            (m.connector, m.sender[:21], m.recipient[:21], m.concat.reference)
+            for m in fragments
+            if m.concat
+        }
+        for connector, sender, recipient, reference in keys:
+            same = and_(
+                f.c.connector == connector,
+                f.c.sender == sender,
+                f.c.recipient == recipient,
+                f.c.reference == reference,
+            )
+            parts = (await conn.execute(select(f).where(same).order_by(f.c.sequence))).all()
+            if not parts or len(parts) < parts[0].total:
+                continue
+            await conn.execute(delete(f).where(same))
+            complete.append(
+                InboundMessage(
+                    connector=connector,
+                    sender=sender,
+                    recipient=recipient,
+                    payload=b"".join(p.payload for p in parts),
+                    data_coding=parts[0].data_coding,
+                    received_at=parts[-1].received_at,
+                    concat=Concat(reference, parts[0].total, parts[0].total),
+                )
+            )
+        return complete
+
+    async def drop_stale_fragments(self, older_than: timedelta) -> int:
+        """Segments whose siblings never came; carriers give up on them long before this."""
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                delete(inbound_fragments).where(
+                    inbound_fragments.c.received_at < utcnow() - older_than
+                )
+            )
+        return result.rowcount
+
+    async def expire_overdue(self, *, limit: int = 1000) -> int:
+        """Expire what can no longer be delivered; refund what never left the platform."""
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            waiting = (
+                (
+                    await conn.execute(
+                        select(messages.c.id)
+                        .where(
+                            messages.c.status == "accepted",
+                            messages.c.valid_until <= now,
+                        )
+                        .where((messages.c.lease_until.is_(None)) | (messages.c.lease_until < now))
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            moved = await transition(
+                conn,
+                list(waiting),
+                MessageStatus.EXPIRED,
+                now=now,
+                detail="validity period ended before a carrier accepted it",
+            )
+            await refund_unsent(conn, moved, now=now, why="expired unsent")
+            unanswered = (
+                (
+                    await conn.execute(
+                        select(messages.c.id)
+                        .where(
+                            messages.c.status == "sent",
+                            messages.c.valid_until <= now - self.receipt_grace,
+                        )
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            moved_sent = await transition(
+                conn,
+                list(unanswered),
+                MessageStatus.EXPIRED,
+                now=now,
+                detail="no delivery receipt from the carrier within the validity period",
+            )
+        return len(moved) + len(moved_sent)

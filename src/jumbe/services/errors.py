@@ -1,0 +1,52 @@
+"""Errors raised by services; every face maps them to its own wire format.
+
+The ``code`` is the stable, face-neutral name of what went wrong; the message
+is a sentence a developer can act on. Faces must not invent their own rules
+on top of these: a REST 402 and an SMPP ESME_RMSGQFUL come from the same raise.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(ServiceError):
+    code = "invalid_request"
+
+
+class Unauthenticated(ServiceError):
+    code = "unauthenticated"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class InsufficientBalance(ServiceError):
+    code = "insufficient_balance"
+
+
+class TooManyAttempts(ServiceError):
+    code = "too_many_attempts"
+
+
+class UnknownSender(InvalidRequest):
+    code = "unknown_sender"
+
+
+class InvalidRecipient(InvalidRequest):
+    code = "invalid_recipient"

@@ -1,0 +1,449 @@
+"""Accounts, users and API tokens: who is calling, and on whose behalf.
+
+API tokens are long random strings, so a fast SHA-256 is the right hash for
+them (lookup by hash, no salt needed); user passwords are short and human, so
+they get argon2. Raw secrets exist only in the return value that shows them
+once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jumbe.services.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from jumbe.store.database import Database
+from jumbe.store.schema import (
+    account_numbers,
+    accounts,
+    api_tokens,
+    sender_ids,
+    users,
+    utcnow,
+    wallets,
+)
+
+SCOPES = (
+    "messages",
+    "contacts",
+    "groups",
+    "campaigns",
+    "surveys",
+    "ussd",
+    "reports",
+    "api_tokens",
+    "sims",
+)
+ROLES = ("owner", "admin", "member", "viewer")
+TOKEN_PREFIX = "jmb_"
+FIRST_SHORT_CODE = 20000
+_passwords = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated API client: an account, through one token, with its scopes."""
+
+    account_id: int
+    token_id: int
+    scopes: frozenset[str]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    uuid: str
+    name: str
+    scopes: tuple[str, ...]
+    display_prefix: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    """Everything a new account's owner needs once; the secrets are not kept in clear."""
+
+    account_id: int
+    name: str
+    team_code: str
+    api_token: str
+    username: str
+    password: str
+    webhook_secret: str
+    short_code: str
+    sender_ids: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "name": self.name,
+            "team_code": self.team_code,
+            "api_token": self.api_token,
+            "username": self.username,
+            "password": self.password,
+            "webhook_secret": self.webhook_secret,
+            "short_code": self.short_code,
+            "sender_ids": list(self.sender_ids),
+        }
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(30)
+
+
+class AttemptLimiter:
+    """Counts failed credentials per client; past the limit, further tries get 429.
+
+    One rule for every face (REST tokens, SMPP binds, OAuth): the same client
+    address cannot guess credentials faster than ``per_minute`` failures.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        window = self._recent(client)
+        if len(window) >= self.per_minute:
+            raise TooManyAttempts("Too many attempts: wait a minute before trying again")
+
+    def failed(self, client: str) -> None:
+        self._recent(client).append(time.monotonic())
+
+    def _recent(self, client: str) -> deque[float]:
+        window = self._failures[client]
+        horizon = time.monotonic() - 60.0
+        while window and window[0] < horizon:
+            window.popleft()
+        if not window:
+            # keep the dict from growing with every address ever seen
+            self._failures.pop(client, None)
+            window = self._failures[client]
+        return window
+
+
+class IdentityService:
+    def __init__(self, db: Database, *, auth_failures_per_minute: int = 30) -> None:
+        self.db = db
+        self.limiter = AttemptLimiter(auth_failures_per_minute)
+
+    # accounts --------------------------------------------------------------
+
+    async def create_account(
+        self, name: str, *, sender: str | None = None, owner_username: str | None = None
+    ) -> NewAccount:
+        name = name.strip()
+        if not name or len(name) > 120:
+            raise InvalidRequest("account name must be 1 to 120 characters")
+        if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
+            raise InvalidRequest(
+                "an alphanumeric sender ID is 1 to 11 letters, digits, spaces, dots or dashes"
+            )
+        password = secrets.token_urlsafe(12)
+        password_hash = await asyncio.to_thread(_passwords.hash, password)
+        for _attempt in range(20):
+            try:
+                return await self._insert_account(
+                    name, sender, owner_username, password, password_hash
+                )
+            except IntegrityError as exc:
+                if owner_username and "username" in str(exc.orig):
+                    raise Conflict(f"user {owner_username!r} already exists") from exc
+                continue  # a team code or short code taken concurrently: draw again
+        raise Conflict("could not allocate a unique team code; try again")
+
+    async def _insert_account(
+        self,
+        name: str,
+        sender: str | None,
+        owner_username: str | None,
+        password: str,
+        password_hash: str,
+    ) -> NewAccount:
+        now = utcnow()
+        raw_token = new_token()
+        webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+        async with self.db.transaction() as conn:
+            team_code = await _free_team_code(conn, name)
+            account_id = (
+                await conn.execute(
+                    insert(accounts)
+                    .values(
+                        name=name,
+                        team_code=team_code,
+                        status="active",
+                        webhook_secret=webhook_secret,
+                        created_at=now,
+                    )
+                    .returning(accounts.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                insert(wallets).values(account_id=account_id, balance=0, updated_at=now)
+            )
+            username = owner_username or f"{team_code.lower()}@jumbe.local"
+            await conn.execute(
+                insert(users).values(
+                    account_id=account_id,
+                    username=username,
+                    password_hash=password_hash,
+                    role="owner",
+                    created_at=now,
+                )
+            )
+            await _insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
+            short_code = await _next_short_code(conn)
+            await conn.execute(
+                insert(account_numbers).values(
+                    number=short_code, account_id=account_id, kind="short_code", created_at=now
+                )
+            )
+            senders = [(short_code, "short_code", sender is None)]
+            if sender is not None:
+                senders.append((sender, "alphanumeric", True))
+            for sender_name, kind, is_default in senders:
+                await conn.execute(
+                    insert(sender_ids).values(
+                        uuid=str(uuid.uuid4()),
+                        account_id=account_id,
+                        name=sender_name,
+                        kind=kind,
+                        status="approved",
+                        is_default=is_default,
+                        created_at=now,
+                    )
+                )
+        return NewAccount(
+            account_id=account_id,
+            name=name,
+            team_code=team_code,
+            api_token=raw_token,
+            username=username,
+            password=password,
+            webhook_secret=webhook_secret,
+            short_code=short_code,
+            sender_ids=tuple(s[0] for s in senders),
+        )
+
+    async def find_account(self, ref: str) -> int:
+        """An account by numeric id or team code (the CLI accepts either)."""
+        query = select(accounts.c.id)
+        query = query.where(
+            accounts.c.id == int(ref) if ref.isdigit() else accounts.c.team_code == ref.upper()
+        )
+        async with self.db.snapshot() as conn:
+            account_id = (await conn.execute(query)).scalar_one_or_none()
+        if account_id is None:
+            raise NotFound(f"no account {ref!r}")
+        return account_id
+
+    async def account_by_team_code(self, team_code: str) -> int | None:
+        async with self.db.snapshot() as conn:
+            return (
+                await conn.execute(select(accounts.c.id).where(accounts.c.team_code == team_code))
+            ).scalar_one_or_none()
+
+    async def webhook_secret(self, account_id: int) -> str:
+        async with self.db.snapshot() as conn:
+            return (
+                await conn.execute(
+                    select(accounts.c.webhook_secret).where(accounts.c.id == account_id)
+                )
+            ).scalar_one()
+
+    # tokens ------------------------------------------------------------------
+
+    async def authenticate_token(self, raw: str | None, *, client: str) -> Caller:
+        """The caller behind a raw token; Unauthenticated for anything not currently valid."""
+        self.limiter.check(client)
+        if not raw:
+            raise Unauthenticated("Missing API token: send Authorization: Bearer <token>")
+        now = utcnow()
+        query = (
+            select(
+                api_tokens.c.id,
+                api_tokens.c.account_id,
+                api_tokens.c.scopes,
+                api_tokens.c.expires_at,
+                api_tokens.c.revoked_at,
+                accounts.c.status,
+            )
+            .join(accounts, accounts.c.id == api_tokens.c.account_id)
+            .where(api_tokens.c.token_hash == hash_token(raw))
+        )
+        async with self.db.snapshot() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        reason = None
+        if row is None:
+            reason = "Invalid API token"
+        elif row.revoked_at is not None:
+            reason = "API token has been revoked"
+        elif row.expires_at is not None and row.expires_at <= now:
+            reason = "API token has expired"
+        elif row.status != "active":
+            reason = "account is suspended"
+        if reason is not None or row is None:
+            self.limiter.failed(client)
+            raise Unauthenticated(reason or "Invalid API token")
+        return Caller(
+            account_id=row.account_id,
+            token_id=row.id,
+            scopes=frozenset(row.scopes.split(",")),
+        )
+
+    async def create_token(
+        self,
+        account_id: int,
+        name: str,
+        scopes: list[str],
+        expires_at: datetime | None = None,
+    ) -> tuple[str, TokenView]:
+        name = name.strip()
+        if not name or len(name) > 120:
+            raise InvalidRequest("token name must be 1 to 120 characters")
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown or not scopes:
+            raise InvalidRequest(
+                f"scopes must be a non-empty list of {', '.join(SCOPES)}"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            )
+        now = utcnow()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidRequest("expires_at must be in the future")
+        raw = new_token()
+        ordered = tuple(s for s in SCOPES if s in scopes)
+        async with self.db.transaction() as conn:
+            token_uuid = await _insert_token(conn, account_id, name, ordered, expires_at, raw, now)
+        return raw, TokenView(
+            uuid=token_uuid,
+            name=name,
+            scopes=ordered,
+            display_prefix=raw[:10],
+            expires_at=expires_at,
+            revoked_at=None,
+            created_at=now,
+        )
+
+    async def list_tokens(self, account_id: int) -> list[TokenView]:
+        query = (
+            select(api_tokens)
+            .where(api_tokens.c.account_id == account_id)
+            .order_by(api_tokens.c.id.desc())
+        )
+        async with self.db.snapshot() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            TokenView(
+                uuid=r.uuid,
+                name=r.name,
+                scopes=tuple(r.scopes.split(",")),
+                display_prefix=r.display_prefix,
+                expires_at=r.expires_at,
+                revoked_at=r.revoked_at,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    async def revoke_token(self, account_id: int, token_uuid: str) -> None:
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.account_id == account_id, api_tokens.c.uuid == token_uuid)
+                .values(revoked_at=func.coalesce(api_tokens.c.revoked_at, utcnow()))
+            )
+        if result.rowcount == 0:
+            raise NotFound("token not found")
+
+    # users -------------------------------------------------------------------
+
+    async def verify_password(self, username: str, password: str, *, client: str) -> int:
+        """The user id for a username and password; Unauthenticated otherwise."""
+        self.limiter.check(client)
+        async with self.db.snapshot() as conn:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.password_hash).where(users.c.username == username)
+                )
+            ).one_or_none()
+        ok = False
+        if row is not None:
+            try:
+                ok = await asyncio.to_thread(_passwords.verify, row.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        if not ok or row is None:
+            self.limiter.failed(client)
+            raise Unauthenticated("wrong username or password")
+        return row.id
+
+
+async def _insert_token(
+    conn: AsyncConnection,
+    account_id: int,
+    name: str,
+    scopes: tuple[str, ...],
+    expires_at: datetime | None,
+    raw: str,
+    now: datetime,
+) -> str:
+    token_uuid = str(uuid.uuid4())
+    await conn.execute(
+        insert(api_tokens).values(
+            uuid=token_uuid,
+            account_id=account_id,
+            name=name,
+            token_hash=hash_token(raw),
+            display_prefix=raw[:10],
+            scopes=",".join(scopes),
+            expires_at=expires_at,
+            created_at=now,
+        )
+    )
+    return token_uuid
+
+
+async def _free_team_code(conn: AsyncConnection, name: str) -> str:
+    stem = re.sub(r"[^A-Z0-9]", "", name.upper())[:6] or "TEAM"
+    for _ in range(50):
+        code = f"{stem}{secrets.randbelow(10_000):04d}"
+        taken = await conn.execute(select(accounts.c.id).where(accounts.c.team_code == code))
+        if taken.first() is None:
+            return code
+    raise Conflict("could not allocate a unique team code")
+
+
+async def _next_short_code(conn: AsyncConnection) -> str:
+    highest = (
+        await conn.execute(
+            select(func.max(account_numbers.c.number)).where(account_numbers.c.kind == "short_code")
+        )
+    ).scalar_one_or_none()
+    return str(max(int(highest) + 1, FIRST_SHORT_CODE) if highest else FIRST_SHORT_CODE)

@@ -1,0 +1,469 @@
+"""Sending messages: validate, price, and store them durably with their debit.
+
+Every face sends through ``MessagingService.send`` (or ``send_many`` for bulk).
+Checks that need no database (number, text, limits) run in the caller's task;
+checks that do (sender ID, balance) run inside the group-commit batch, in the
+one transaction that writes the messages and their ledger debit. A face may
+answer "accepted" only once ``send`` has returned: by then it is committed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jumbe import metrics
+from jumbe.core.segments import Encoding, segment
+from jumbe.core.status import MessageStatus
+from jumbe.services.billing import post_entry
+from jumbe.services.errors import (
+    Conflict,
+    InsufficientBalance,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    UnknownSender,
+)
+from jumbe.services.numbering import NumberingService
+from jumbe.services.transitions import refund_unsent, transition
+from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, StatusChange
+from jumbe.store.database import Database
+from jumbe.store.group_commit import GroupCommit
+from jumbe.store.schema import message_events, messages, sender_ids, utcnow, wallets
+
+MAX_TEXT_CHARS = 10_000
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message as a face received it, before any validation."""
+
+    to: str
+    text: str
+    sender: str | None = None
+    callback_url: str | None = None
+    client_ref: str | None = None
+    source: str = "rest"
+    registered_delivery: bool = True
+    valid_until: datetime | None = None  # capped at the platform's maximum validity
+    deliver_at: datetime | None = None
+    encoding: Encoding | None = None
+    resent_from: int | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A request that passed every check not needing the database."""
+
+    account_id: int
+    request: SendRequest
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+class MessagingService:
+    def __init__(
+        self,
+        db: Database,
+        numbering: NumberingService,
+        *,
+        validity: timedelta = timedelta(hours=24),
+        max_parts: int = 10,
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.numbering = numbering
+        self.validity = validity
+        self.max_parts = max_parts
+        self.on_accepted = on_accepted
+        self._accepts: GroupCommit[_Pending, MessageView] = GroupCommit(
+            self._accept_batch, max_batch=2000, name="accept"
+        )
+
+    def start(self) -> None:
+        self._accepts.start()
+
+    async def stop(self) -> None:
+        await self._accepts.stop()
+
+    # sending -----------------------------------------------------------------
+
+    async def send(self, account_id: int, request: SendRequest) -> MessageView:
+        return await self._accepts.submit(self._prepare(account_id, request, utcnow()))
+
+    async def send_many(
+        self, account_id: int, requests: Sequence[SendRequest]
+    ) -> list[MessageView | ServiceError]:
+        """The bulk entry point: per-message results, invalid ones as errors, never half-written.
+
+        Each message is accepted or rejected on its own (a bad number does not sink
+        the batch); accepted ones are committed in as few transactions as the
+        group commit makes.
+        """
+        now = utcnow()
+        results: list[MessageView | ServiceError | None] = []
+        pending: list[_Pending] = []
+        slots: list[int] = []
+        for req in requests:
+            try:
+                prepared = self._prepare(account_id, req, now)
+            except ServiceError as exc:
+                results.append(exc)
+                continue
+            slots.append(len(results))
+            results.append(None)
+            pending.append(prepared)
+        stored = await self._accepts.submit_many(pending)
+        for slot, outcome in zip(slots, stored, strict=True):
+            if isinstance(outcome, ServiceError | MessageView):
+                results[slot] = outcome
+            else:
+                raise outcome
+        return [r for r in results if r is not None]
+
+    def _prepare(self, account_id: int, req: SendRequest, now: datetime) -> _Pending:
+        for name, value in (
+            ("message", req.text),
+            ("sender_id", req.sender),
+            ("callback_url", req.callback_url),
+            ("reference", req.client_ref),
+        ):
+            _check_unicode(name, value)
+        msisdn, carrier = self.numbering.recipient(req.to)
+        if not req.text:
+            raise InvalidRequest("message must not be empty")
+        if len(req.text) > MAX_TEXT_CHARS:
+            raise InvalidRequest(f"message is longer than {MAX_TEXT_CHARS} characters")
+        try:
+            layout = segment(req.text, req.encoding)
+        except ValueError as exc:
+            raise InvalidRequest(f"message cannot be encoded as {req.encoding}: {exc}") from exc
+        if layout.count > self.max_parts:
+            raise InvalidRequest(
+                f"message needs {layout.count} parts; the limit is {self.max_parts}"
+                f" ({layout.encoding.value})"
+            )
+        deliver_at = max(req.deliver_at or now, now)
+        longest = deliver_at + self.validity
+        valid_until = min(req.valid_until, longest) if req.valid_until else longest
+        if valid_until <= now:
+            raise InvalidRequest("validity period has already ended")
+        if deliver_at >= valid_until:
+            raise InvalidRequest("scheduled delivery time is after the end of the validity period")
+        if req.callback_url is not None:
+            _check_callback_url(req.callback_url)
+        if req.client_ref is not None and len(req.client_ref) > 64:
+            raise InvalidRequest("client reference must be at most 64 characters")
+        row = {
+            "uuid": str(uuid.uuid4()),
+            "account_id": account_id,
+            "direction": "mt",
+            "source": req.source,
+            "recipient": msisdn,
+            "carrier": carrier,
+            "body": req.text,
+            "encoding": layout.encoding.value,
+            "parts": layout.count,
+            "units": layout.count,
+            "concat_ref": secrets.randbelow(255) + 1 if layout.count > 1 else 0,
+            "registered_delivery": req.registered_delivery,
+            "status": MessageStatus.ACCEPTED.value,
+            "status_at": now,
+            "status_detail": f"accepted via {req.source}",
+            "created_at": now,
+            "valid_until": valid_until,
+            "next_attempt_at": deliver_at,
+            "attempts": 0,
+            "callback_url": req.callback_url,
+            "client_ref": req.client_ref,
+            "resent_from": req.resent_from,
+        }
+        return _Pending(account_id, req, row)
+
+    async def _accept_batch(
+        self, batch: list[_Pending]
+    ) -> list[MessageView | ServiceError | Exception]:
+        results: list[MessageView | ServiceError | Exception]
+        try:
+            async with self.db.transaction() as conn:
+                results = list(await self._accept_in(conn, batch))
+        except Exception:
+            if len(batch) == 1:
+                raise
+            # One bad row must not sink its neighbours: retry each on its own, so
+            # only the culprit fails (and a database that is down fails them all).
+            results = []
+            for one in batch:
+                try:
+                    async with self.db.transaction() as conn:
+                        results.extend(await self._accept_in(conn, [one]))
+                except IntegrityError as exc:
+                    results.append(Conflict(f"message could not be stored: {exc.orig}"))
+                except Exception as exc:
+                    results.append(exc)
+        if self.on_accepted is not None and any(isinstance(r, MessageView) for r in results):
+            self.on_accepted()
+        return results
+
+    async def _accept_in(
+        self, conn: AsyncConnection, batch: list[_Pending]
+    ) -> list[MessageView | ServiceError]:
+        account_ids = sorted({p.account_id for p in batch})
+        senders = await _senders(conn, account_ids)
+        balances = await _balances(conn, account_ids, lock=not self.db.is_sqlite)
+        results: list[MessageView | ServiceError | None] = [None] * len(batch)
+        accepted: dict[int, list[int]] = defaultdict(list)
+        for i, p in enumerate(batch):
+            sender = _resolve_sender(senders.get(p.account_id, ()), p.request.sender)
+            if isinstance(sender, ServiceError):
+                results[i] = sender
+                continue
+            units = p.row["units"]
+            if balances.get(p.account_id, 0) < units:
+                results[i] = InsufficientBalance("Insufficient SMS unit balance")
+                continue
+            balances[p.account_id] -= units
+            p.row["sender"] = sender
+            accepted[p.account_id].append(i)
+        rows: list[dict[str, Any]] = []
+        for account_id, indexes in accepted.items():
+            total = sum(batch[i].row["units"] for i in indexes)
+            entry = await post_entry(
+                conn,
+                account_id,
+                -total,
+                "debit",
+                f"{len(indexes)} message(s)",
+                message_count=len(indexes),
+                now=batch[indexes[0]].row["created_at"],
+            )
+            for i in indexes:
+                batch[i].row["ledger_entry_id"] = entry
+                rows.append(batch[i].row)
+        ids: dict[str, int] = {}
+        if rows:
+            inserted = await conn.execute(
+                insert(messages).returning(messages.c.id, messages.c.uuid), rows
+            )
+            ids = {r.uuid: r.id for r in inserted}
+        for indexes in accepted.values():
+            for i in indexes:
+                row = batch[i].row
+                results[i] = _view_of(ids[row["uuid"]], row)
+                metrics.messages_accepted.labels(row["source"]).inc()
+        return [r for r in results if r is not None]
+
+    # reading -----------------------------------------------------------------
+
+    async def get(self, account_id: int, message_uuid: str, *, history: bool = True) -> MessageView:
+        async with self.db.snapshot() as conn:
+            row = (
+                await conn.execute(
+                    select(messages).where(
+                        messages.c.uuid == message_uuid, messages.c.account_id == account_id
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFound("Message not found")
+            changes: tuple[StatusChange, ...] = ()
+            if history:
+                events = await conn.execute(
+                    select(message_events)
+                    .where(message_events.c.message_id == row.id)
+                    .order_by(message_events.c.id)
+                )
+                changes = (
+                    StatusChange(
+                        MessageStatus.ACCEPTED, row.created_at, f"accepted via {row.source}"
+                    ),
+                    *(
+                        StatusChange(MessageStatus(e.status), e.created_at, e.description)
+                        for e in events
+                    ),
+                )
+        return MessageView.from_row(row, changes)
+
+    async def list(
+        self,
+        account_id: int,
+        *,
+        page: int = 1,
+        page_size: int = 20,
+        phone: str | None = None,
+        status: str | None = None,
+        direction: str | None = None,
+    ) -> Page:
+        if page < 1:
+            raise InvalidRequest("page must be 1 or more")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        conditions = [messages.c.account_id == account_id]
+        if phone:
+            msisdn, _carrier = self.numbering.recipient(phone)
+            conditions.append(messages.c.recipient == msisdn)
+        if status:
+            wanted = STATUSES_FOR_API.get(status)
+            if wanted is None:
+                raise InvalidRequest(
+                    "status must be one of queued, sent, delivered, failed, received"
+                )
+            conditions.append(messages.c.status.in_([s.value for s in wanted]))
+        if direction:
+            if direction not in ("mt", "mo"):
+                raise InvalidRequest("direction must be mt or mo")
+            conditions.append(messages.c.direction == direction)
+        where = and_(*conditions)
+        async with self.db.snapshot() as conn:
+            total = (
+                await conn.execute(select(func.count()).select_from(messages).where(where))
+            ).scalar_one()
+            rows = (
+                await conn.execute(
+                    select(messages)
+                    .where(where)
+                    .order_by(messages.c.id.desc())
+                    .limit(page_size)
+                    .offset((page - 1) * page_size)
+                )
+            ).all()
+        return Page([MessageView.from_row(r) for r in rows], page, page_size, total)
+
+    # changing ----------------------------------------------------------------
+
+    async def resend(self, account_id: int, message_uuid: str) -> MessageView:
+        """A new message with the same content; only for messages that failed."""
+        original = await self.get(account_id, message_uuid, history=False)
+        if original.direction != "mt":
+            raise Conflict("only outgoing messages can be resent")
+        if original.api_status != "failed":
+            raise Conflict(f"only failed messages can be resent; this one is {original.api_status}")
+        return await self.send(
+            account_id,
+            SendRequest(
+                to=original.recipient,
+                text=original.body,
+                sender=original.sender,
+                callback_url=original.callback_url,
+                client_ref=original.client_ref,
+                source=original.source,
+                resent_from=original.id,
+            ),
+        )
+
+    async def cancel(self, account_id: int, message_uuid: str) -> MessageView:
+        """Cancel a message no carrier has been handed yet, and refund it."""
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(messages.c.id, messages.c.status, messages.c.lease_until).where(
+                        messages.c.uuid == message_uuid, messages.c.account_id == account_id
+                    )
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFound("Message not found")
+            if row.status != MessageStatus.ACCEPTED.value or (
+                row.lease_until is not None and row.lease_until > now
+            ):
+                raise Conflict("message has already been handed to the carrier")
+            moved = await transition(
+                conn, [row.id], MessageStatus.CANCELLED, now=now, detail="cancelled by the sender"
+            )
+            await refund_unsent(conn, moved, now=now, why="cancelled")
+        return await self.get(account_id, message_uuid)
+
+
+async def _senders(conn: AsyncConnection, account_ids: list[int]) -> dict[int, list[Any]]:
+    rows = await conn.execute(
+        select(
+            sender_ids.c.account_id,
+            sender_ids.c.uuid,
+            sender_ids.c.name,
+            sender_ids.c.is_default,
+            sender_ids.c.status,
+        ).where(sender_ids.c.account_id.in_(account_ids))
+    )
+    by_account: dict[int, list[Any]] = defaultdict(list)
+    for r in rows:
+        by_account[r.account_id].append(r)
+    return by_account
+
+
+def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | ServiceError:
+    if wanted is None or wanted == "":
+        for s in senders:
+            if s.is_default and s.status == "approved":
+                return str(s.name)
+        return UnknownSender("this account has no default sender ID; pass sender_id")
+    for s in senders:
+        if wanted in (s.name, s.uuid):
+            if s.status != "approved":
+                return UnknownSender(f"sender ID {s.name!r} is not approved (it is {s.status})")
+            return str(s.name)
+    return UnknownSender(f"sender ID {wanted!r} is not registered for this account")
+
+
+async def _balances(conn: AsyncConnection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
+    query = select(wallets.c.account_id, wallets.c.balance).where(
+        wallets.c.account_id.in_(account_ids)
+    )
+    if lock:
+        query = query.with_for_update()
+    return {r.account_id: int(r.balance) for r in await conn.execute(query)}
+
+
+def _view_of(message_id: int, row: dict[str, Any]) -> MessageView:
+    return MessageView(
+        id=message_id,
+        uuid=row["uuid"],
+        account_id=row["account_id"],
+        direction=row["direction"],
+        source=row["source"],
+        sender=row["sender"],
+        recipient=row["recipient"],
+        carrier=row["carrier"],
+        body=row["body"],
+        encoding=row["encoding"],
+        parts=row["parts"],
+        units=row["units"],
+        status=MessageStatus.ACCEPTED,
+        status_at=row["status_at"],
+        status_detail=row["status_detail"],
+        error_code=None,
+        created_at=row["created_at"],
+        valid_until=row["valid_until"],
+        callback_url=row["callback_url"],
+        client_ref=row["client_ref"],
+        attempts=0,
+        resent_from=row["resent_from"],
+    )
+
+
+def _check_unicode(field: str, value: str | None) -> None:
+    """Refuse text that cannot be stored: lone UTF-16 surrogates and NUL characters."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise InvalidRequest(f"{field} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(f"{field} contains invalid characters (unpaired surrogates)") from exc
+
+
+def _check_callback_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise InvalidRequest("callback_url must be an http:// or https:// URL")

@@ -1,0 +1,77 @@
+"""Recipient numbers and the carrier each one belongs to.
+
+The built-in prefix table comes from libphonenumber's data; operators correct
+or extend it (number portability, new ranges) through the override table,
+editable from the CLI while the server runs. Every process re-reads the
+overrides periodically, so a change reaches the dispatcher within a minute.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import delete, select
+
+from jumbe.core.phone import CarrierTable, InvalidNumber, carrier_slug, normalise
+from jumbe.services.errors import InvalidRecipient, InvalidRequest, NotFound
+from jumbe.store.database import Database
+from jumbe.store.schema import carrier_prefixes, utcnow
+
+REFRESH_SECONDS = 30.0
+
+
+class NumberingService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._table = CarrierTable()
+        self._loaded_at = float("-inf")
+
+    @property
+    def table(self) -> CarrierTable:
+        return self._table
+
+    def recipient(self, raw: str) -> tuple[str, str]:
+        """(msisdn, carrier) for a number as a user typed it; InvalidRecipient with the reason."""
+        try:
+            msisdn = normalise(raw)
+        except InvalidNumber as exc:
+            raise InvalidRecipient(f"invalid phone number {raw!r}: {exc.reason}") from exc
+        return msisdn, self._table.carrier_of(msisdn)
+
+    async def refresh(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+            return
+        async with self.db.snapshot() as conn:
+            rows = (await conn.execute(select(carrier_prefixes))).all()
+        self._table = CarrierTable({r.prefix: r.carrier for r in rows})
+        self._loaded_at = time.monotonic()
+
+    async def overrides(self) -> dict[str, str]:
+        async with self.db.snapshot() as conn:
+            rows = (await conn.execute(select(carrier_prefixes).order_by("prefix"))).all()
+        return {r.prefix: r.carrier for r in rows}
+
+    async def set_prefix(self, prefix: str, carrier: str) -> None:
+        if not re.fullmatch(r"\d{3,15}", prefix):
+            raise InvalidRequest("a prefix is 3 to 15 digits in international form, e.g. 254747")
+        slug = carrier_slug(carrier)
+        if not slug:
+            raise InvalidRequest("carrier name must contain letters or digits")
+        values = {"prefix": prefix, "carrier": slug, "updated_at": utcnow()}
+        stmt = self.db.insert(carrier_prefixes).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["prefix"], set_={"carrier": slug, "updated_at": values["updated_at"]}
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(stmt)
+        await self.refresh(force=True)
+
+    async def remove_prefix(self, prefix: str) -> None:
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                delete(carrier_prefixes).where(carrier_prefixes.c.prefix == prefix)
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"no override for prefix {prefix}")
+        await self.refresh(force=True)

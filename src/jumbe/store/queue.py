@@ -1,0 +1,111 @@
+"""The outbound queue: accepted messages claimed by dispatchers under a lease.
+
+A claim writes ``lease_owner`` and ``lease_until`` on the message. The lease
+keeps two dispatchers (two nodes on one PostgreSQL) from sending the same
+message; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets them claim side by
+side without waiting on each other. After a crash a node releases its own
+leases at start; leases of a node that never comes back expire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jumbe.store.schema import message_parts, messages
+
+CLAIMED_COLUMNS = (
+    messages.c.id,
+    messages.c.uuid,
+    messages.c.account_id,
+    messages.c.sender,
+    messages.c.recipient,
+    messages.c.carrier,
+    messages.c.body,
+    messages.c.encoding,
+    messages.c.parts,
+    messages.c.concat_ref,
+    messages.c.registered_delivery,
+    messages.c.valid_until,
+    messages.c.attempts,
+)
+
+
+async def claim(
+    conn: AsyncConnection,
+    *,
+    owner: str,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] = (),
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    skip_locked: bool,
+) -> list[Any]:
+    """Lease up to ``limit`` due messages for the carriers in ``include`` (None: any) but not
+    in ``exclude``."""
+    due = (
+        select(messages.c.id)
+        .where(
+            messages.c.status == "accepted",
+            messages.c.next_attempt_at <= now,
+            messages.c.valid_until > now,
+            or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+        )
+        .order_by(messages.c.next_attempt_at)
+        .limit(limit)
+    )
+    if include is not None:
+        due = due.where(messages.c.carrier.in_(list(include)))
+    if exclude:
+        due = due.where(messages.c.carrier.not_in(list(exclude)))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    result = await conn.execute(
+        update(messages)
+        .where(messages.c.id.in_(due))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(*CLAIMED_COLUMNS)
+    )
+    return list(result.all())
+
+
+async def acked_parts(conn: AsyncConnection, message_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Parts a carrier already took, so a retry sends only the rest."""
+    if not message_ids:
+        return {}
+    rows = await conn.execute(
+        select(message_parts.c.message_id, message_parts.c.part_no).where(
+            message_parts.c.message_id.in_(list(message_ids))
+        )
+    )
+    done: dict[int, set[int]] = {}
+    for r in rows:
+        done.setdefault(r.message_id, set()).add(r.part_no)
+    return done
+
+
+async def release(
+    conn: AsyncConnection, *, owner: str, message_ids: Sequence[int] | None = None
+) -> int:
+    """Give leases back (all of ``owner``'s, or the listed ones) so they can be claimed again."""
+    conditions = [messages.c.lease_owner == owner, messages.c.status == "accepted"]
+    if message_ids is not None:
+        conditions.append(messages.c.id.in_(list(message_ids)))
+    result = await conn.execute(
+        update(messages).where(and_(*conditions)).values(lease_owner=None, lease_until=None)
+    )
+    return result.rowcount
+
+
+async def depth(conn: AsyncConnection) -> int:
+    """Messages waiting to be handed to a carrier (uses the partial queue index)."""
+    return (
+        await conn.execute(
+            select(func.count()).select_from(messages).where(messages.c.status == "accepted")
+        )
+    ).scalar_one()

@@ -1,0 +1,242 @@
+"""The status pipeline after acceptance, driven with the facts connectors report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from jumbe.core.segments import Concat
+from jumbe.core.status import MessageStatus
+from jumbe.services import Services
+from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
+from jumbe.services.errors import Conflict
+from jumbe.services.messaging import SendRequest
+from jumbe.services.views import MessageView
+from jumbe.store import queue
+from jumbe.store.database import Database
+from jumbe.store.schema import message_events, messages, notifications
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+async def account(services: Services) -> int:
+    created = await services.identity.create_account("Acme")
+    await services.billing.credit(created.account_id, 100)
+    return created.account_id
+
+
+async def send(services: Services, account: int, text: str = "hello", **kw: object) -> MessageView:
+    return await services.messaging.send(account, SendRequest("+254712345678", text, **kw))  # type: ignore[arg-type]
+
+
+def sent(message: MessageView, *ids: str, connector: str = "c1") -> SubmitOutcome:
+    return SubmitOutcome(
+        message_id=message.id,
+        connector=connector,
+        acked_parts=tuple(enumerate(ids, start=1)),
+        complete=True,
+    )
+
+
+def receipt(carrier_id: str, status: MessageStatus, err: str = "000") -> CarrierReceipt:
+    return CarrierReceipt("c1", carrier_id, status, err, NOW)
+
+
+async def status_of(services: Services, account: int, m: MessageView) -> MessageView:
+    return await services.messaging.get(account, m.uuid)
+
+
+async def test_sent_then_delivered_records_history(services: Services, account: int) -> None:
+    m = await send(services, account)
+    assert await services.delivery.record([sent(m, "abc")]) == [True]
+    assert (await status_of(services, account, m)).status is MessageStatus.SENT
+    assert await services.delivery.record([receipt("abc", MessageStatus.DELIVERED)]) == [True]
+    final = await status_of(services, account, m)
+    assert final.status is MessageStatus.DELIVERED
+    assert [c.status for c in final.history] == [
+        MessageStatus.ACCEPTED,
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+    ]
+
+
+async def test_a_transition_happens_once(services: Services, account: int, db: Database) -> None:
+    m = await send(services, account)
+    await services.delivery.record([sent(m, "abc")])
+    await services.delivery.record([receipt("abc", MessageStatus.DELIVERED)])
+    await services.delivery.record([receipt("abc", MessageStatus.FAILED, "001")])
+    assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
+    async with db.snapshot() as conn:
+        events = (await conn.execute(select(message_events.c.status))).scalars().all()
+    assert sorted(events) == ["delivered", "sent"]
+
+
+async def test_receipt_for_unknown_id_does_not_match(services: Services) -> None:
+    assert await services.delivery.record([receipt("nope", MessageStatus.DELIVERED)]) == [False]
+
+
+async def test_submit_and_receipt_in_one_batch_keep_their_order(
+    services: Services, account: int
+) -> None:
+    m = await send(services, account)
+    result = await services.delivery.record([sent(m, "x1"), receipt("x1", MessageStatus.DELIVERED)])
+    assert result == [True, True]
+    assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
+
+
+async def test_multipart_is_final_only_when_every_part_is(services: Services, account: int) -> None:
+    m = await send(services, account, "z" * 400)  # three GSM-7 parts
+    assert m.parts == 3
+    await services.delivery.record([sent(m, "p1", "p2", "p3")])
+    await services.delivery.record([receipt("p1", MessageStatus.DELIVERED)])
+    await services.delivery.record([receipt("p3", MessageStatus.DELIVERED)])
+    assert (await status_of(services, account, m)).status is MessageStatus.SENT
+    await services.delivery.record([receipt("p2", MessageStatus.FAILED, "034")])
+    final = await status_of(services, account, m)
+    assert final.status is MessageStatus.FAILED
+    assert final.error_code == "034"
+
+
+async def test_early_part_receipt_before_the_last_part_is_taken(
+    services: Services, account: int
+) -> None:
+    m = await send(services, account, "z" * 200)  # two parts
+    partial = SubmitOutcome(
+        m.id, "c1", ((1, "q1"),), complete=False, error=SubmitError(True, "timeout", "slow")
+    )
+    await services.delivery.record([partial])
+    await services.delivery.record([receipt("q1", MessageStatus.DELIVERED)])
+    assert (await status_of(services, account, m)).status is MessageStatus.ACCEPTED
+    await services.delivery.record([SubmitOutcome(m.id, "c1", ((2, "q2"),), complete=True)])
+    await services.delivery.record([receipt("q2", MessageStatus.DELIVERED)])
+    assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
+
+
+async def test_temporary_error_requeues_with_backoff(
+    services: Services, account: int, db: Database
+) -> None:
+    m = await send(services, account)
+    async with db.transaction() as conn:
+        claimed = await queue.claim(
+            conn,
+            owner="n1",
+            include=None,
+            limit=10,
+            now=datetime.now(UTC),
+            lease=timedelta(minutes=5),
+            skip_locked=False,
+        )
+    assert [r.id for r in claimed] == [m.id]
+    later = datetime.now(UTC) + timedelta(seconds=30)
+    error = SubmitError(True, "ESME_RTHROTTLED", "carrier answered ESME_RTHROTTLED")
+    await services.delivery.record(
+        [SubmitOutcome(m.id, "c1", (), complete=False, error=error, retry_at=later)]
+    )
+    async with db.snapshot() as conn:
+        row = (await conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    assert row.status == "accepted" and row.attempts == 1 and row.lease_owner is None
+    assert abs((row.next_attempt_at - later).total_seconds()) < 0.01
+
+
+async def test_permanent_rejection_fails_and_refunds(services: Services, account: int) -> None:
+    m = await send(services, account)
+    error = SubmitError(False, "ESME_RINVDSTADR", "carrier answered ESME_RINVDSTADR")
+    await services.delivery.record([SubmitOutcome(m.id, "c1", (), complete=False, error=error)])
+    final = await status_of(services, account, m)
+    assert final.status is MessageStatus.FAILED and final.error_code == "ESME_RINVDSTADR"
+    assert await services.billing.balance(account) == 100
+    assert (await services.billing.reconcile(account)).ok
+
+
+async def test_expiry_refunds_only_what_never_left(
+    services: Services, account: int, db: Database
+) -> None:
+    waiting = await send(services, account, "never sent")
+    answered = await send(services, account, "sent, no receipt")
+    await services.delivery.record([sent(answered, "r1")])
+    past = datetime.now(UTC) - timedelta(hours=3)
+    async with db.transaction() as conn:
+        await conn.execute(update(messages).values(valid_until=past))
+    assert await services.delivery.expire_overdue() == 2
+    assert (await status_of(services, account, waiting)).status is MessageStatus.EXPIRED
+    assert (await status_of(services, account, answered)).status is MessageStatus.EXPIRED
+    assert await services.billing.balance(account) == 99
+    assert (await services.billing.reconcile(account)).ok
+
+
+async def test_cancel_refunds_and_refuses_what_is_in_flight(
+    services: Services, account: int, db: Database
+) -> None:
+    m = await send(services, account)
+    cancelled = await services.messaging.cancel(account, m.uuid)
+    assert cancelled.status is MessageStatus.CANCELLED
+    assert await services.billing.balance(account) == 100
+    other = await send(services, account)
+    async with db.transaction() as conn:
+        await queue.claim(
+            conn,
+            owner="n1",
+            include=None,
+            limit=10,
+            now=datetime.now(UTC),
+            lease=timedelta(minutes=5),
+            skip_locked=False,
+        )
+    with pytest.raises(Conflict):
+        await services.messaging.cancel(account, other.uuid)
+    assert (await services.billing.reconcile(account)).ok
+
+
+async def test_callbacks_are_queued_with_each_change(
+    services: Services, account: int, db: Database
+) -> None:
+    m = await send(services, account, callback_url="https://example.com/hook")
+    await services.delivery.record([sent(m, "cb1")])
+    await services.delivery.record([receipt("cb1", MessageStatus.DELIVERED)])
+    async with db.snapshot() as conn:
+        rows = (await conn.execute(select(notifications).order_by(notifications.c.id))).all()
+    payloads = [json.loads(r.payload) for r in rows]
+    assert [(p["status"], p["state"]) for p in payloads] == [
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+    ]
+    assert all(
+        p["uuid"] == m.uuid and r.url == "https://example.com/hook"
+        for p, r in zip(payloads, rows, strict=True)
+    )
+
+
+async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -> None:
+    owner = await services.identity.create_account("Owner")
+    await services.identity.create_account("Bystander")
+    mo = InboundMessage("c1", "254722000111", owner.short_code, b"STOP", 0, NOW)
+    await services.delivery.record([mo])
+    page = await services.messaging.list(owner.account_id, direction="mo")
+    assert [(m.sender, m.body, m.status) for m in page.items] == [
+        ("254722000111", "STOP", MessageStatus.RECEIVED)
+    ]
+
+
+async def test_long_inbound_is_reassembled_from_stored_segments(services: Services) -> None:
+    owner = await services.identity.create_account("Owner")
+
+    whole = "kwanza 😀 pili".encode("utf-16-be")
+    # the emoji's surrogate pair straddles segments 1 and 2
+    cut1, cut2 = whole.find("😀".encode("utf-16-be")) + 2, len(whole) - 4
+    pieces = [whole[:cut1], whole[cut1:cut2], whole[cut2:]]
+
+    def seg(seq: int) -> InboundMessage:
+        return InboundMessage(
+            "c1", "254722000111", owner.short_code, pieces[seq - 1], 8, NOW, Concat(7, 3, seq)
+        )
+
+    await services.delivery.record([seg(3)])
+    await services.delivery.record([seg(1), seg(1)])  # the carrier resent a segment
+    assert (await services.messaging.list(owner.account_id)).total == 0
+    await services.delivery.record([seg(2)])
+    page = await services.messaging.list(owner.account_id)
+    assert [(m.body, m.encoding, m.parts) for m in page.items] == [("kwanza 😀 pili", "ucs2", 3)]

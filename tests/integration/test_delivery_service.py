@@ -240,3 +240,27 @@ async def test_long_inbound_is_reassembled_from_stored_segments(services: Servic
     await services.delivery.record([seg(2)])
     page = await services.messaging.list(owner.account_id)
     assert [(m.body, m.encoding, m.parts) for m in page.items] == [("kwanza 😀 pili", "ucs2", 3)]
+
+
+async def test_progress_on_a_long_message_keeps_its_lease(
+    services: Services, account: int, db: Database
+) -> None:
+    m = await send(services, account, "z" * 200)  # two parts
+    async with db.transaction() as conn:
+        await queue.claim(
+            conn,
+            owner="n1",
+            include=None,
+            limit=10,
+            now=datetime.now(UTC),
+            lease=timedelta(minutes=5),
+            skip_locked=False,
+        )
+    await services.delivery.record([SubmitOutcome(m.id, "c1", ((1, "g1"),), complete=False)])
+    async with db.snapshot() as conn:
+        row = (await conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    assert (row.status, row.lease_owner, row.attempts) == ("accepted", "n1", 0)
+    assert await services.delivery.record([receipt("g1", MessageStatus.DELIVERED)]) == [True]
+    await services.delivery.record([SubmitOutcome(m.id, "c1", ((2, "g2"),), complete=True)])
+    await services.delivery.record([receipt("g2", MessageStatus.DELIVERED)])
+    assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED

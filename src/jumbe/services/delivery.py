@@ -43,7 +43,12 @@ class SubmitError:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """What one attempt at handing a message to a carrier achieved."""
+    """What an attempt at handing a message to a carrier achieved so far.
+
+    ``complete``: every part is taken (the message is sent). ``error``: the
+    attempt ended without that (temporary: queue it again; else: it failed).
+    Neither: progress on a long message, parts taken and more to come.
+    """
 
     message_id: int
     connector: str
@@ -132,16 +137,17 @@ class DeliveryService:
         failed: dict[tuple[str, str], list[int]] = defaultdict(list)
         retries: list[dict[str, Any]] = []
         for o in outcomes:
-            if o.error is None and o.complete:
-                sent[o.connector].append(o.message_id)
-            elif o.error is not None and not o.error.temporary:
+            if o.error is None:
+                if o.complete:
+                    sent[o.connector].append(o.message_id)
+            elif not o.error.temporary:
                 failed[(o.error.code, o.error.description)].append(o.message_id)
             else:
                 retries.append(
                     {
                         "mid": o.message_id,
                         "next_attempt_at": o.retry_at or now,
-                        "status_detail": (o.error.description if o.error else "retrying")[:255],
+                        "status_detail": o.error.description[:255],
                     }
                 )
         for connector, ids in sent.items():

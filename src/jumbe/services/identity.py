@@ -253,16 +253,23 @@ class IdentityService:
         )
 
     async def find_account(self, ref: str) -> int:
-        """An account by numeric id or team code (the CLI accepts either)."""
-        query = select(accounts.c.id)
-        query = query.where(
-            accounts.c.id == int(ref) if ref.isdigit() else accounts.c.team_code == ref.upper()
-        )
+        """An account by numeric id, team code, or name when the name is unique (CLI use)."""
+        if ref.isdigit():
+            condition = accounts.c.id == int(ref)
+        else:
+            condition = (accounts.c.team_code == ref.upper()) | (accounts.c.name == ref)
         async with self.db.snapshot() as conn:
-            account_id = (await conn.execute(query)).scalar_one_or_none()
-        if account_id is None:
+            rows = (
+                await conn.execute(select(accounts.c.id, accounts.c.team_code).where(condition))
+            ).all()
+        exact = [r.id for r in rows if r.team_code == ref.upper()]
+        if exact:
+            return exact[0]
+        if len(rows) > 1:
+            raise Conflict(f"{len(rows)} accounts are named {ref!r}; use the team code")
+        if not rows:
             raise NotFound(f"no account {ref!r}")
-        return account_id
+        return int(rows[0].id)
 
     async def account_by_team_code(self, team_code: str) -> int | None:
         async with self.db.snapshot() as conn:

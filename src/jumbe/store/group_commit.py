@@ -49,11 +49,15 @@ class GroupCommit(Generic[T, R]):
         return self._queue.qsize()
 
     async def submit(self, item: T) -> R:
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue an item now, synchronously; items are committed in the order they are queued."""
         if self._task is None:
             raise RuntimeError(f"group commit {self.name!r} is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, future))
-        return await future
+        return future
 
     async def submit_many(self, items: Sequence[T]) -> list[R | BaseException]:
         """Submit items that may land in one or several batches; exceptions are returned."""

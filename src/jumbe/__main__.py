@@ -1,0 +1,3 @@
+from jumbe.cli import main
+
+main()

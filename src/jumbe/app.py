@@ -1,0 +1,319 @@
+"""Composition root: builds every component from settings, starts and stops them in order.
+
+Start: database and migrations, the embedded carrier (when no real connector
+is configured), the write paths, connectors, dispatcher, background workers,
+and last the HTTP listener, so nothing is accepted before it can be handled.
+Stop is the reverse: stop accepting, commit what was accepted, let in-flight
+submits finish and hand queued ones back to the database, then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import uvicorn
+from sqlalchemy import func, select
+
+from jumbe import metrics
+from jumbe.core.status import MessageStatus
+from jumbe.engine.connector import SmppConnector
+from jumbe.engine.dispatcher import Dispatcher
+from jumbe.engine.recorder import Recorder
+from jumbe.engine.router import Router
+from jumbe.engine.sweeper import Sweeper
+from jumbe.engine.webhooks import WebhookSender
+from jumbe.faces.rest.app import create_app
+from jumbe.services import Services
+from jumbe.services.identity import NewAccount
+from jumbe.settings import ConnectorSettings, Settings
+from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
+from jumbe.simulators.control import control_router
+from jumbe.store import queue
+from jumbe.store.database import Database
+from jumbe.store.schema import accounts, messages
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_SYSTEM_ID = "jumbe"
+SIMULATOR_TOKEN_FILE = "simulator.token"
+DEMO_CREDENTIALS_FILE = "demo-credentials.json"
+
+
+class Jumbe:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.services = Services.build(self.db, settings, on_accepted=self._wake_dispatcher)
+        self.recorder = Recorder(self.services.delivery)
+        self.simulator: CarrierSimulator | None = None
+        self.simulator_token = ""
+        if settings.uses_simulator:
+            self.simulator_token = secrets.token_urlsafe(24)
+            self.simulator = CarrierSimulator(
+                host="127.0.0.1",
+                port=settings.simulator_port,
+                system_id=SIMULATOR_SYSTEM_ID,
+                password=secrets.token_urlsafe(12),
+                behaviour=CarrierBehaviour(
+                    receipt_delay=settings.simulator.receipt_delay,
+                    undeliverable_suffixes=tuple(settings.simulator.undeliverable_suffixes),
+                    failure_ratio=settings.simulator.failure_ratio,
+                    max_tps=settings.simulator.max_tps,
+                ),
+            )
+        self.connectors: dict[str, SmppConnector] = {}
+        self.dispatcher: Dispatcher | None = None
+        self.sweeper = Sweeper(
+            self.db,
+            self.services.delivery,
+            self.services.numbering,
+            interval=settings.sweep_interval,
+        )
+        self.webhooks = WebhookSender(
+            self.db,
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            concurrency=settings.webhook_concurrency,
+        )
+        self.http = create_app(
+            self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
+        )
+        if self.simulator is not None:
+            self.http.include_router(control_router(self.simulator, self.simulator_token))
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self._status_counts_at = float("-inf")
+        self.demo: NewAccount | None = None
+
+    # lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.migrate()
+        await self.services.numbering.refresh(force=True)
+        connector_settings = self.settings.all_connectors
+        if self.simulator is not None:
+            await self.simulator.start()
+            self._write_secret(SIMULATOR_TOKEN_FILE, self.simulator_token)
+            connector_settings = [self._simulator_connector(self.simulator)]
+        self.services.messaging.start()
+        self.recorder.start()
+        self.connectors = {
+            c.name: SmppConnector(c, self.recorder, on_capacity=self._wake_dispatcher)
+            for c in connector_settings
+        }
+        self.dispatcher = Dispatcher(
+            self.db,
+            Router(self.settings.routes, list(self.connectors)),
+            self.connectors,
+            owner=self.settings.node_id,
+            batch=self.settings.dispatch_batch,
+            poll_interval=self.settings.dispatch_poll_interval,
+        )
+        for connector in self.connectors.values():
+            connector.start()
+        await self.dispatcher.start()
+        self.sweeper.start()
+        self.webhooks.start()
+        self.demo = await self._ensure_demo_account()
+        await self._start_http()
+
+    async def stop(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await self._server_task
+        await self.services.messaging.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        await asyncio.gather(*(c.stop() for c in self.connectors.values()))
+        await self.recorder.stop()
+        await self.webhooks.stop()
+        await self.sweeper.stop()
+        if self.simulator is not None:
+            await self.simulator.stop()
+        await self.db.dispose()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        self._print_banner()
+        await stop.wait()
+        log.info("shutting down: finishing in-flight work")
+        await self.stop()
+        log.info("stopped")
+
+    @property
+    def http_port(self) -> int:
+        assert self._socket is not None
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.http_port}"
+
+    async def _start_http(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.settings.http_host, self.settings.http_port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                f"cannot listen on {self.settings.http_host}:{self.settings.http_port}: {exc}"
+                " (set JUMBE_HTTP_PORT to another port)"
+            ) from exc
+        sock.listen(1024)
+        sock.setblocking(False)
+        self._socket = sock
+        config = uvicorn.Config(
+            self.http,
+            log_config=None,  # Jumbe configures logging once, for every component
+            log_level=self.settings.log_level.lower(),
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
+        self._server = _Server(config)
+        self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._server_task.done():
+                self._server_task.result()
+                raise RuntimeError("HTTP server stopped during start")
+            await asyncio.sleep(0.01)
+
+    # helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _simulator_connector(simulator: CarrierSimulator) -> ConnectorSettings:
+        return ConnectorSettings(
+            name="simulator",
+            url=f"smpp://{quote(simulator.system_id)}:{quote(simulator.password)}"
+            f"@127.0.0.1:{simulator.port}",
+            tps=10_000,
+            window=100,
+        )
+
+    def _wake_dispatcher(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    async def _readiness(self) -> tuple[bool, dict[str, Any]]:
+        try:
+            async with self.db.snapshot() as conn:
+                await conn.execute(select(1))
+            database = "ok"
+        except Exception as exc:
+            database = f"unavailable: {type(exc).__name__}"
+        states = {name: c.state for name, c in self.connectors.items()}
+        ready = database == "ok" and any(c.ready for c in self.connectors.values())
+        return ready, {"database": database, "connectors": states}
+
+    async def _refresh_metrics(self) -> None:
+        async with self.db.snapshot() as conn:
+            metrics.queue_depth.set(await queue.depth(conn))
+            now = asyncio.get_running_loop().time()
+            if now - self._status_counts_at >= 10.0:
+                self._status_counts_at = now
+                counts = dict(
+                    (
+                        await conn.execute(
+                            select(messages.c.status, func.count()).group_by(messages.c.status)
+                        )
+                    ).all()
+                )
+                for status in MessageStatus:
+                    metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
+
+    async def _ensure_demo_account(self) -> NewAccount | None:
+        async with self.db.snapshot() as conn:
+            existing = (await conn.execute(select(func.count()).select_from(accounts))).scalar_one()
+        if existing:
+            return None
+        demo = await self.services.identity.create_account("demo", sender="JUMBE")
+        if self.settings.demo_units:
+            await self.services.billing.credit(
+                demo.account_id, self.settings.demo_units, "demo account starting units"
+            )
+        self._write_secret(DEMO_CREDENTIALS_FILE, json.dumps(demo.as_json(), indent=2) + "\n")
+        return demo
+
+    def _write_secret(self, name: str, content: str) -> Path:
+        path = self.settings.data_dir / name
+        with _private_file(path) as fh:
+            fh.write(content)
+        return path
+
+    def _print_banner(self) -> None:
+        base = self.base_url
+        lines = [
+            "",
+            f"Jumbe is running: {base}  (API docs: {base}/docs)",
+        ]
+        if self.simulator is not None:
+            lines.append(
+                f"Carrier: embedded simulator on 127.0.0.1:{self.simulator.port}"
+                " (no real connector configured)"
+            )
+        credentials = self.settings.data_dir / DEMO_CREDENTIALS_FILE
+        if self.demo is not None:
+            token = self.demo.api_token
+            lines += [
+                f"Demo account created: team code {self.demo.team_code},"
+                f" {self.settings.demo_units} units. Credentials: {credentials}",
+                "",
+                "Send a message:",
+                f"  curl -s -X POST {base}/api/v1/messages \\",
+                f'    -H "Authorization: Bearer {token}" \\',
+                '    -H "Content-Type: application/json" \\',
+                '    -d \'{"to": "+254712345678", "message": "Hello from Jumbe!"}\'',
+                "",
+                "Then follow it (use the uuid from the answer):",
+                f'  curl -s {base}/api/v1/messages/<uuid> -H "Authorization: Bearer {token}"',
+            ]
+        elif credentials.exists():
+            lines.append(f"Demo account credentials: {credentials}")
+        print("\n".join(lines) + "\n", flush=True)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: Jumbe stops the whole process in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def _private_file(path: Path) -> Iterator[Any]:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yield fh
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        import uvloop
+
+        uvloop.run(Jumbe(settings).run_until_signalled())
+    except ImportError:
+        asyncio.run(Jumbe(settings).run_until_signalled())

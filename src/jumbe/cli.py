@@ -1,0 +1,250 @@
+"""The ``jumbe`` command.
+
+Administrative commands open the same data directory as a running server and
+go through the same services; SQLite's WAL and busy timeout let them write
+while the server runs. ``simulate mo`` talks to the running server's embedded
+carrier over its loopback control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+
+from jumbe.services.errors import ServiceError
+from jumbe.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Jumbe: messaging and IoT connectivity platform.", no_args_is_help=True)
+accounts_app = typer.Typer(
+    help="Accounts, their credentials and their units.", no_args_is_help=True
+)
+carriers_app = typer.Typer(help="The carrier prefix override table.", no_args_is_help=True)
+simulate_app = typer.Typer(help="The embedded carrier simulator.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(carriers_app, name="carriers")
+app.add_typer(simulate_app, name="simulate")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return load_settings(**({"data_dir": data_dir} if data_dir else {}))
+
+
+def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(services)`` against the configured database, migrated first."""
+    from jumbe.services import Services
+    from jumbe.store.database import Database
+
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            services = Services.build(db, settings)
+            await services.numbering.refresh(force=True)
+            return await work(services)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(data_dir: DataDir = None) -> None:
+    """Run everything: HTTP API, dispatcher, connectors and (by default) the carrier simulator."""
+    from jumbe.app import run
+
+    settings = _settings(data_dir)
+    try:
+        run(settings)
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date (serve does this too)."""
+    _with_services(_settings(data_dir), _noop)
+    typer.echo("database is up to date")
+
+
+async def _noop(_services: Any) -> None:
+    return None
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    sender: Annotated[
+        str | None, typer.Option(help="An approved alphanumeric sender ID, made the default")
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option(help="The owner's username (default: <team>@jumbe.local)")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an account with an owner, a wallet, a short code and an all-scopes API token."""
+    account = _with_services(
+        _settings(data_dir),
+        lambda s: s.identity.create_account(name, sender=sender, owner_username=username),
+    )
+    if as_json:
+        typer.echo(json.dumps(account.as_json()))
+        return
+    for key, value in account.as_json().items():
+        typer.echo(f"{key:>15}: {value}")
+    typer.echo("\nThe token and password are shown only now; store them safely.")
+
+
+@accounts_app.command("credit")
+def accounts_credit(
+    account: Annotated[str, typer.Argument(help="Account id or team code")],
+    units: Annotated[int, typer.Argument(help="Units to add (positive)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Add units to an account's wallet through the ledger."""
+
+    async def work(s: Any) -> int:
+        account_id = await s.identity.find_account(account)
+        return await s.billing.credit(account_id, units, "credit from the command line")
+
+    balance = _with_services(_settings(data_dir), work)
+    typer.echo(f"credited {units} units; balance is now {balance}")
+
+
+@accounts_app.command("balance")
+def accounts_balance(
+    account: Annotated[str, typer.Argument(help="Account id or team code")],
+    data_dir: DataDir = None,
+) -> None:
+    """Show the balance and check it against the ledger and the messages it paid for."""
+
+    async def work(s: Any) -> Any:
+        return await s.billing.reconcile(await s.identity.find_account(account))
+
+    r = _with_services(_settings(data_dir), work)
+    typer.echo(f"balance: {r.balance} units")
+    typer.echo(
+        f"ledger sum: {r.ledger_sum}; debited {r.debited} for messages worth {r.message_units};"
+    )
+    typer.echo(f"refunded {r.refunded} for messages worth {r.refunded_message_units}")
+    typer.echo("reconciled: yes" if r.ok else "reconciled: NO")
+    if not r.ok:
+        raise typer.Exit(1)
+
+
+@carriers_app.command("list")
+def carriers_list(data_dir: DataDir = None) -> None:
+    """Show the operator's prefix overrides (the built-in table comes from libphonenumber)."""
+    overrides = _with_services(_settings(data_dir), lambda s: s.numbering.overrides())
+    if not overrides:
+        typer.echo("no overrides; the built-in prefix table applies")
+    for prefix, carrier in overrides.items():
+        typer.echo(f"{prefix:>15}  {carrier}")
+
+
+@carriers_app.command("set")
+def carriers_set(
+    prefix: Annotated[str, typer.Argument(help="International digits, e.g. 254747")],
+    carrier: Annotated[str, typer.Argument(help="Carrier name, e.g. airtel")],
+    data_dir: DataDir = None,
+) -> None:
+    """Route numbers starting with PREFIX to CARRIER (longest prefix wins)."""
+    _with_services(_settings(data_dir), lambda s: s.numbering.set_prefix(prefix, carrier))
+    typer.echo(f"{prefix} -> {carrier}")
+
+
+@carriers_app.command("unset")
+def carriers_unset(prefix: str, data_dir: DataDir = None) -> None:
+    """Remove a prefix override."""
+    _with_services(_settings(data_dir), lambda s: s.numbering.remove_prefix(prefix))
+    typer.echo(f"removed {prefix}")
+
+
+@simulate_app.command("mo")
+def simulate_mo(
+    sender: Annotated[str, typer.Option("--from", help="The handset's MSISDN")],
+    to: Annotated[str, typer.Option("--to", help="The short code or number it texts")],
+    text: Annotated[str, typer.Option("--text", help="The message")],
+    data_dir: DataDir = None,
+) -> None:
+    """Make the running server's simulated carrier deliver an inbound (MO) message."""
+    settings = _settings(data_dir)
+    token_file = settings.data_dir / "simulator.token"
+    if not token_file.exists():
+        typer.echo(
+            f"error: no running embedded simulator found ({token_file} is missing);"
+            " start `jumbe serve` with the same data dir first",
+            err=True,
+        )
+        raise typer.Exit(2)
+    url = f"http://{settings.http_host}:{settings.http_port}/simulator/mo"
+    try:
+        response = httpx.post(
+            url,
+            json={"from": sender, "to": to, "text": text},
+            headers={"X-Simulator-Token": token_file.read_text().strip()},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach the server at {url}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if response.status_code >= 300:
+        typer.echo(f"error: simulator answered {response.status_code}: {response.text}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"MO from {sender} to {to} handed to the simulated carrier")
+
+
+@simulate_app.command("carrier")
+def simulate_carrier(
+    port: Annotated[int, typer.Option(help="SMPP port to listen on")] = 2779,
+    control_port: Annotated[int, typer.Option(help="HTTP control port")] = 2780,
+    system_id: Annotated[str, typer.Option(help="system_id clients must bind with")] = "jumbe",
+    password: Annotated[str, typer.Option(help="password clients must bind with")] = "secret",
+    receipt_delay: Annotated[float, typer.Option(help="Seconds until each receipt")] = 1.0,
+    token: Annotated[str, typer.Option(help="X-Simulator-Token for the control API")] = "",
+    submission_log: Annotated[
+        Path | None, typer.Option(help="Append every submission as a JSON line here")
+    ] = None,
+) -> None:
+    """Run the carrier simulator alone, as a separate SMSC for benchmarks and crash tests."""
+    from jumbe.simulators.carrier import CarrierBehaviour
+    from jumbe.simulators.control import run_standalone
+
+    asyncio.run(
+        run_standalone(
+            "127.0.0.1",
+            port,
+            "127.0.0.1",
+            control_port,
+            system_id,
+            password,
+            CarrierBehaviour(receipt_delay=receipt_delay),
+            token,
+            submission_log,
+        )
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

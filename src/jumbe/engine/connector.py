@@ -1,0 +1,403 @@
+"""An upstream SMPP link to one carrier SMSC.
+
+The connector keeps a transceiver bind up (reconnecting with backoff), takes
+jobs from the dispatcher into a small queue, and submits them within the
+session's window and the carrier's TPS. Every answer becomes a fact for the
+recorder; receipts and MO messages are acknowledged to the carrier only after
+the recorder has committed them, so nothing the carrier considers delivered to
+us can be lost in a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aiolimiter import AsyncLimiter
+
+from jumbe import metrics
+from jumbe.core.segments import Encoding, concat_udh, encode_text, segment, split_udh
+from jumbe.core.status import status_for_receipt
+from jumbe.engine.recorder import Recorder
+from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
+from jumbe.settings import ConnectorSettings
+from jumbe.smpp.client import connect
+from jumbe.smpp.constants import ESM_UDHI, CommandStatus
+from jumbe.smpp.errors import BindFailed, ResponseTimeout, SessionClosed
+from jumbe.smpp.pdu import BindTransceiver, DeliverSm, Pdu, SubmitSm, response_for
+from jumbe.smpp.receipt import receipt_from_pdu
+from jumbe.smpp.session import Session
+
+log = logging.getLogger(__name__)
+
+DATA_CODING = {Encoding.GSM7: 0x00, Encoding.UCS2: 0x08}
+# Answers that mean "not now" rather than "never": the message goes back to the queue.
+TEMPORARY = {
+    CommandStatus.ESME_RTHROTTLED,
+    CommandStatus.ESME_RMSGQFUL,
+    CommandStatus.ESME_RSYSERR,
+    CommandStatus.ESME_RX_T_APPN,
+    CommandStatus.ESME_RSUBMITFAIL,
+}
+THROTTLE_PAUSE = 1.0
+THROTTLE_TRIES = 5
+RECEIPT_MATCH_DELAYS = (0.05, 0.25, 1.0)
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchJob:
+    """A claimed message, with what a connector needs to put it on the wire."""
+
+    message_id: int
+    sender: str
+    recipient: str
+    body: str
+    encoding: Encoding
+    parts: int
+    concat_ref: int
+    valid_until: datetime
+    attempts: int
+    done_parts: frozenset[int] = field(default_factory=frozenset)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff before the next attempt: 5 s, 10 s, 20 s … capped at 5 minutes, with jitter."""
+    base = min(5.0 * 2**attempts, 300.0)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+def source_address(sender: str) -> tuple[int, int]:
+    """(TON, NPI) for a sender: alphanumeric, short code or international number."""
+    if not sender.isdigit():
+        return 0x05, 0x00
+    if len(sender) <= 8:
+        return 0x03, 0x00
+    return 0x01, 0x01
+
+
+class SmppConnector:
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        recorder: Recorder,
+        *,
+        on_capacity: Callable[[], None] = lambda: None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self.endpoint = settings.endpoint
+        self.recorder = recorder
+        self.on_capacity = on_capacity
+        self.ssl_context = ssl_context or (
+            ssl.create_default_context() if self.endpoint.tls else None
+        )
+        self.capacity = max(settings.window * 4, int(settings.tps * 2))
+        self._queue: asyncio.Queue[DispatchJob] = asyncio.Queue()
+        self._limiter = AsyncLimiter(settings.tps, 1.0)
+        self._session: Session | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.state = "down"
+        metrics.connector_up.labels(self.name).set(0)
+
+    # the dispatcher's view -----------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "bound" and not self._stopping
+
+    def free_capacity(self) -> int:
+        return max(self.capacity - self._queue.qsize(), 0) if self.ready else 0
+
+    def enqueue(self, job: DispatchJob) -> None:
+        self._queue.put_nowait(job)
+        metrics.connector_queue.labels(self.name).set(self._queue.qsize())
+
+    # lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"connector:{self.name}")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish what is in flight, hand back what is queued, unbind."""
+        self._stopping = True
+        session = self._session
+        await self._return_queued("connector stopping")
+        if session and not session.closed and self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+        if session and not session.closed:
+            with contextlib.suppress(Exception):
+                await session.unbind(timeout=2.0)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._set_state("connecting")
+            try:
+                session = await connect(
+                    self.endpoint.host,
+                    self.endpoint.port,
+                    _Handler(self),
+                    BindTransceiver(
+                        system_id=self.endpoint.system_id,
+                        password=self.endpoint.password,
+                        system_type=self.settings.system_type,
+                    ),
+                    ssl=self.ssl_context,
+                    window=self.settings.window,
+                    # receipts may wait briefly for their submit's record; keep reading
+                    inbound_window=max(2 * self.settings.window, 20),
+                    response_timeout=self.settings.response_timeout,
+                    enquire_link_interval=self.settings.enquire_link_interval,
+                    name=self.name,
+                )
+            except (OSError, TimeoutError, BindFailed, ResponseTimeout, SessionClosed) as exc:
+                failures += 1
+                delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.8, 1.2)
+                log.warning(
+                    "connector %s: bind failed (%s); retrying in %.1fs", self.name, exc, delay
+                )
+                self._set_state("down")
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            self._session = session
+            self._set_state("bound")
+            log.info(
+                "connector %s: bound to %s:%s", self.name, self.endpoint.host, self.endpoint.port
+            )
+            self.on_capacity()
+            workers = [
+                asyncio.create_task(self._work(session)) for _ in range(self.settings.window)
+            ]
+            try:
+                await session.wait_closed()
+            finally:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                self._session = None
+                self._set_state("down")
+            if not self._stopping:
+                log.warning("connector %s: bind lost", self.name)
+                await self._return_queued("bind lost")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        metrics.connector_up.labels(self.name).set(1 if state == "bound" else 0)
+
+    # submitting ----------------------------------------------------------------
+
+    async def _work(self, session: Session) -> None:
+        while True:
+            job = await self._queue.get()
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await self._submit(session, job)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
+                metrics.connector_queue.labels(self.name).set(self._queue.qsize())
+                self.on_capacity()
+
+    async def _submit(self, session: Session, job: DispatchJob) -> None:
+        """Submit the parts not yet taken, and record what happened.
+
+        Each answer is queued for the record the moment it is read, with no await
+        in between, so it is written before any receipt that arrives after it.
+        """
+        layout = segment(job.body, job.encoding)
+        todo = [n for n in range(1, layout.count + 1) if n not in job.done_parts]
+        recorded: list[asyncio.Future[bool]] = []
+        for number in todo:
+            payload = encode_text(layout.parts[number - 1], layout.encoding)
+            esm_class = 0
+            if layout.count > 1:
+                payload = concat_udh(job.concat_ref, layout.count, number) + payload
+                esm_class = ESM_UDHI
+            ton, npi = source_address(job.sender)
+            pdu = SubmitSm(
+                source_addr_ton=ton,
+                source_addr_npi=npi,
+                source_addr=job.sender,
+                dest_addr_ton=0x01,
+                dest_addr_npi=0x01,
+                destination_addr=job.recipient,
+                esm_class=esm_class,
+                registered_delivery=1,
+                data_coding=DATA_CODING[layout.encoding],
+                short_message=payload,
+            )
+            taken = await self._submit_part(session, pdu)
+            if isinstance(taken, SubmitError):
+                recorded.append(self.recorder.enqueue(self._outcome(job, taken)))
+                break
+            recorded.append(
+                self.recorder.enqueue(
+                    SubmitOutcome(
+                        message_id=job.message_id,
+                        connector=self.name,
+                        acked_parts=((number, taken),),
+                        complete=number == todo[-1],
+                    )
+                )
+            )
+        await asyncio.gather(*recorded)
+
+    async def _submit_part(self, session: Session, pdu: SubmitSm) -> str | SubmitError:
+        """The carrier's message id for one segment, or why it was not taken."""
+        for _ in range(THROTTLE_TRIES):
+            await self._limiter.acquire()
+            started = time.perf_counter()
+            try:
+                resp = await session.request(pdu)
+            except ResponseTimeout:
+                metrics.submit_errors.labels(self.name, "timeout").inc()
+                return SubmitError(True, "timeout", "the carrier did not answer in time")
+            except SessionClosed:
+                metrics.submit_errors.labels(self.name, "bind_lost").inc()
+                return SubmitError(True, "bind_lost", "the connection to the carrier was lost")
+            metrics.submit_latency.labels(self.name).observe(time.perf_counter() - started)
+            status = resp.command_status
+            if status == CommandStatus.ESME_ROK:
+                return str(getattr(resp, "message_id", ""))
+            name = _status_name(status)
+            metrics.submit_errors.labels(self.name, name).inc()
+            if status == CommandStatus.ESME_RTHROTTLED:
+                await asyncio.sleep(THROTTLE_PAUSE)
+                continue
+            return SubmitError(status in TEMPORARY, name, f"carrier answered {name}")
+        return SubmitError(True, "ESME_RTHROTTLED", "carrier kept throttling")
+
+    def _outcome(self, job: DispatchJob, error: SubmitError) -> SubmitOutcome:
+        return SubmitOutcome(
+            message_id=job.message_id,
+            connector=self.name,
+            acked_parts=(),
+            complete=False,
+            error=error,
+            retry_at=datetime.now(UTC) + retry_delay(job.attempts) if error.temporary else None,
+        )
+
+    async def _return_queued(self, why: str) -> None:
+        """Jobs that never reached the wire go back to the database queue."""
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            await self.recorder.record(
+                SubmitOutcome(
+                    message_id=job.message_id,
+                    connector=self.name,
+                    acked_parts=(),
+                    complete=False,
+                    error=SubmitError(True, "not_sent", why),
+                    retry_at=datetime.now(UTC),
+                )
+            )
+        metrics.connector_queue.labels(self.name).set(0)
+
+    # from the carrier ----------------------------------------------------------
+
+    async def on_deliver(self, pdu: DeliverSm) -> Pdu:
+        receipt = receipt_from_pdu(pdu)
+        if receipt is not None:
+            return await self._on_receipt(
+                pdu, receipt.message_id, receipt.stat, receipt.err, receipt.done_date
+            )
+        return await self._on_inbound(pdu)
+
+    async def _on_receipt(
+        self, pdu: DeliverSm, carrier_id: str, stat: str, err: str, done: datetime | None
+    ) -> Pdu:
+        status = status_for_receipt(stat)
+        if status is None:  # ENROUTE, ACCEPTD: not final, nothing to record
+            return response_for(pdu)
+        receipt = CarrierReceipt(
+            connector=self.name,
+            carrier_message_id=carrier_id,
+            status=status,
+            error_code=err or "",
+            done_at=(done.replace(tzinfo=UTC) if done and done.tzinfo is None else done)
+            or datetime.now(UTC),
+        )
+        try:
+            matched = await self.recorder.record(receipt)
+            # a receipt can overtake the record of its own submit: give that a moment
+            for delay in RECEIPT_MATCH_DELAYS:
+                if matched:
+                    break
+                await asyncio.sleep(delay)
+                matched = await self.recorder.record(receipt)
+        except Exception:
+            log.exception("connector %s: could not store a receipt; asking to resend", self.name)
+            return response_for(pdu, CommandStatus.ESME_RX_T_APPN)
+        metrics.receipts.labels(self.name, "yes" if matched else "no").inc()
+        if not matched:
+            log.warning("connector %s: receipt for unknown message id %s", self.name, carrier_id)
+        return response_for(pdu)
+
+    async def _on_inbound(self, pdu: DeliverSm) -> Pdu:
+        payload = pdu.short_message
+        concat = None
+        if pdu.esm_class & ESM_UDHI:
+            try:
+                concat, payload = split_udh(payload)
+            except ValueError:
+                return response_for(pdu, CommandStatus.ESME_RINVMSGLEN)
+        try:
+            await self.recorder.record(
+                InboundMessage(
+                    connector=self.name,
+                    sender=pdu.source_addr,
+                    recipient=pdu.destination_addr,
+                    payload=payload,
+                    data_coding=pdu.data_coding,
+                    received_at=datetime.now(UTC),
+                    concat=concat if concat is not None and concat.total > 1 else None,
+                )
+            )
+        except Exception:
+            log.exception("connector %s: could not store an MO message", self.name)
+            return response_for(pdu, CommandStatus.ESME_RX_T_APPN)
+        metrics.inbound_messages.labels(self.name).inc()
+        return response_for(pdu)
+
+
+class _Handler:
+    """The session's callbacks, forwarded to the connector."""
+
+    def __init__(self, connector: SmppConnector) -> None:
+        self.connector = connector
+
+    async def on_request(self, session: Session, pdu: Pdu) -> Pdu | None:
+        if isinstance(pdu, DeliverSm):
+            return await self.connector.on_deliver(pdu)
+        return response_for(pdu, CommandStatus.ESME_RINVCMDID)
+
+    def on_close(self, session: Session, exc: BaseException | None) -> None:
+        pass
+
+
+def _status_name(status: int) -> str:
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"

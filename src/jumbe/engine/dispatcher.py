@@ -1,0 +1,129 @@
+"""Moves accepted messages from the database queue to the connectors.
+
+It claims only what the bound connectors have room for, and only for carriers
+that have a bound connector on their route, so messages for a carrier that is
+down stay untouched in the queue instead of being claimed and bounced. It
+wakes when a message is accepted or a connector frees room, and otherwise
+polls once per interval for scheduled messages and retries that fell due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from jumbe.core.segments import Encoding
+from jumbe.engine.connector import DispatchJob, SmppConnector
+from jumbe.engine.router import Router
+from jumbe.store import queue
+from jumbe.store.database import Database
+from jumbe.store.schema import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        router: Router,
+        connectors: Mapping[str, SmppConnector],
+        *,
+        owner: str,
+        batch: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.router = router
+        self.connectors = connectors
+        self.owner = owner
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.dispatched = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Release this node's leases from a previous life, then start claiming."""
+        async with self.db.transaction() as conn:
+            released = await queue.release(conn, owner=self.owner)
+        if released:
+            log.info(
+                "dispatcher: %d message(s) left in flight by the last run are queued again",
+                released,
+            )
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                while await self.dispatch_once() >= self.batch:
+                    pass
+            except Exception:
+                log.exception("dispatcher: claiming failed; will retry")
+                await asyncio.sleep(self.poll_interval)
+
+    async def dispatch_once(self) -> int:
+        """Claim one batch and hand it out; return how many messages were claimed."""
+        ready = {name for name, c in self.connectors.items() if c.ready}
+        room = sum(self.connectors[name].free_capacity() for name in ready)
+        claim_filter = self.router.claim_filter(ready)
+        if room <= 0 or claim_filter.nothing:
+            return 0
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            rows = await queue.claim(
+                conn,
+                owner=self.owner,
+                include=claim_filter.include,
+                exclude=claim_filter.exclude,
+                limit=min(room, self.batch),
+                now=now,
+                lease=LEASE,
+                skip_locked=not self.db.is_sqlite,
+            )
+            retried = [r.id for r in rows if r.attempts > 0 and r.parts > 1]
+            done = await queue.acked_parts(conn, retried)
+        unroutable = []
+        for row in rows:
+            name = self.router.choose(row.carrier, ready)
+            if name is None:  # the route went down between filter and claim
+                unroutable.append(row.id)
+                continue
+            self.connectors[name].enqueue(
+                DispatchJob(
+                    message_id=row.id,
+                    sender=row.sender,
+                    recipient=row.recipient,
+                    body=row.body,
+                    encoding=Encoding(row.encoding),
+                    parts=row.parts,
+                    concat_ref=row.concat_ref,
+                    valid_until=row.valid_until,
+                    attempts=row.attempts,
+                    done_parts=frozenset(done.get(row.id, ())),
+                )
+            )
+        if unroutable:
+            async with self.db.transaction() as conn:
+                await queue.release(conn, owner=self.owner, message_ids=unroutable)
+        self.dispatched += len(rows) - len(unroutable)
+        return len(rows)

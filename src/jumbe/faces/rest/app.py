@@ -1,0 +1,38 @@
+"""The HTTP application: REST v1 today; later faces mount their routers here too."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from jumbe.faces.rest import envelope, health, messages, tokens
+from jumbe.faces.rest.health import Readiness, RefreshMetrics
+from jumbe.services import Services
+
+DESCRIPTION = """
+Jumbe's native REST API (v1), compatible with the Mobile Sasa REST API.
+
+Authenticate every call with an API token, as `Authorization: Bearer <token>`
+or `X-API-Key: <token>`. Every answer is an envelope:
+`{"success": true, "data": …}` or `{"success": false, "error": "…"}`.
+"""
+
+
+def create_app(
+    services: Services, *, readiness: Readiness, refresh_metrics: RefreshMetrics
+) -> FastAPI:
+    app = FastAPI(
+        title="Jumbe",
+        version="1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    app.state.readiness = readiness
+    app.state.refresh_metrics = refresh_metrics
+    envelope.install(app)
+    app.include_router(messages.router)
+    app.include_router(tokens.router)
+    app.include_router(health.router)
+    return app

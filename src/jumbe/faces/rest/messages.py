@@ -1,0 +1,131 @@
+"""REST v1 messages: send, list, get, resend (the Mobile Sasa contract)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from jumbe.faces.rest.auth import scope
+from jumbe.faces.rest.envelope import ok
+from jumbe.services.identity import Caller
+from jumbe.services.messaging import MessagingService, SendRequest
+from jumbe.services.transitions import iso
+from jumbe.services.views import MessageView
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+
+
+class SendMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    to: str = Field(description="Recipient in E.164 (+254712345678) or any Kenyan local form")
+    message: str = Field(description="Text; long messages are split into parts automatically")
+    sender_id: str | None = Field(
+        default=None, description="Approved sender name or sender UUID; omit for the default"
+    )
+    callback_url: str | None = Field(
+        default=None, description="Each status change is POSTed here, signed (see README)"
+    )
+    reference: str | None = Field(
+        default=None, max_length=64, description="Your own reference, echoed in callbacks"
+    )
+
+
+def _messaging(request: Request) -> MessagingService:
+    return request.app.state.services.messaging
+
+
+def render(m: MessageView, *, with_history: bool = False) -> dict[str, Any]:
+    outgoing = m.direction == "mt"
+    body: dict[str, Any] = {
+        "uuid": m.uuid,
+        "to": _number(m.recipient),
+        "message": m.body,
+        "sender_id": m.sender if outgoing else _number(m.sender),
+        "status": m.api_status,
+        "parts": m.parts,
+        "created_at": iso(m.created_at),
+        "state": m.status.value,
+        "status_description": m.status_detail,
+        "error_code": m.error_code,
+        "updated_at": iso(m.status_at),
+        "direction": "outbound" if outgoing else "inbound",
+        "units": m.units,
+        "encoding": m.encoding,
+        "reference": m.client_ref,
+    }
+    if with_history:
+        body["history"] = [
+            {"status": c.status.value, "at": iso(c.at), "description": c.description}
+            for c in m.history
+        ]
+    return body
+
+
+def _number(digits: str) -> str:
+    """MSISDNs in E.164 with '+'; short codes and alphanumerics as they are."""
+    return "+" + digits if digits.isdigit() and len(digits) > 8 else digits
+
+
+@router.post("", summary="Send a message")
+async def send_message(
+    body: SendMessage, request: Request, caller: Caller = scope("messages")
+) -> dict[str, Any]:
+    message = await _messaging(request).send(
+        caller.account_id,
+        SendRequest(
+            to=body.to,
+            text=body.message,
+            sender=body.sender_id,
+            callback_url=body.callback_url,
+            client_ref=body.reference,
+            source="rest",
+        ),
+    )
+    return ok(render(message))
+
+
+@router.get("", summary="List messages, newest first")
+async def list_messages(
+    request: Request,
+    caller: Caller = scope("messages"),
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(description="queued, sent, delivered, failed")] = None,
+    direction: Annotated[str | None, Query(description="mt (outbound) or mo (inbound)")] = None,
+) -> dict[str, Any]:
+    found = await _messaging(request).list(
+        caller.account_id,
+        page=page,
+        page_size=page_size,
+        phone=phone,
+        status=status,
+        direction=direction,
+    )
+    return ok(
+        {
+            "items": [render(m) for m in found.items],
+            "page": found.page,
+            "page_size": found.page_size,
+            "total": found.total,
+            "total_pages": math.ceil(found.total / found.page_size),
+        }
+    )
+
+
+@router.get("/{uuid}", summary="Get a message with its status history")
+async def get_message(
+    uuid: str, request: Request, caller: Caller = scope("messages")
+) -> dict[str, Any]:
+    return ok(render(await _messaging(request).get(caller.account_id, uuid), with_history=True))
+
+
+@router.post("/{uuid}/resend", summary="Resend a failed message as a new one")
+async def resend_message(
+    uuid: str, request: Request, caller: Caller = scope("messages")
+) -> dict[str, Any]:
+    return ok(render(await _messaging(request).resend(caller.account_id, uuid)))

@@ -1,0 +1,62 @@
+"""REST v1 API tokens: list, create (raw value shown once), revoke."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from jumbe.faces.rest.auth import scope
+from jumbe.faces.rest.envelope import ok
+from jumbe.services.errors import InvalidRequest
+from jumbe.services.identity import Caller, TokenView
+from jumbe.services.transitions import iso
+
+router = APIRouter(prefix="/api/v1/tokens", tags=["api tokens"])
+
+
+class CreateToken(BaseModel):
+    name: str = Field(max_length=120)
+    scopes: list[str]
+    expires_at: datetime | None = None
+
+
+def render(t: TokenView) -> dict[str, Any]:
+    return {
+        "uuid": t.uuid,
+        "name": t.name,
+        "scopes": list(t.scopes),
+        "prefix": t.display_prefix,
+        "expires_at": iso(t.expires_at) if t.expires_at else None,
+        "revoked_at": iso(t.revoked_at) if t.revoked_at else None,
+        "created_at": iso(t.created_at),
+    }
+
+
+@router.get("", summary="All tokens of the team, revoked and expired included")
+async def list_tokens(request: Request, caller: Caller = scope("api_tokens")) -> dict[str, Any]:
+    tokens = await request.app.state.services.identity.list_tokens(caller.account_id)
+    return ok([render(t) for t in tokens])
+
+
+@router.post("", summary="Create a token; raw_token is shown only in this answer")
+async def create_token(
+    body: CreateToken, request: Request, caller: Caller = scope("api_tokens")
+) -> dict[str, Any]:
+    expires = body.expires_at
+    if expires is not None and expires.tzinfo is None:
+        raise InvalidRequest("expires_at must carry a time zone, e.g. 2027-01-01T00:00:00Z")
+    raw, token = await request.app.state.services.identity.create_token(
+        caller.account_id, body.name, body.scopes, expires.astimezone(UTC) if expires else None
+    )
+    return ok({"raw_token": raw, "token": render(token)})
+
+
+@router.delete("/{uuid}", summary="Revoke a token at once")
+async def revoke_token(
+    uuid: str, request: Request, caller: Caller = scope("api_tokens")
+) -> dict[str, Any]:
+    await request.app.state.services.identity.revoke_token(caller.account_id, uuid)
+    return ok({"uuid": uuid, "revoked": True})

@@ -1,0 +1,216 @@
+"""Authentication, scopes, scoping, payment and bad input over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from jumbe.app import Jumbe
+from tests.integration.conftest import final_status, wait_until
+
+SEND = {"to": "+254712345678", "message": "hi"}
+
+
+def client(jumbe: Jumbe, **headers: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=jumbe.base_url, headers=headers, timeout=10)
+
+
+async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
+    assert jumbe.demo is not None
+    raw, token = await jumbe.services.identity.create_token(
+        jumbe.demo.account_id, "soon gone", ["messages"]
+    )
+    await jumbe.services.identity.revoke_token(jumbe.demo.account_id, token.uuid)
+    cases = {
+        "missing": {},
+        "wrong": {"Authorization": "Bearer jmb_not_a_real_token"},
+        "revoked": {"X-API-Key": raw},
+        "basic scheme": {"Authorization": "Basic Zm9vOmJhcg=="},
+    }
+    for name, headers in cases.items():
+        async with client(jumbe, **headers) as c:
+            answer = await c.post("/api/v1/messages", json=SEND)
+        assert answer.status_code == 401, name
+        assert answer.json()["success"] is False, name
+    async with client(jumbe, **{"X-API-Key": raw}) as c:
+        assert "revoked" in (await c.get("/api/v1/messages")).json()["error"]
+
+
+async def test_expired_token(jumbe: Jumbe) -> None:
+    assert jumbe.demo is not None
+    raw, token = await jumbe.services.identity.create_token(
+        jumbe.demo.account_id,
+        "short",
+        ["messages"],
+        expires_at=datetime.now(UTC) + timedelta(seconds=1),
+    )
+    async with client(jumbe, Authorization=f"Bearer {raw}") as c:
+        assert (await c.get("/api/v1/messages")).status_code == 200
+        await asyncio.sleep(1.1)
+        expired = await c.get("/api/v1/messages")
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]
+
+
+async def test_scope_is_enforced(jumbe: Jumbe) -> None:
+    assert jumbe.demo is not None
+    raw, _ = await jumbe.services.identity.create_token(jumbe.demo.account_id, "ro", ["contacts"])
+    async with client(jumbe, **{"X-API-Key": raw}) as c:
+        answer = await c.post("/api/v1/messages", json=SEND)
+        tokens = await c.get("/api/v1/tokens")
+    assert answer.status_code == 403 and "messages" in answer.json()["error"]
+    assert tokens.status_code == 403
+
+
+async def test_other_accounts_messages_are_404(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:
+    mine = (await demo.post("/api/v1/messages", json=SEND)).json()["data"]["uuid"]
+    other = await jumbe.services.identity.create_account("Other")
+    await jumbe.services.billing.credit(other.account_id, 10)
+    async with client(jumbe, Authorization=f"Bearer {other.api_token}") as c:
+        assert (await c.get(f"/api/v1/messages/{mine}")).status_code == 404
+        assert (await c.post(f"/api/v1/messages/{mine}/resend")).status_code == 404
+        listing = (await c.get("/api/v1/messages")).json()["data"]
+    assert listing["total"] == 0
+
+
+async def test_insufficient_balance_is_402(jumbe: Jumbe) -> None:
+    poor = await jumbe.services.identity.create_account("Poor")
+    async with client(jumbe, Authorization=f"Bearer {poor.api_token}") as c:
+        answer = await c.post("/api/v1/messages", json=SEND)
+        listing = (await c.get("/api/v1/messages")).json()["data"]
+    assert answer.status_code == 402
+    assert answer.json() == {"success": False, "error": "Insufficient SMS unit balance"}
+    assert listing["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "valid dictionary"),
+        (json.dumps({"message": "hi"}).encode(), "to is required"),
+        (json.dumps({"to": "+254712345678"}).encode(), "message is required"),
+        (json.dumps({"to": 254712345678, "message": "hi"}).encode(), "to"),
+        (json.dumps({"to": "+2547", "message": "hi"}).encode(), "invalid phone number"),
+        (json.dumps({"to": "+254712345678", "message": ""}).encode(), "empty"),
+        (json.dumps({"to": "+254712345678", "message": "x", "sender_id": "NOPE"}).encode(), "NOPE"),
+        (json.dumps({"to": "+254712345678", "message": "\ud800"}).encode(), "message"),
+    ],
+)
+async def test_malformed_input_is_a_clear_400(
+    demo: httpx.AsyncClient, body: bytes, words: str
+) -> None:
+    answer = await demo.post(
+        "/api/v1/messages", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["success"] is False
+    assert words in answer.json()["error"]
+
+
+async def test_unknown_route_and_method(demo: httpx.AsyncClient) -> None:
+    missing = await demo.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["success"] is False
+    wrong = await demo.delete("/api/v1/messages")
+    assert wrong.status_code == 405 and wrong.json()["success"] is False
+
+
+async def test_too_many_failed_attempts_is_429(jumbe: Jumbe) -> None:
+    jumbe.services.identity.limiter.per_minute = 5
+    async with client(jumbe, Authorization="Bearer jmb_guess") as c:
+        codes = [(await c.get("/api/v1/messages")).status_code for _ in range(7)]
+    assert codes == [401] * 5 + [429] * 2
+    assert jumbe.demo is not None
+    async with client(jumbe, Authorization=f"Bearer {jumbe.demo.api_token}") as c:
+        blocked = await c.get("/api/v1/messages")
+    assert blocked.status_code == 429 and blocked.json()["error"].startswith("Too many attempts")
+
+
+async def test_token_lifecycle_over_http(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:
+    created = await demo.post(
+        "/api/v1/tokens",
+        json={"name": "Zapier", "scopes": ["messages"], "expires_at": "2099-01-01T00:00:00Z"},
+    )
+    assert created.status_code == 200
+    data = created.json()["data"]
+    raw, uuid = data["raw_token"], data["token"]["uuid"]
+    assert data["token"]["scopes"] == ["messages"]
+    listed = (await demo.get("/api/v1/tokens")).json()["data"]
+    assert uuid in [t["uuid"] for t in listed]
+    assert all("raw_token" not in t and raw not in json.dumps(t) for t in listed)
+    async with client(jumbe, Authorization=f"Bearer {raw}") as c:
+        assert (await c.get("/api/v1/messages")).status_code == 200
+        assert (await demo.delete(f"/api/v1/tokens/{uuid}")).status_code == 200
+        assert (await c.get("/api/v1/messages")).status_code == 401
+    bad = await demo.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]})
+    assert bad.status_code == 400 and "root" in bad.json()["error"]
+    assert (await demo.delete("/api/v1/tokens/no-such-token")).status_code == 404
+
+
+class _Receiver:
+    """A webhook endpoint on a free port that records what it is sent."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.calls: list[tuple[dict[str, str], bytes, int]] = []
+        self.fail_first = fail_first
+        app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
+        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+
+    async def hook(self, request: Request) -> Response:
+        code = 500 if len(self.calls) < self.fail_first else 204
+        self.calls.append((dict(request.headers), await request.body(), code))
+        return Response(status_code=code)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[_Receiver]:
+    r = _Receiver(fail_first=1)
+    task = asyncio.create_task(r.server.serve(sockets=[r.socket]))
+    await wait_until(lambda: r.server.started, what="receiver")
+    yield r
+    r.server.should_exit = True
+    await task
+
+
+async def test_callbacks_are_signed_and_retried(
+    jumbe: Jumbe, demo: httpx.AsyncClient, receiver: _Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jumbe.engine.webhooks.backoff", lambda attempts: timedelta(0))
+    assert jumbe.demo is not None
+    sent = await demo.post("/api/v1/messages", json={**SEND, "callback_url": receiver.url})
+    uuid = sent.json()["data"]["uuid"]
+    assert (await final_status(demo, uuid))["status"] == "delivered"
+
+    def acknowledged() -> list[str]:
+        return sorted(
+            {json.loads(body)["state"] for _, body, code in receiver.calls if code == 204}
+        )
+
+    await wait_until(lambda: acknowledged() == ["delivered", "sent"], what="both callbacks")
+    refused = [json.loads(body)["state"] for _, body, code in receiver.calls if code == 500]
+    assert len(refused) == 1  # and it was tried again until it got through
+    secret = jumbe.demo.webhook_secret.encode()
+    for headers, body, _code in receiver.calls:
+        signature = dict(p.split("=", 1) for p in headers["x-jumbe-signature"].split(","))
+        stamp, mac = signature["t"], signature["v1"]
+        expected = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(mac, expected)
+        assert json.loads(body)["uuid"] == uuid

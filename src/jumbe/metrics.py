@@ -7,7 +7,9 @@ scrape time so they are never stale.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+disable_created_metrics()  # the *_created series only add noise to every scrape
 
 status_changes = Counter(
     "jumbe_message_status_changes",

@@ -8,13 +8,18 @@ setting is listed with its default in the README; keep the two in step.
 from __future__ import annotations
 
 import os
-import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 
 class ConnectorSettings(BaseModel):
@@ -27,6 +32,12 @@ class ConnectorSettings(BaseModel):
     window: int = Field(default=10, ge=1, le=1000)
     enquire_link_interval: float = 30.0
     response_timeout: float = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        SmppEndpoint.parse(value)
+        return value
 
     @property
     def endpoint(self) -> SmppEndpoint:
@@ -128,6 +139,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"route {carrier!r} names unknown connector(s) {missing}")
         return self
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the TOML file; nested tables merge."""
+        path = _CONFIG_FILE.get()
+        if path is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path)
+
     @property
     def all_connectors(self) -> list[ConnectorSettings]:
         """Configured connectors, with JUMBE_UPSTREAM_SMPP as the connector named 'upstream'."""
@@ -146,30 +172,18 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-def _toml_values(path: Path) -> dict[str, Any]:
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("jumbe_config_file", default=None)
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings; ``overrides`` win over everything (used by tests and the CLI)."""
-    env_config = os.environ.get("JUMBE_CONFIG")
+    named = os.environ.get("JUMBE_CONFIG")
     data_dir = Path(overrides.get("data_dir") or os.environ.get("JUMBE_DATA_DIR") or "./var")
-    path = Path(env_config) if env_config else data_dir / "jumbe.toml"
-    file_values: dict[str, Any] = {}
-    if path.is_file():
-        file_values = _toml_values(path)
-    elif env_config:
+    path = Path(named) if named else data_dir / "jumbe.toml"
+    if named and not path.is_file():
         raise FileNotFoundError(f"JUMBE_CONFIG names {path}, which does not exist")
-    env_settings = Settings()  # environment and defaults only
-    env_names = {key.upper() for key in os.environ}
-    explicit_env = {
-        name: getattr(env_settings, name)
-        for name in Settings.model_fields
-        if any(
-            k == f"JUMBE_{name.upper()}" or k.startswith(f"JUMBE_{name.upper()}__")
-            for k in env_names
-        )
-    }
-    merged = {**file_values, **explicit_env, **overrides}
-    return Settings(**merged)
+    token = _CONFIG_FILE.set(path if path.is_file() else None)
+    try:
+        return Settings(**overrides)
+    finally:
+        _CONFIG_FILE.reset(token)

@@ -1,0 +1,116 @@
+"""Settings: environment over TOML over defaults; connectors and routes from TOML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from jumbe.settings import SmppEndpoint, load_settings
+
+TOML = """
+http_port = 9000
+log_level = "DEBUG"
+
+[[connectors]]
+name = "safaricom"
+url = "smpp://sfc:s3cr%40t@10.0.0.5:2775"
+tps = 50
+window = 20
+
+[[connectors]]
+name = "airtel"
+url = "smpps://atl:pw@10.0.0.6"
+
+[routes]
+safaricom = "safaricom"
+airtel = ["airtel", "safaricom"]
+
+[simulator]
+receipt_delay = 0.5
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("JUMBE_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_settings(data_dir=tmp_path)
+    assert (s.http_host, s.http_port, s.smpp_port) == ("127.0.0.1", 8000, 2775)
+    assert s.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'jumbe.db').resolve()}"
+    assert s.uses_simulator and s.all_connectors == []
+
+
+def test_toml_file_in_the_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "jumbe.toml").write_text(TOML)
+    s = load_settings(data_dir=tmp_path)
+    assert (s.http_port, s.log_level, s.simulator.receipt_delay) == (9000, "DEBUG", 0.5)
+    assert [c.name for c in s.all_connectors] == ["safaricom", "airtel"]
+    assert s.routes == {"safaricom": ["safaricom"], "airtel": ["airtel", "safaricom"]}
+    sfc = s.all_connectors[0].endpoint
+    assert (sfc.host, sfc.port, sfc.system_id, sfc.password, sfc.tls) == (
+        "10.0.0.5",
+        2775,
+        "sfc",
+        "s3cr@t",
+        False,
+    )
+    assert s.all_connectors[1].endpoint.tls and s.all_connectors[1].endpoint.port == 2775
+    assert not s.uses_simulator
+    assert "s3cr" not in repr(sfc)
+
+
+def test_environment_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "jumbe.toml").write_text(TOML)
+    monkeypatch.setenv("JUMBE_HTTP_PORT", "9100")
+    monkeypatch.setenv("JUMBE_SIMULATOR__RECEIPT_DELAY", "2.5")
+    monkeypatch.setenv("JUMBE_SIMULATOR__UNDELIVERABLE_SUFFIXES", '["99", "98"]')
+    (tmp_path / "jumbe.toml").write_text(TOML + "failure_ratio = 0.25\n")
+    s = load_settings(data_dir=tmp_path)
+    assert s.http_port == 9100 and s.simulator.receipt_delay == 2.5
+    assert s.simulator.undeliverable_suffixes == ["99", "98"]
+    assert s.simulator.failure_ratio == 0.25  # the file's other nested values stay
+    assert s.log_level == "DEBUG"
+
+
+def test_config_file_named_by_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "elsewhere.toml"
+    path.write_text("http_port = 9200\n")
+    monkeypatch.setenv("JUMBE_CONFIG", str(path))
+    assert load_settings(data_dir=tmp_path / "d").http_port == 9200
+    monkeypatch.setenv("JUMBE_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(FileNotFoundError):
+        load_settings(data_dir=tmp_path)
+
+
+def test_upstream_smpp_is_one_default_connector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUMBE_UPSTREAM_SMPP", "smpp://id:pw@10.1.1.1:2775")
+    s = load_settings(data_dir=tmp_path)
+    assert [c.name for c in s.all_connectors] == ["upstream"] and not s.uses_simulator
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ('[routes]\nsafaricom = "nowhere"\n', "unknown connector"),
+        ('[[connectors]]\nname = "x"\nurl = "http://a:b@h"\n', "smpp://"),
+        ('[[connectors]]\nname = "x"\nurl = "smpp://h"\ntps = 0\n', "greater than 0"),
+    ],
+)
+def test_mistakes_are_reported(tmp_path: Path, toml: str, words: str) -> None:
+    (tmp_path / "jumbe.toml").write_text(toml)
+    with pytest.raises((ValidationError, ValueError)) as raised:
+        load_settings(data_dir=tmp_path)
+    assert words in str(raised.value)
+
+
+def test_endpoint_needs_a_system_id() -> None:
+    with pytest.raises(ValueError, match="system_id@host"):
+        SmppEndpoint.parse("smpp://10.0.0.5:2775")

@@ -90,7 +90,9 @@ class Jumbe:
             self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
         )
         if self.simulator is not None:
-            self.http.include_router(control_router(self.simulator, self.simulator_token))
+            self.http.include_router(
+                control_router(self.simulator, self.simulator_token), include_in_schema=False
+            )
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None

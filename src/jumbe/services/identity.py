@@ -288,10 +288,14 @@ class IdentityService:
     # tokens ------------------------------------------------------------------
 
     async def authenticate_token(self, raw: str | None, *, client: str) -> Caller:
-        """The caller behind a raw token; Unauthenticated for anything not currently valid."""
-        self.limiter.check(client)
+        """The caller behind a raw token; Unauthenticated for anything not currently valid.
+
+        Only presented-and-wrong credentials count toward the lockout: a request
+        with none at all is not a guess.
+        """
         if not raw:
             raise Unauthenticated("Missing API token: send Authorization: Bearer <token>")
+        self.limiter.check(client)
         now = utcnow()
         query = (
             select(

@@ -40,10 +40,10 @@ async def demo(jumbe: Jumbe) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def wait_until(
-    check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition"
+    check: Callable[[], Any], *, within: float = 10.0, what: str = "condition"
 ) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):
@@ -56,7 +56,7 @@ async def wait_until(
 
 
 async def final_status(
-    client: httpx.AsyncClient, uuid: str, timeout: float = 10.0
+    client: httpx.AsyncClient, uuid: str, within: float = 10.0
 ) -> dict[str, Any]:
     """Follow a message through the REST API until it reaches a final state."""
 
@@ -64,4 +64,4 @@ async def final_status(
         data = (await client.get(f"/api/v1/messages/{uuid}")).json()["data"]
         return data if data["state"] not in ("accepted", "sent") else None
 
-    return await wait_until(done, timeout=timeout, what=f"message {uuid} to finish")
+    return await wait_until(done, within=within, what=f"message {uuid} to finish")

@@ -84,7 +84,7 @@ async def test_tps_limit_paces_submits(simulator: CarrierSimulator) -> None:
     try:
         for n in range(30):
             connector.enqueue(job(n))
-        await wait_until(lambda: len(completed(recorder)) == 30, timeout=15, what="30 submits")
+        await wait_until(lambda: len(completed(recorder)) == 30, within=15, what="30 submits")
     finally:
         await connector.stop()
     times = sorted(s.received_at for s in simulator.submissions)
@@ -98,7 +98,7 @@ async def test_throttled_submits_are_retried_not_lost(simulator: CarrierSimulato
     try:
         for n in range(15):
             connector.enqueue(job(n))
-        await wait_until(lambda: len(completed(recorder)) == 15, timeout=20, what="all sent")
+        await wait_until(lambda: len(completed(recorder)) == 15, within=20, what="all sent")
     finally:
         await connector.stop()
     assert simulator.stats()["throttled"] > 0
@@ -110,7 +110,7 @@ async def test_reconnects_after_a_lost_bind(simulator: CarrierSimulator) -> None
     connector = await running(simulator, recorder)
     try:
         assert await simulator.drop_binds() == 1
-        await wait_until(lambda: simulator.stats()["binds"] == 2, timeout=10, what="a new bind")
+        await wait_until(lambda: simulator.stats()["binds"] == 2, within=10, what="a new bind")
         await wait_until(lambda: connector.ready, what="the connector to be ready")
         connector.enqueue(job(1))
         await wait_until(lambda: completed(recorder) == {1}, what="a submit after rebinding")

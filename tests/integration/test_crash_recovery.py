@@ -60,7 +60,7 @@ def carrier(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
             "t0k",
             "--submission-log",
             str(log),
-        ]  # fmt: skip
+        ]
     )
     try:
         deadline = time.monotonic() + 20
@@ -100,13 +100,13 @@ async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             return False
 
-    await wait_until(ready, timeout=30, what="the server to be ready")
+    await wait_until(ready, within=30, what="the server to be ready")
 
 
 async def test_kill_minus_nine_with_messages_in_flight(
     carrier: tuple[int, int, Path], database_url: str, tmp_path: Path
 ) -> None:
-    smpp_port, control_port, log = carrier
+    smpp_port, _control_port, log = carrier
     http_port = free_port()
     data_dir = tmp_path / "data"
     env = {
@@ -144,7 +144,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
             return len(log.read_text().splitlines()) if log.exists() else 0
 
         # kill while acceptance, dispatch and receipts are all under way
-        await wait_until(lambda: submitted() >= 60, timeout=30, what="submits to start")
+        await wait_until(lambda: submitted() >= 60, within=30, what="submits to start")
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         acknowledged = [u for u in await asyncio.gather(*sending) if u]
@@ -164,7 +164,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
                     found.append(data)
                 return found
 
-            finals = await wait_until(all_final, timeout=60, what="every message to finish")
+            finals = await wait_until(all_final, within=60, what="every message to finish")
             assert {m["state"] for m in finals} == {"delivered"}
 
             async def unfinished() -> int:
@@ -177,9 +177,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
                 return sum(counts)
 
             # also those committed just before the kill whose answer never left
-            await wait_until(
-                lambda: _zero(unfinished()), timeout=60, what="nothing left unfinished"
-            )
+            await wait_until(lambda: _zero(unfinished()), within=60, what="nothing left unfinished")
             stored = (await api.get("/api/v1/messages")).json()["data"]["total"]
     finally:
         restarted.send_signal(signal.SIGTERM)
@@ -187,7 +185,8 @@ async def test_kill_minus_nine_with_messages_in_flight(
 
     # billing: charged once per stored message, ledger consistent
     assert len(acknowledged) <= stored <= len(acknowledged) + 50
-    check = subprocess.run(
+    check = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "jumbe", "accounts", "balance", "demo"],
         env=env,
         capture_output=True,

@@ -264,3 +264,35 @@ async def test_progress_on_a_long_message_keeps_its_lease(
     await services.delivery.record([SubmitOutcome(m.id, "c1", ((2, "g2"),), complete=True)])
     await services.delivery.record([receipt("g2", MessageStatus.DELIVERED)])
     assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
+
+
+async def test_smpp_senders_are_owed_the_receipts_they_asked_for(
+    services: Services, account: int, db: Database
+) -> None:
+    from jumbe.store.schema import smpp_outbox
+
+    async def smpp(text: str, registered_delivery: int) -> MessageView:
+        return await send(
+            services, account, text, source="smpp", registered_delivery=registered_delivery
+        )
+
+    every, failures, none, rest = (
+        await smpp("all", 1),
+        await smpp("fail only", 2),
+        await smpp("none", 0),
+        await send(services, account, "rest"),
+    )
+    for m, carrier_id in ((every, "e"), (failures, "f"), (none, "n"), (rest, "r")):
+        await services.delivery.record([sent(m, carrier_id)])
+        await services.delivery.record([receipt(carrier_id, MessageStatus.DELIVERED)])
+    other = await smpp("fails", 2)
+    await services.delivery.record([sent(other, "o")])
+    await services.delivery.record([receipt("o", MessageStatus.FAILED, "001")])
+    owner = await services.identity.create_account("Owner")
+    mo = InboundMessage("c1", "254722000111", owner.short_code, b"hi", 0, NOW)
+    await services.delivery.record([mo])
+    async with db.snapshot() as conn:
+        rows = (await conn.execute(select(smpp_outbox.c.message_id, smpp_outbox.c.kind))).all()
+    receipts = {mid for mid, kind in rows if kind == "receipt"}
+    assert receipts == {every.id, other.id}
+    assert [kind for _, kind in rows].count("mo") == 1

@@ -133,3 +133,30 @@ async def test_scheduled_and_validity(services: Services, acme: NewAccount) -> N
                 valid_until=now + timedelta(hours=1),
             ),
         )
+
+
+async def test_binary_and_sender_headed_segments(services: Services, acme: NewAccount) -> None:
+    from jumbe.core.segments import concat_udh
+    from jumbe.services.errors import MessageTooLong
+
+    data = bytes(range(200))
+    binary = await services.messaging.send(acme.account_id, SendRequest("0712345678", binary=data))
+    assert (binary.encoding, binary.body, binary.parts, binary.units) == (
+        "binary",
+        data.hex(),
+        2,
+        2,
+    )
+    udh = concat_udh(5, 2, 1)
+    part = await services.messaging.send(
+        acme.account_id, SendRequest("0712345678", "x" * 153, udh=udh)
+    )
+    assert (part.parts, part.udh) == (1, udh.hex())
+    with pytest.raises(MessageTooLong, match="holds at most 153"):
+        await services.messaging.send(
+            acme.account_id, SendRequest("0712345678", "x" * 154, udh=udh)
+        )
+    with pytest.raises(InvalidRequest, match="not both"):
+        await services.messaging.send(
+            acme.account_id, SendRequest("0712345678", "text", binary=b"\x01")
+        )

@@ -94,7 +94,7 @@ async def test_validity_runs_out_while_carrier_throttles(jumbe: Jumbe) -> None:
         got = await jumbe.services.messaging.get(jumbe.demo.account_id, m.uuid)
         return got.status.value == "expired"
 
-    await wait_until(expired, timeout=15, what="expiry")
+    await wait_until(expired, within=15, what="expiry")
     reconciliation = await jumbe.services.billing.reconcile(jumbe.demo.account_id)
     assert reconciliation.ok and reconciliation.refunded == 1
 
@@ -109,7 +109,7 @@ async def test_bind_lost_and_regained(jumbe: Jumbe, demo: httpx.AsyncClient) -> 
         )
         uuids.append(answer.json()["data"]["uuid"])
     for uuid in uuids:
-        assert (await final_status(demo, uuid, timeout=20))["status"] == "delivered"
+        assert (await final_status(demo, uuid, within=20))["status"] == "delivered"
 
 
 async def test_inbound_message_reaches_its_account(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:

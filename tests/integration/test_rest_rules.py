@@ -51,7 +51,7 @@ async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
 
 async def test_expired_token(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, token = await jumbe.services.identity.create_token(
+    raw, _token = await jumbe.services.identity.create_token(
         jumbe.demo.account_id,
         "short",
         ["messages"],

@@ -45,3 +45,11 @@ def decode_short_message(data_coding: int, payload: bytes) -> tuple[str, str]:
     except (ValueError, UnicodeDecodeError):
         pass
     return payload.hex(), "binary"
+
+
+_DATA_CODING = {_GSM7: 0x00, _UCS2: 0x08, "binary": 0x04}
+
+
+def data_coding_for(encoding: str) -> int:
+    """The data_coding octet Jumbe sends a stored message with."""
+    return _DATA_CODING[encoding]

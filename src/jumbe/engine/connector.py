@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from aiolimiter import AsyncLimiter
 
 from jumbe import metrics
-from jumbe.core.segments import Encoding, concat_udh, encode_text, segment, split_udh
+from jumbe.core.data_coding import data_coding_for
+from jumbe.core.segments import split_udh
 from jumbe.core.status import status_for_receipt
+from jumbe.core.user_data import payloads
 from jumbe.engine.recorder import Recorder
 from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
 from jumbe.settings import ConnectorSettings
@@ -37,7 +39,6 @@ from jumbe.smpp.session import Session
 
 log = logging.getLogger(__name__)
 
-DATA_CODING = {Encoding.GSM7: 0x00, Encoding.UCS2: 0x08}
 # Answers that mean "not now" rather than "never": the message goes back to the queue.
 TEMPORARY = {
     CommandStatus.ESME_RTHROTTLED,
@@ -59,13 +60,14 @@ class DispatchJob:
     message_id: int
     sender: str
     recipient: str
-    body: str
-    encoding: Encoding
+    body: str  # text, or hex for binary
+    encoding: str  # gsm7, ucs2 or binary
     parts: int
     concat_ref: int
     valid_until: datetime
     attempts: int
     done_parts: frozenset[int] = field(default_factory=frozenset)
+    udh: bytes | None = None  # the sender's own header for a segment it cut itself
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -225,16 +227,12 @@ class SmppConnector:
         Each answer is queued for the record the moment it is read, with no await
         in between, so it is written before any receipt that arrives after it.
         """
-        layout = segment(job.body, job.encoding)
-        todo = [n for n in range(1, layout.count + 1) if n not in job.done_parts]
+        segments = payloads(job.body, job.encoding, job.concat_ref, job.udh)
+        headed = job.udh is not None or len(segments) > 1
+        todo = [n for n in range(1, len(segments) + 1) if n not in job.done_parts]
         recorded: list[asyncio.Future[bool]] = []
+        ton, npi = source_address(job.sender)
         for number in todo:
-            payload = encode_text(layout.parts[number - 1], layout.encoding)
-            esm_class = 0
-            if layout.count > 1:
-                payload = concat_udh(job.concat_ref, layout.count, number) + payload
-                esm_class = ESM_UDHI
-            ton, npi = source_address(job.sender)
             pdu = SubmitSm(
                 source_addr_ton=ton,
                 source_addr_npi=npi,
@@ -242,10 +240,10 @@ class SmppConnector:
                 dest_addr_ton=0x01,
                 dest_addr_npi=0x01,
                 destination_addr=job.recipient,
-                esm_class=esm_class,
+                esm_class=ESM_UDHI if headed else 0,
                 registered_delivery=1,
-                data_coding=DATA_CODING[layout.encoding],
-                short_message=payload,
+                data_coding=data_coding_for(job.encoding),
+                short_message=segments[number - 1],
             )
             taken = await self._submit_part(session, pdu)
             if isinstance(taken, SubmitError):

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from jumbe.core.segments import Encoding
 from jumbe.engine.connector import DispatchJob, SmppConnector
 from jumbe.engine.router import Router
 from jumbe.store import queue
@@ -114,7 +113,8 @@ class Dispatcher:
                     sender=row.sender,
                     recipient=row.recipient,
                     body=row.body,
-                    encoding=Encoding(row.encoding),
+                    encoding=row.encoding,
+                    udh=bytes.fromhex(row.udh) if row.udh else None,
                     parts=row.parts,
                     concat_ref=row.concat_ref,
                     valid_until=row.valid_until,

@@ -23,13 +23,14 @@ from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.status import MessageStatus, combine_parts
 from jumbe.services.numbering import NumberingService
-from jumbe.services.transitions import CHUNK, refund_unsent, transition
+from jumbe.services.transitions import CHUNK, SMPP_OUTBOX_TTL, refund_unsent, transition
 from jumbe.store.database import Database
 from jumbe.store.schema import (
     account_numbers,
     inbound_fragments,
     message_parts,
     messages,
+    smpp_outbox,
     utcnow,
 )
 
@@ -312,7 +313,25 @@ class DeliveryService:
                     "next_attempt_at": m.received_at,
                 }
             )
-        await conn.execute(insert(messages), rows)
+        stored = await conn.execute(
+            insert(messages).returning(messages.c.id, messages.c.account_id), rows
+        )
+        owed = [
+            {
+                "account_id": r.account_id,
+                "message_id": r.id,
+                "kind": "mo",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "expires_at": now + SMPP_OUTBOX_TTL,
+                "created_at": now,
+            }
+            for r in stored
+            if r.account_id is not None
+        ]
+        if owed:  # for the account's SMPP receivers, whenever one is bound
+            await conn.execute(insert(smpp_outbox), owed)
 
     async def _reassemble(
         self, conn: AsyncConnection, fragments: list[InboundMessage]

@@ -50,3 +50,7 @@ class UnknownSender(InvalidRequest):
 
 class InvalidRecipient(InvalidRequest):
     code = "invalid_recipient"
+
+
+class MessageTooLong(InvalidRequest):
+    code = "message_too_long"

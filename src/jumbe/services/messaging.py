@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from jumbe import metrics
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
+from jumbe.core.user_data import BINARY, capacity, part_count
 from jumbe.services.billing import post_entry
 from jumbe.services.errors import (
     Conflict,
     InsufficientBalance,
     InvalidRequest,
+    MessageTooLong,
     NotFound,
     ServiceError,
     UnknownSender,
@@ -50,15 +52,17 @@ class SendRequest:
     """One message as a face received it, before any validation."""
 
     to: str
-    text: str
+    text: str = ""
     sender: str | None = None
     callback_url: str | None = None
     client_ref: str | None = None
     source: str = "rest"
-    registered_delivery: bool = True
+    registered_delivery: int = 0  # SMPP receipts to the sender: 0 none, 1 all, 2 failures
     valid_until: datetime | None = None  # capped at the platform's maximum validity
     deliver_at: datetime | None = None
-    encoding: Encoding | None = None
+    encoding: Encoding | None = None  # force GSM7 or UCS2 (default: the smallest that fits)
+    binary: bytes | None = None  # 8-bit data to send instead of text
+    udh: bytes | None = None  # one segment the sender cut and headed itself
     resent_from: int | None = None
 
 
@@ -140,18 +144,10 @@ class MessagingService:
         ):
             _check_unicode(name, value)
         msisdn, carrier = self.numbering.recipient(req.to)
-        if not req.text:
-            raise InvalidRequest("message must not be empty")
-        if len(req.text) > MAX_TEXT_CHARS:
-            raise InvalidRequest(f"message is longer than {MAX_TEXT_CHARS} characters")
-        try:
-            layout = segment(req.text, req.encoding)
-        except ValueError as exc:
-            raise InvalidRequest(f"message cannot be encoded as {req.encoding}: {exc}") from exc
-        if layout.count > self.max_parts:
-            raise InvalidRequest(
-                f"message needs {layout.count} parts; the limit is {self.max_parts}"
-                f" ({layout.encoding.value})"
+        body, encoding, parts = self._content(req)
+        if parts > self.max_parts:
+            raise MessageTooLong(
+                f"message needs {parts} parts; the limit is {self.max_parts} ({encoding})"
             )
         deliver_at = max(req.deliver_at or now, now)
         longest = deliver_at + self.validity
@@ -171,12 +167,13 @@ class MessagingService:
             "source": req.source,
             "recipient": msisdn,
             "carrier": carrier,
-            "body": req.text,
-            "encoding": layout.encoding.value,
-            "parts": layout.count,
-            "units": layout.count,
-            "concat_ref": secrets.randbelow(255) + 1 if layout.count > 1 else 0,
+            "body": body,
+            "encoding": encoding,
+            "parts": parts,
+            "units": parts,
+            "concat_ref": secrets.randbelow(255) + 1 if parts > 1 else 0,
             "registered_delivery": req.registered_delivery,
+            "udh": req.udh.hex() if req.udh is not None else None,
             "status": MessageStatus.ACCEPTED.value,
             "status_at": now,
             "status_detail": f"accepted via {req.source}",
@@ -189,6 +186,36 @@ class MessagingService:
             "resent_from": req.resent_from,
         }
         return _Pending(account_id, req, row)
+
+    @staticmethod
+    def _content(req: SendRequest) -> tuple[str, str, int]:
+        """(body as stored, encoding, parts): text, or binary data as hex."""
+        if req.binary is not None:
+            if req.text:
+                raise InvalidRequest("send either text or binary data, not both")
+            if not req.binary:
+                raise InvalidRequest("binary data must not be empty")
+            body, encoding = req.binary.hex(), BINARY
+            length = len(req.binary)
+        else:
+            if not req.text:
+                raise InvalidRequest("message must not be empty")
+            if len(req.text) > MAX_TEXT_CHARS:
+                raise MessageTooLong(f"message is longer than {MAX_TEXT_CHARS} characters")
+            try:
+                layout = segment(req.text, req.encoding)
+            except ValueError as exc:
+                raise InvalidRequest(f"message cannot be encoded as {req.encoding}: {exc}") from exc
+            body, encoding, length = req.text, layout.encoding.value, layout.length
+        if req.udh is None:
+            return body, encoding, part_count(body, encoding, None)
+        room = capacity(encoding, len(req.udh))
+        if length > room:
+            raise MessageTooLong(
+                f"a segment with a {len(req.udh)}-octet header holds at most {room}"
+                f" {'octets' if encoding == BINARY else 'characters'}; this one has {length}"
+            )
+        return body, encoding, 1
 
     async def _accept_batch(
         self, batch: list[_Pending]
@@ -348,11 +375,15 @@ class MessagingService:
             raise Conflict("only outgoing messages can be resent")
         if original.api_status != "failed":
             raise Conflict(f"only failed messages can be resent; this one is {original.api_status}")
+        binary = original.encoding == BINARY
         return await self.send(
             account_id,
             SendRequest(
                 to=original.recipient,
-                text=original.body,
+                text="" if binary else original.body,
+                binary=bytes.fromhex(original.body) if binary else None,
+                udh=bytes.fromhex(original.udh) if original.udh else None,
+                registered_delivery=original.registered_delivery,
                 sender=original.sender,
                 callback_url=original.callback_url,
                 client_ref=original.client_ref,
@@ -448,6 +479,8 @@ def _view_of(message_id: int, row: dict[str, Any]) -> MessageView:
         client_ref=row["client_ref"],
         attempts=0,
         resent_from=row["resent_from"],
+        registered_delivery=row["registered_delivery"],
+        udh=row["udh"],
     )
 
 

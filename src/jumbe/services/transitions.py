@@ -12,17 +12,23 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jumbe import metrics
-from jumbe.core.status import MessageStatus, sources
+from jumbe.core.status import FINAL, MessageStatus, sources
 from jumbe.services.billing import post_entry
 from jumbe.services.views import API_STATUS
-from jumbe.store.schema import message_events, message_parts, messages, notifications
+from jumbe.store.schema import (
+    message_events,
+    message_parts,
+    messages,
+    notifications,
+    smpp_outbox,
+)
 
 _RETURNED = (
     messages.c.id,
@@ -35,9 +41,13 @@ _RETURNED = (
     messages.c.created_at,
     messages.c.callback_url,
     messages.c.client_ref,
+    messages.c.source,
+    messages.c.registered_delivery,
 )
 # SQLite caps bound parameters per statement; stay well under it.
 CHUNK = 900
+# How long receipts and MO messages wait for an SMPP receiver to bind.
+SMPP_OUTBOX_TTL = timedelta(hours=72)
 
 
 async def transition(
@@ -101,7 +111,33 @@ async def transition(
     ]
     if hooks:
         await conn.execute(insert(notifications), hooks)
+    owed = [r for r in moved if r.source == "smpp" and wants_receipt(r.registered_delivery, new)]
+    if owed:
+        await conn.execute(
+            insert(smpp_outbox),
+            [
+                {
+                    "account_id": r.account_id,
+                    "message_id": r.id,
+                    "kind": "receipt",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "expires_at": now + SMPP_OUTBOX_TTL,
+                    "created_at": now,
+                }
+                for r in owed
+            ],
+        )
     return moved
+
+
+def wants_receipt(registered_delivery: int, status: MessageStatus) -> bool:
+    """SMPP 3.4 registered_delivery, low bits: 1 every final outcome, 2 failures only."""
+    if status not in FINAL:
+        return False
+    wanted = registered_delivery & 0x03
+    return wanted == 1 or (wanted == 2 and status is not MessageStatus.DELIVERED)
 
 
 async def refund_unsent(

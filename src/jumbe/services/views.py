@@ -55,6 +55,8 @@ class MessageView:
     client_ref: str | None
     attempts: int
     resent_from: int | None
+    registered_delivery: int = 0
+    udh: str | None = None  # hex
     history: tuple[StatusChange, ...] = ()
 
     @property
@@ -86,6 +88,8 @@ class MessageView:
             client_ref=row.client_ref,
             attempts=row.attempts,
             resent_from=row.resent_from,
+            registered_delivery=row.registered_delivery,
+            udh=row.udh,
             history=history,
         )
 

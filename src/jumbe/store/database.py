@@ -72,11 +72,26 @@ class Database:
 
         Runs inside one write transaction, so two processes starting at once
         (server and CLI) apply it once: the second waits, then finds it done.
+        On SQLite, altering a table means recreating it, which foreign keys would
+        forbid while child rows exist; so (as SQLite's ALTER TABLE guide says)
+        migrations run with them off and the result is checked before commit.
         """
-        async with self.writer.begin() as conn:
-            if self.dialect == "postgresql":
+        if self.dialect == "postgresql":
+            async with self.writer.begin() as conn:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(7305410)"))
-            await conn.run_sync(_upgrade)
+                await conn.run_sync(_upgrade)
+            return
+        engine = _sqlite_engine(
+            self.url, "FULL", pool_size=1, begin="IMMEDIATE", foreign_keys=False
+        )
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            await engine.dispose()
 
     async def dispose(self) -> None:
         await self.writer.dispose()
@@ -96,7 +111,9 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-def _sqlite_engine(url: str, synchronous: str, *, pool_size: int, begin: str) -> AsyncEngine:
+def _sqlite_engine(
+    url: str, synchronous: str, *, pool_size: int, begin: str, foreign_keys: bool = True
+) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -112,7 +129,7 @@ def _sqlite_engine(url: str, synchronous: str, *, pool_size: int, begin: str) ->
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

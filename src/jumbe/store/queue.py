@@ -29,7 +29,7 @@ CLAIMED_COLUMNS = (
     messages.c.encoding,
     messages.c.parts,
     messages.c.concat_ref,
-    messages.c.registered_delivery,
+    messages.c.udh,
     messages.c.valid_until,
     messages.c.attempts,
 )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -81,6 +82,9 @@ accounts = Table(
     Column("status", String(16), nullable=False, server_default="active"),
     Column("webhook_secret", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # SMPP server limits for this account; NULL means the platform default
+    Column("smpp_max_sessions", Integer),
+    Column("smpp_tps", Float),
 )
 
 users = Table(
@@ -184,7 +188,9 @@ messages = Table(
     Column("parts", Integer, nullable=False),
     Column("units", Integer, nullable=False),
     Column("concat_ref", Integer, nullable=False, server_default="0"),
-    Column("registered_delivery", Boolean, nullable=False, server_default=text("true")),
+    # SMPP semantics: 0 no receipt to the sender, 1 every final outcome, 2 failures only
+    Column("registered_delivery", Integer, nullable=False, server_default="0"),
+    Column("udh", String(64)),  # hex: a sender-headed segment's own UDH, sent verbatim
     Column("status", String(12), nullable=False),
     Column("status_at", UTCDateTime, nullable=False),
     Column("status_detail", String(255), nullable=False, server_default=""),
@@ -289,6 +295,31 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(
         "ix_notifications_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+# Receipts and MO messages owed to an account's SMPP receivers: written with the
+# status change or the MO, delivered when a receiver is bound, until they expire.
+smpp_outbox = Table(
+    "smpp_outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("message_id", ForeignKey("messages.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(12), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('receipt', 'mo')", name="kind"),
+    Index(
+        "ix_smpp_outbox_due",
+        "account_id",
         "next_attempt_at",
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),

@@ -1,0 +1,68 @@
+"""Migrations: the migrated schema is the declared one, and upgrades keep existing data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+import jumbe.store.database as database
+from jumbe.store.database import Database, alembic_config
+from jumbe.store.schema import metadata
+
+
+async def test_migrated_schema_matches_the_declared_one(db: Database) -> None:
+    def differences(conn: Any) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, metadata)
+
+    async with db.snapshot() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_upgrade_from_the_first_revision_keeps_data(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    monkeypatch.setattr(database, "_upgrade", lambda c: command.upgrade(alembic_config(c), "0001"))
+    await db.migrate()
+    now = datetime.now(UTC)
+    stamp = now.replace(tzinfo=None).isoformat(" ") if db.is_sqlite else now
+    async with db.transaction() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, name, team_code, status, webhook_secret, created_at)"
+                " VALUES (1, 'a', 'A1', 'active', 's', :n)"
+            ),
+            {"n": stamp},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO messages (id, uuid, account_id, direction, source, sender, recipient,"
+                " carrier, body, encoding, parts, units, status, status_at, created_at,"
+                " valid_until, next_attempt_at) VALUES (1, 'u1', 1, 'mt', 'rest', 'S',"
+                " '254712345678', 'safaricom', 'hi', 'gsm7', 1, 1, 'sent', :n, :n, :n, :n)"
+            ),
+            {"n": stamp},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO message_events (message_id, status, description, created_at)"
+                " VALUES (1, 'sent', 'handed over', :n)"
+            ),
+            {"n": stamp},
+        )
+    monkeypatch.undo()
+    await db.migrate()  # to the newest revision, with child rows in place
+    async with db.snapshot() as conn:
+        row = (
+            await conn.execute(text("SELECT registered_delivery, udh, body FROM messages"))
+        ).one()
+        events = (await conn.execute(text("SELECT count(*) FROM message_events"))).scalar_one()
+    assert tuple(row) == (0, None, "hi") and events == 1
+    await db.dispose()

@@ -11,6 +11,7 @@ from jumbe.services.delivery import DeliveryService
 from jumbe.services.identity import IdentityService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
+from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.settings import Settings
 from jumbe.store.database import Database
 
@@ -24,6 +25,7 @@ class Services:
     numbering: NumberingService
     messaging: MessagingService
     delivery: DeliveryService
+    smpp_outbox: SmppOutbox
 
     @classmethod
     def build(
@@ -46,4 +48,5 @@ class Services:
             delivery=DeliveryService(
                 db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
             ),
+            smpp_outbox=SmppOutbox(db),
         )

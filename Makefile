@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -27,6 +27,27 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+# Benchmarks (bench/, results in docs/benchmarks.md): one command per scenario.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench-ingress: $(BENCH_STAMP)
+	$(BIN)/python -m bench.smpp_ingress $(ARGS)
+
+bench-e2e: $(BENCH_STAMP)
+	$(BIN)/python -m bench.end_to_end $(ARGS)
+
+bench-bulk: $(BENCH_STAMP)
+	$(BIN)/python -m bench.bulk $(ARGS)
+
+bench-simportal: $(BENCH_STAMP)
+	$(BIN)/python -m bench.sim_portal $(ARGS)
+
+bench-rest: $(BENCH_STAMP)
+	$(BIN)/python -m bench.rest_sends $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -54,7 +54,7 @@ DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 class Jumbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         self.services = Services.build(self.db, settings, on_accepted=self._wake_dispatcher)
         self.recorder = Recorder(self.services.delivery)
         self.simulator: CarrierSimulator | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -87,6 +87,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str = ""
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     smpp_host: str = "127.0.0.1"

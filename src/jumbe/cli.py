@@ -18,6 +18,8 @@ from typing import Annotated, Any, TypeVar
 import httpx
 import typer
 
+from jumbe.core.money import format_kes, kes_to_cents
+from jumbe.services.billing import ASSETS, KES, UNITS
 from jumbe.services.errors import ServiceError
 from jumbe.settings import Settings, load_settings
 
@@ -109,44 +111,60 @@ def accounts_create(
         typer.echo(json.dumps(account.as_json()))
         return
     for key, value in account.as_json().items():
-        typer.echo(f"{key:>15}: {value}")
-    typer.echo("\nThe token and password are shown only now; store them safely.")
+        typer.echo(f"{key:>22}: {value}")
+    typer.echo("\nThe token, password and consumer secret are shown only now; store them safely.")
 
 
 @accounts_app.command("credit")
 def accounts_credit(
-    account: Annotated[str, typer.Argument(help="Account id or team code")],
-    units: Annotated[int, typer.Argument(help="Units to add (positive)")],
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    amount: Annotated[str, typer.Argument(help="Units, or shillings with --asset KES (20.50)")],
+    asset: Annotated[str, typer.Option(help="units (SMS) or KES (priced services)")] = UNITS,
     data_dir: DataDir = None,
 ) -> None:
-    """Add units to an account's wallet through the ledger."""
+    """Add units, or KES, to an account's wallet through the ledger."""
+    try:
+        smallest = kes_to_cents(amount) if asset == KES else int(amount)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}" if asset == KES else "error: units are whole numbers", err=True)
+        raise typer.Exit(2) from exc
 
     async def work(s: Any) -> int:
         account_id = await s.identity.find_account(account)
-        return await s.billing.credit(account_id, units, "credit from the command line")
+        return await s.billing.credit(
+            account_id, smallest, "credit from the command line", asset=asset
+        )
 
     balance = _with_services(_settings(data_dir), work)
-    typer.echo(f"credited {units} units; balance is now {balance}")
+    typer.echo(f"credited {_amount(smallest, asset)}; balance is now {_amount(balance, asset)}")
+
+
+def _amount(smallest: int, asset: str) -> str:
+    return f"KES {format_kes(smallest)}" if asset == KES else f"{smallest} units"
 
 
 @accounts_app.command("balance")
 def accounts_balance(
-    account: Annotated[str, typer.Argument(help="Account id or team code")],
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
     data_dir: DataDir = None,
 ) -> None:
-    """Show the balance and check it against the ledger and the messages it paid for."""
+    """Show each wallet and check it against the ledger and what it paid for."""
 
     async def work(s: Any) -> Any:
-        return await s.billing.reconcile(await s.identity.find_account(account))
+        account_id = await s.identity.find_account(account)
+        return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
-    r = _with_services(_settings(data_dir), work)
-    typer.echo(f"balance: {r.balance} units")
-    typer.echo(
-        f"ledger sum: {r.ledger_sum}; debited {r.debited} for messages worth {r.message_units};"
-    )
-    typer.echo(f"refunded {r.refunded} for messages worth {r.refunded_message_units}")
-    typer.echo("reconciled: yes" if r.ok else "reconciled: NO")
-    if not r.ok:
+    ok = True
+    for r in _with_services(_settings(data_dir), work):
+        paid = "messages" if r.asset == UNITS else "IMSI checks"
+        typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
+        typer.echo(
+            f"  ledger sum: {r.ledger_sum}; debited {r.debited} for {paid} worth {r.paid_for};"
+            f" refunded {r.refunded} for {paid} worth {r.refunded_for}"
+        )
+        ok = ok and r.ok
+    typer.echo("reconciled: yes" if ok else "reconciled: NO")
+    if not ok:
         raise typer.Exit(1)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from jumbe.core.kenya_time import day_number, days, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier, iot_msisdn
 from jumbe.core.sim_lifecycle import SimState, can_move
+from jumbe.services.csv_import import ImportReport, OnProgress, OnRejection
 from jumbe.services.errors import Conflict, ForeignAccount, InvalidRequest, UnknownSim
 from jumbe.services.identity import account_by_vpn_group, require_permission
 from jumbe.services.products import Product
+from jumbe.services.sim_import import import_sims
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
 
@@ -131,6 +133,25 @@ class SimService:
                     raise ForeignAccount("Bad Request – Kindly use your own vpnGroup")
             await require_permission(conn, caller, username, permission)
         return caller
+
+    async def import_csv(
+        self,
+        account_id: int,
+        source: TextIO,
+        *,
+        actor: str = "import",
+        on_progress: OnProgress | None = None,
+        on_rejection: OnRejection | None = None,
+    ) -> ImportReport:
+        """SIMs from an open CSV text file into the account (see ``sim_import``)."""
+        return await import_sims(
+            self.db,
+            account_id,
+            source,
+            actor=actor,
+            on_progress=on_progress,
+            on_rejection=on_rejection,
+        )
 
     # reading -----------------------------------------------------------------
 

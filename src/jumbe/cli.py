@@ -115,12 +115,18 @@ def accounts_create(
     username: Annotated[
         str | None, typer.Option(help="The owner's username (default: <team>@jumbe.local)")
     ] = None,
+    vpn_group: Annotated[
+        str | None,
+        typer.Option("--vpn-group", help="Keep an existing account number (default: a new one)"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an account with an owner, a wallet, a short code and an all-scopes API token."""
+    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret."""
     account = _with_services(
         _settings(data_dir),
-        lambda s: s.identity.create_account(name, sender=sender, owner_username=username),
+        lambda s: s.identity.create_account(
+            name, sender=sender, owner_username=username, vpn_group=vpn_group
+        ),
     )
     if as_json:
         typer.echo(json.dumps(account.as_json()))

@@ -148,9 +148,21 @@ class IdentityService:
     # accounts --------------------------------------------------------------
 
     async def create_account(
-        self, name: str, *, sender: str | None = None, owner_username: str | None = None
+        self,
+        name: str,
+        *,
+        sender: str | None = None,
+        owner_username: str | None = None,
+        vpn_group: str | None = None,
     ) -> NewAccount:
+        """A new account with everything its owner needs to call every face.
+
+        ``vpn_group`` keeps an account number the customer already has (moving
+        from Safaricom's own portal); by default one is drawn.
+        """
         name = name.strip()
+        if vpn_group is not None and not VPN_GROUP.fullmatch(vpn_group):
+            raise InvalidRequest("an account number looks like 1-225560081663_VPN")
         if not name or len(name) > 120:
             raise InvalidRequest("account name must be 1 to 120 characters")
         if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
@@ -162,11 +174,13 @@ class IdentityService:
         for _attempt in range(20):
             try:
                 return await self._insert_account(
-                    name, sender, owner_username, password, password_hash
+                    name, sender, owner_username, vpn_group, password, password_hash
                 )
             except IntegrityError as exc:
                 if owner_username and "username" in str(exc.orig):
                     raise Conflict(f"user {owner_username!r} already exists") from exc
+                if vpn_group and "vpn_group" in str(exc.orig):
+                    raise Conflict(f"account number {vpn_group} is taken") from exc
                 continue  # a team code, short code or account number taken: draw again
         raise Conflict("could not allocate a unique team code; try again")
 
@@ -175,13 +189,14 @@ class IdentityService:
         name: str,
         sender: str | None,
         owner_username: str | None,
+        vpn_group: str | None,
         password: str,
         password_hash: str,
     ) -> NewAccount:
         now = utcnow()
         raw_token = new_token()
         webhook_secret = "whsec_" + secrets.token_urlsafe(24)
-        vpn_group = new_vpn_group()
+        vpn_group = vpn_group or new_vpn_group()
         async with self.db.transaction() as conn:
             team_code = await _free_team_code(conn, name)
             account_id = (

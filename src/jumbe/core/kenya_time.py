@@ -5,9 +5,9 @@ fixed offset is exact. Days that users see (activation trends, dates in the
 Safaricom faces) are Kenyan days, whatever zone the server runs in.
 """
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-__all__ = ["EAT", "day_number", "days", "kenyan", "kenyan_day", "start_of_kenyan_day"]
+__all__ = ["EAT", "day_number", "days", "kenyan", "kenyan_day"]
 
 EAT = timezone(timedelta(hours=3), "EAT")
 
@@ -27,11 +27,6 @@ def day_number(day: date) -> int:
 def kenyan_day(at: datetime) -> int:
     """The Kenyan calendar day of an instant, as a day number."""
     return day_number(kenyan(at).date())
-
-
-def start_of_kenyan_day(day: date) -> datetime:
-    """Midnight in Kenya at the start of ``day``, in UTC."""
-    return datetime(day.year, day.month, day.day, tzinfo=EAT).astimezone(UTC)
 
 
 def days(first: date, last: date) -> list[date]:

@@ -241,25 +241,25 @@ def users_add(
     typer.echo(f"user {username} added; password (shown only now): {password}")
 
 
+PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))]
+
+
 @users_app.command("grant")
-def users_grant(
-    username: str,
-    permissions: Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))],
-    data_dir: DataDir = None,
-) -> None:
+def users_grant(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Give a user permissions on the account's SIMs."""
-    held = _with_services(_settings(data_dir), lambda s: s.identity.grant(username, permissions))
-    typer.echo(f"{username}: {', '.join(held) or 'no permissions'}")
+    _change_permissions(data_dir, username, lambda s: s.identity.grant(username, permissions))
 
 
 @users_app.command("revoke")
-def users_revoke(
-    username: str,
-    permissions: Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))],
-    data_dir: DataDir = None,
-) -> None:
+def users_revoke(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Take permissions away from a user."""
-    held = _with_services(_settings(data_dir), lambda s: s.identity.revoke(username, permissions))
+    _change_permissions(data_dir, username, lambda s: s.identity.revoke(username, permissions))
+
+
+def _change_permissions(
+    data_dir: Path | None, username: str, change: Callable[[Any], Awaitable[tuple[str, ...]]]
+) -> None:
+    held = _with_services(_settings(data_dir), change)
     typer.echo(f"{username}: {', '.join(held) or 'no permissions'}")
 
 
@@ -285,10 +285,9 @@ def products_add(
     data_dir: DataDir = None,
 ) -> None:
     """Add a tariff to the catalogue."""
-    product = _with_services(
-        _settings(data_dir), lambda s: s.products.add(offering_id, name, status)
+    _show_product(
+        _with_services(_settings(data_dir), lambda s: s.products.add(offering_id, name, status))
     )
-    typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
 
 
 @products_app.command("set-status")
@@ -298,10 +297,9 @@ def products_set_status(
     data_dir: DataDir = None,
 ) -> None:
     """Mark a tariff Active or Inactive."""
-    product = _with_services(
-        _settings(data_dir), lambda s: s.products.set_status(offering_id, status)
+    _show_product(
+        _with_services(_settings(data_dir), lambda s: s.products.set_status(offering_id, status))
     )
-    typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
 
 
 @products_app.command("list")
@@ -311,7 +309,11 @@ def products_list(data_dir: DataDir = None) -> None:
     if not found:
         typer.echo("no products; add one with `jumbe products add ID NAME`")
     for product in found:
-        typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
+        _show_product(product)
+
+
+def _show_product(product: Any) -> None:
+    typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
 
 
 def _report_progress(report: ImportReport) -> None:

@@ -104,6 +104,11 @@ def _select() -> Any:
     )
 
 
+def _unknown(number: str) -> UnknownSim:
+    """The same words whether the number is another account's or nobody's."""
+    return UnknownSim(f"no SIM {number} in this account")
+
+
 def sim_number(raw: str) -> str:
     """The national form of a SIM number given with or without 254; InvalidRequest if neither."""
     try:
@@ -187,7 +192,7 @@ class SimService:
                 )
             ).one_or_none()
         if row is None:
-            raise UnknownSim(f"no SIM {number} in this account")
+            raise _unknown(number)
         return _view(row)
 
     async def trends(self, account_id: int, first: date, last: date) -> Trends:
@@ -258,7 +263,7 @@ class SimService:
                 .values(asset_name=name)
             )
         if moved.rowcount == 0:
-            raise UnknownSim(f"no SIM {number} in this account")
+            raise _unknown(number)
         return await self.find(account_id, number)
 
     async def _change(
@@ -281,7 +286,7 @@ class SimService:
                 )
             ).one_or_none()
             if row is None:
-                raise UnknownSim(f"no SIM {number} in this account")
+                raise _unknown(number)
             if product is not None and row.product_id is not None and product != row.product_id:
                 raise Conflict(f"SIM {number} is on product {row.product_id}, not {product}")
             old = SimState(row.status)

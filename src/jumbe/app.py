@@ -35,6 +35,7 @@ from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja
 from jumbe.faces.rest.app import create_app
+from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.identity import NewAccount
 from jumbe.settings import ConnectorSettings, Settings
@@ -79,8 +80,10 @@ class Jumbe:
             self.db,
             self.services.delivery,
             self.services.numbering,
+            self.services.smpp_outbox,
             interval=settings.sweep_interval,
         )
+        self.smpp = SmppServer(self.services, settings)
         self.webhooks = WebhookSender(
             self.db,
             timeout=settings.webhook_timeout,
@@ -132,12 +135,14 @@ class Jumbe:
         self.sweeper.start()
         self.webhooks.start()
         self.demo = await self._ensure_demo_account()
+        await self.smpp.start()
         await self._start_http()
 
     async def stop(self) -> None:
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
+        await self.smpp.stop()
         await self.services.messaging.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
@@ -269,6 +274,8 @@ class Jumbe:
             "",
             f"Jumbe is running: {base}  (API docs: {base}/docs)",
         ]
+        smpp_ports = " and ".join(str(p) for p in self.smpp.ports)
+        lines.append(f"SMPP server: {self.settings.smpp_host}:{smpp_ports}")
         if self.simulator is not None:
             lines.append(
                 f"Carrier: embedded simulator on 127.0.0.1:{self.simulator.port}"

@@ -189,6 +189,27 @@ def accounts_balance(
         raise typer.Exit(1)
 
 
+@accounts_app.command("smpp-limits")
+def accounts_smpp_limits(
+    account: Annotated[str, typer.Argument(help="Account id or team code")],
+    sessions: Annotated[
+        int | None, typer.Option(help="Concurrent SMPP sessions (omit: platform default)")
+    ] = None,
+    tps: Annotated[
+        float | None, typer.Option(help="submit_sm per second per session (omit: default)")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set an account's SMPP session and rate limits; omitted ones return to the defaults."""
+
+    async def work(s: Any) -> None:
+        account_id = await s.identity.find_account(account)
+        await s.identity.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
+
+    _with_services(_settings(data_dir), work)
+    typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
+
+
 @carriers_app.command("list")
 def carriers_list(data_dir: DataDir = None) -> None:
     """Show the operator's prefix overrides (the built-in table comes from libphonenumber)."""

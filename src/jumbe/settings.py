@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     http_port: int = 8000
     smpp_host: str = "127.0.0.1"
     smpp_port: int = 2775
+    smpp_tls_port: int = 2776
+    smpp_tls_cert: Path | None = None
+    smpp_tls_key: Path | None = None
+    smpp_max_sessions: int = Field(default=5, ge=1)
+    smpp_session_tps: float = Field(default=50.0, gt=0)
+    smpp_idle_timeout: float = Field(default=60.0, gt=0)
+    smpp_window: int = Field(default=10, ge=1, le=1000)
     simulator_port: int = 2779
     upstream_smpp: str = ""
     node_id: str = Field(default_factory=lambda: os.uname().nodename)
@@ -138,6 +145,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'jumbe.db').resolve()}"
         if self.upstream_smpp:
             SmppEndpoint.parse(self.upstream_smpp)  # fail fast on a typo
+        if (self.smpp_tls_cert is None) != (self.smpp_tls_key is None):
+            raise ValueError("SMPP over TLS needs both JUMBE_SMPP_TLS_CERT and JUMBE_SMPP_TLS_KEY")
         names = {c.name for c in self.all_connectors}
         for carrier, targets in self.routes.items():
             missing = [t for t in targets if t not in names]

@@ -21,7 +21,7 @@ from jumbe.engine.connector import DispatchJob, SmppConnector
 from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitOutcome
 from jumbe.settings import ConnectorSettings
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
-from tests.integration.conftest import wait_until
+from tests.conftest import wait_until
 
 
 class ListRecorder:

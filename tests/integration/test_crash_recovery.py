@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import wait_until
+from tests.conftest import wait_until
 
 MESSAGES = 300
 CONNECTOR_WINDOW = 10  # the upstream connector's default window
@@ -114,6 +114,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
         "JUMBE_DATA_DIR": str(data_dir),
         "JUMBE_DATABASE_URL": database_url,
         "JUMBE_HTTP_PORT": str(http_port),
+        "JUMBE_SMPP_PORT": str(free_port()),
         "JUMBE_UPSTREAM_SMPP": f"smpp://crash:test-password@127.0.0.1:{smpp_port}",
         "JUMBE_NODE_ID": "crash-test",
         "JUMBE_DISPATCH_POLL_INTERVAL": "0.2",

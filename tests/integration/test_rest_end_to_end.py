@@ -8,7 +8,7 @@ import httpx
 
 from jumbe.app import Jumbe
 from jumbe.simulators.carrier import CarrierBehaviour
-from tests.integration.conftest import final_status, wait_until
+from tests.conftest import final_status, wait_until
 
 
 async def test_message_reaches_delivered(demo: httpx.AsyncClient) -> None:

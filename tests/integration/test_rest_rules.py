@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jumbe.app import Jumbe
-from tests.integration.conftest import final_status, wait_until
+from tests.conftest import final_status, wait_until
 
 SEND = {"to": "+254712345678", "message": "hi"}
 

@@ -21,7 +21,6 @@ import pytest
 
 from jumbe.app import Jumbe
 from jumbe.settings import Settings
-from tests.integration.conftest import jumbe  # noqa: F401  (the running server fixture)
 
 VPN = "1-225560081663_VPN"  # the documents' own account number
 OWNER = "user@safaricom.co.ke"
@@ -152,7 +151,7 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def portal(jumbe: Jumbe, settings: Settings, tmp_path: Path) -> AsyncIterator[Portal]:  # noqa: F811
+async def portal(jumbe: Jumbe, settings: Settings, tmp_path: Path) -> AsyncIterator[Portal]:
     account = json.loads(
         await run_cli(
             settings,
@@ -256,7 +255,7 @@ async def test_sim_operations_as_documented(portal: Portal) -> None:
     assert activated["activation_agent"] == OWNER and activated["activation_date"] != "-"
 
 
-async def test_documented_errors(portal: Portal, jumbe: Jumbe) -> None:  # noqa: F811
+async def test_documented_errors(portal: Portal, jumbe: Jumbe) -> None:
     lifecycle = unmask(LIFECYCLE)
 
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,19 +84,6 @@ class Handler:
         )
         resp = await session.request(pdu)
         self.recorded.deliver_statuses.append(resp.command_status)
-
-
-@pytest.fixture(autouse=True)
-def long_passwords() -> Iterator[None]:
-    """smpplib cuts passwords to the 3.4 limit of 8 octets; many real clients do not.
-
-    Widen it for these tests so the server's acceptance of long passwords is exercised.
-    """
-    params = smpplib.command.BindTransmitter.params  # shared by all three bind classes
-    original = params["password"]
-    params["password"] = smpplib.command.Param(type=str, max=65)
-    yield
-    params["password"] = original
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.numbering import NumberingService
+from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.store import outbox
 from jumbe.store.database import Database
 from jumbe.store.schema import utcnow
@@ -25,12 +26,14 @@ class Sweeper:
         db: Database,
         delivery: DeliveryService,
         numbering: NumberingService,
+        smpp_outbox: SmppOutbox,
         *,
         interval: float = 5.0,
     ) -> None:
         self.db = db
         self.delivery = delivery
         self.numbering = numbering
+        self.smpp_outbox = smpp_outbox
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
@@ -59,6 +62,12 @@ class Sweeper:
         if dropped:
             log.warning(
                 "sweeper: dropped %d inbound segment(s) whose message never completed", dropped
+            )
+        expired = await self.smpp_outbox.expire()
+        if expired:
+            log.warning(
+                "sweeper: %d receipt(s)/MO message(s) expired before an SMPP receiver bound",
+                expired,
             )
         async with self.db.transaction() as conn:
             await outbox.prune(conn, before=utcnow() - NOTIFICATION_TTL)

@@ -16,6 +16,7 @@ from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import OAuthService
 from jumbe.services.products import ProductService
 from jumbe.services.sims import SimService
+from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.subscribers import SubscriberService
 from jumbe.settings import Settings
 from jumbe.store.database import Database
@@ -35,6 +36,7 @@ class Services:
     sims: SimService
     subscribers: SubscriberService
     imsi_checks: ImsiCheckService
+    smpp_outbox: SmppOutbox
 
     @classmethod
     def build(
@@ -67,4 +69,5 @@ class Services:
                 price_cents=kes_to_cents(settings.imsi_price_kes),
                 per_minute=settings.imsi_checks_per_minute,
             ),
+            smpp_outbox=SmppOutbox(db),
         )

@@ -416,6 +416,47 @@ class IdentityService:
         if result.rowcount == 0:
             raise NotFound("token not found")
 
+    async def authenticate_bind(self, system_id: str, password: str, *, client: str) -> Caller:
+        """An SMPP bind: the team code as system_id, an API token with the messages scope
+        as password. Any mismatch is the same Unauthenticated, so a bind failure never
+        tells which half was wrong."""
+        self.limiter.check(client)
+        try:
+            caller = await self.authenticate_token(password, client=client)
+        except Unauthenticated:
+            raise Unauthenticated("bind refused") from None
+        team = await self.account_by_team_code(system_id.strip().upper())
+        if team != caller.account_id or not caller.has_scope("messages"):
+            self.limiter.failed(client)
+            raise Unauthenticated("bind refused")
+        return caller
+
+    async def smpp_limits(self, account_id: int) -> tuple[int | None, float | None]:
+        """(max sessions, submits per second per session) set for the account; None: default."""
+        async with self.db.snapshot() as conn:
+            row = (
+                await conn.execute(
+                    select(accounts.c.smpp_max_sessions, accounts.c.smpp_tps).where(
+                        accounts.c.id == account_id
+                    )
+                )
+            ).one()
+        return row.smpp_max_sessions, row.smpp_tps
+
+    async def set_smpp_limits(
+        self, account_id: int, *, max_sessions: int | None, tps: float | None
+    ) -> None:
+        if max_sessions is not None and not 1 <= max_sessions <= 1000:
+            raise InvalidRequest("sessions must be between 1 and 1000")
+        if tps is not None and not 0 < tps <= 100_000:
+            raise InvalidRequest("tps must be above 0 and at most 100000")
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(smpp_max_sessions=max_sessions, smpp_tps=tps)
+            )
+
     # users -------------------------------------------------------------------
 
     async def verify_password(self, username: str, password: str, *, client: str) -> int:

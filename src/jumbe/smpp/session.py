@@ -38,6 +38,7 @@ __all__ = ["BindState", "Session", "SessionHandler"]
 _log = logging.getLogger(__name__)
 
 MAX_SEQUENCE = 0x7FFFFFFF
+REFUSAL_HOLD = 0.01  # seconds an SMSC stops reading after refusing a request by itself
 
 
 class BindState(Enum):
@@ -135,6 +136,7 @@ class Session(asyncio.Protocol):
         self._running = 0
         self._backlog: deque[Pdu] = deque()
         self._reading_paused = False
+        self._held_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._drained: asyncio.Future[None] | None = None
         self._binding = False
@@ -235,9 +237,45 @@ class Session(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_rx = self._loop.time()
+        self._reader.feed(data)
+        self._parse_frames()
+
+    def hold_reading(self, seconds: float) -> None:
+        """Read and parse nothing more from this peer for a while.
+
+        For a peer that ignores ESME_RTHROTTLED: holding it for as long as its rate
+        needs to refill means its requests are read no faster than it may send them,
+        so a flood costs the server a bounded amount of work, whatever its speed.
+        """
+        until = self._loop.time() + seconds
+        if until <= self._held_until:
+            return
+        self._held_until = until
+        self._update_reading()
+        self._loop.call_later(seconds, self._release_hold)
+
+    def _held(self) -> bool:
+        # An SMSC reads nothing past a bind until it is answered: requests a client
+        # pipelines after its bind are then served, not refused for coming too early.
+        if self._binding and self.role == "smsc":
+            return True
+        return self._loop.time() < self._held_until
+
+    def _release_hold(self) -> None:
+        if self._held() or self._closing:
+            return  # a longer hold came in meanwhile; its own timer releases it
+        self._parse_frames()  # what arrived before the hold
+        self._update_reading()
+
+    def _parse_frames(self) -> None:
+        """Decode buffered frames while requests can start; the rest wait as bytes.
+
+        Stopping at the first request that must wait for the inbound window keeps
+        the backlog at one PDU, so a hold or a refusal takes effect at once instead
+        of after everything a flooding peer managed to write has been decoded.
+        """
         reader = self._reader
-        reader.feed(data)
-        while not self._closing:
+        while not self._closing and not self._held() and not self._backlog:
             try:
                 frame = reader.next_frame()
             except FrameLengthError as exc:
@@ -305,6 +343,8 @@ class Session(asyncio.Protocol):
         status = self._admission(command_id)
         if status:
             self.send_pdu(response_for(pdu, status))
+            if self.role == "smsc":
+                self.hold_reading(REFUSAL_HOLD)  # refusing costs us; a refused peer slows down
             return
         if command_id in _BOUND_BY_BIND:
             self._binding = True
@@ -360,10 +400,11 @@ class Session(asyncio.Protocol):
                 self.system_id = pdu.system_id  # type: ignore[attr-defined]
             self.send_pdu(response)
         finally:
-            if is_bind:
-                self._binding = False
             self._running -= 1
             self._admit_backlog()
+            if is_bind:
+                self._binding = False
+                self._release_hold()
 
     def _admit_backlog(self) -> None:
         backlog = self._backlog
@@ -371,6 +412,7 @@ class Session(asyncio.Protocol):
             self._start_handler(backlog.popleft())
         if backlog:
             return
+        self._parse_frames()  # frames left waiting in the buffer
         self._update_reading()
         if self._running == 0 and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
@@ -381,7 +423,7 @@ class Session(asyncio.Protocol):
         A peer that floods requests without reading our responses would otherwise grow our
         write buffer without bound; windows keep well-behaved peers far from either limit.
         """
-        paused = bool(self._backlog) or self._write_paused
+        paused = bool(self._backlog) or self._write_paused or self._held()
         if paused is self._reading_paused or self._closing or self._transport is None:
             return
         self._reading_paused = paused

@@ -12,13 +12,20 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
 
+from jumbe.core.kenya_time import EAT
+from jumbe.core.money import format_kes, kes_to_cents
+from jumbe.core.sim_lifecycle import parse_state
+from jumbe.services.billing import ASSETS, KES, UNITS
+from jumbe.services.csv_import import ImportReport, Rejection
 from jumbe.services.errors import ServiceError
+from jumbe.services.identity import PERMISSIONS
 from jumbe.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -29,9 +36,19 @@ accounts_app = typer.Typer(
 )
 carriers_app = typer.Typer(help="The carrier prefix override table.", no_args_is_help=True)
 simulate_app = typer.Typer(help="The embedded carrier simulator.", no_args_is_help=True)
+users_app = typer.Typer(help="Users of an account and their SIM permissions.", no_args_is_help=True)
+products_app = typer.Typer(help="The tariff (offering) catalogue.", no_args_is_help=True)
+sims_app = typer.Typer(help="IoT SIMs: batch imports and lifecycle.", no_args_is_help=True)
+subscribers_app = typer.Typer(
+    help="The subscriber registry behind the IMSI check.", no_args_is_help=True
+)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(carriers_app, name="carriers")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(users_app, name="users")
+app.add_typer(products_app, name="products")
+app.add_typer(sims_app, name="sims")
+app.add_typer(subscribers_app, name="subscribers")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -98,55 +115,77 @@ def accounts_create(
     username: Annotated[
         str | None, typer.Option(help="The owner's username (default: <team>@jumbe.local)")
     ] = None,
+    vpn_group: Annotated[
+        str | None,
+        typer.Option("--vpn-group", help="Keep an existing account number (default: a new one)"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an account with an owner, a wallet, a short code and an all-scopes API token."""
+    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret."""
     account = _with_services(
         _settings(data_dir),
-        lambda s: s.identity.create_account(name, sender=sender, owner_username=username),
+        lambda s: s.identity.create_account(
+            name, sender=sender, owner_username=username, vpn_group=vpn_group
+        ),
     )
     if as_json:
         typer.echo(json.dumps(account.as_json()))
         return
     for key, value in account.as_json().items():
-        typer.echo(f"{key:>15}: {value}")
-    typer.echo("\nThe token and password are shown only now; store them safely.")
+        typer.echo(f"{key:>22}: {value}")
+    typer.echo("\nThe token, password and consumer secret are shown only now; store them safely.")
 
 
 @accounts_app.command("credit")
 def accounts_credit(
-    account: Annotated[str, typer.Argument(help="Account id or team code")],
-    units: Annotated[int, typer.Argument(help="Units to add (positive)")],
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    amount: Annotated[str, typer.Argument(help="Units, or shillings with --asset KES (20.50)")],
+    asset: Annotated[str, typer.Option(help="units (SMS) or KES (priced services)")] = UNITS,
     data_dir: DataDir = None,
 ) -> None:
-    """Add units to an account's wallet through the ledger."""
+    """Add units, or KES, to an account's wallet through the ledger."""
+    try:
+        smallest = kes_to_cents(amount) if asset == KES else int(amount)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}" if asset == KES else "error: units are whole numbers", err=True)
+        raise typer.Exit(2) from exc
 
     async def work(s: Any) -> int:
         account_id = await s.identity.find_account(account)
-        return await s.billing.credit(account_id, units, "credit from the command line")
+        return await s.billing.credit(
+            account_id, smallest, "credit from the command line", asset=asset
+        )
 
     balance = _with_services(_settings(data_dir), work)
-    typer.echo(f"credited {units} units; balance is now {balance}")
+    typer.echo(f"credited {_amount(smallest, asset)}; balance is now {_amount(balance, asset)}")
+
+
+def _amount(smallest: int, asset: str) -> str:
+    return f"KES {format_kes(smallest)}" if asset == KES else f"{smallest} units"
 
 
 @accounts_app.command("balance")
 def accounts_balance(
-    account: Annotated[str, typer.Argument(help="Account id or team code")],
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
     data_dir: DataDir = None,
 ) -> None:
-    """Show the balance and check it against the ledger and the messages it paid for."""
+    """Show each wallet and check it against the ledger and what it paid for."""
 
     async def work(s: Any) -> Any:
-        return await s.billing.reconcile(await s.identity.find_account(account))
+        account_id = await s.identity.find_account(account)
+        return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
-    r = _with_services(_settings(data_dir), work)
-    typer.echo(f"balance: {r.balance} units")
-    typer.echo(
-        f"ledger sum: {r.ledger_sum}; debited {r.debited} for messages worth {r.message_units};"
-    )
-    typer.echo(f"refunded {r.refunded} for messages worth {r.refunded_message_units}")
-    typer.echo("reconciled: yes" if r.ok else "reconciled: NO")
-    if not r.ok:
+    ok = True
+    for r in _with_services(_settings(data_dir), work):
+        paid = "messages" if r.asset == UNITS else "IMSI checks"
+        typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
+        typer.echo(
+            f"  ledger sum: {r.ledger_sum}; debited {r.debited} for {paid} worth {r.paid_for};"
+            f" refunded {r.refunded} for {paid} worth {r.refunded_for}"
+        )
+        ok = ok and r.ok
+    typer.echo("reconciled: yes" if ok else "reconciled: NO")
+    if not ok:
         raise typer.Exit(1)
 
 
@@ -197,6 +236,216 @@ def carriers_unset(prefix: str, data_dir: DataDir = None) -> None:
     """Remove a prefix override."""
     _with_services(_settings(data_dir), lambda s: s.numbering.remove_prefix(prefix))
     typer.echo(f"removed {prefix}")
+
+
+Permission = Annotated[
+    list[str] | None,
+    typer.Option("--permission", "-p", help=f"Repeatable: {', '.join(PERMISSIONS)}"),
+]
+
+
+@users_app.command("add")
+def users_add(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    username: Annotated[str, typer.Argument(help="Usually an email address")],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
+    permission: Permission = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user to an account; the password is printed once."""
+
+    async def work(s: Any) -> str:
+        account_id = await s.identity.find_account(account)
+        return await s.identity.add_user(account_id, username, role=role, permissions=permission)
+
+    password = _with_services(_settings(data_dir), work)
+    typer.echo(f"user {username} added; password (shown only now): {password}")
+
+
+PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))]
+
+
+@users_app.command("grant")
+def users_grant(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
+    """Give a user permissions on the account's SIMs."""
+    _change_permissions(data_dir, username, lambda s: s.identity.grant(username, permissions))
+
+
+@users_app.command("revoke")
+def users_revoke(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
+    """Take permissions away from a user."""
+    _change_permissions(data_dir, username, lambda s: s.identity.revoke(username, permissions))
+
+
+def _change_permissions(
+    data_dir: Path | None, username: str, change: Callable[[Any], Awaitable[tuple[str, ...]]]
+) -> None:
+    held = _with_services(_settings(data_dir), change)
+    typer.echo(f"{username}: {', '.join(held) or 'no permissions'}")
+
+
+@users_app.command("list")
+def users_list(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    data_dir: DataDir = None,
+) -> None:
+    """The account's users, their roles and permissions."""
+
+    async def work(s: Any) -> Any:
+        return await s.identity.list_users(await s.identity.find_account(account))
+
+    for user in _with_services(_settings(data_dir), work):
+        typer.echo(f"{user.username}  {user.role}  {','.join(user.permissions) or '-'}")
+
+
+@products_app.command("add")
+def products_add(
+    offering_id: Annotated[str, typer.Argument(help="The offering id, e.g. 14205001")],
+    name: Annotated[str, typer.Argument(help="e.g. 'Speed Governor 300MB + 20SMS'")],
+    status: Annotated[str, typer.Option(help="Active or Inactive")] = "Active",
+    data_dir: DataDir = None,
+) -> None:
+    """Add a tariff to the catalogue."""
+    _show_product(
+        _with_services(_settings(data_dir), lambda s: s.products.add(offering_id, name, status))
+    )
+
+
+@products_app.command("set-status")
+def products_set_status(
+    offering_id: str,
+    status: Annotated[str, typer.Argument(help="Active or Inactive")],
+    data_dir: DataDir = None,
+) -> None:
+    """Mark a tariff Active or Inactive."""
+    _show_product(
+        _with_services(_settings(data_dir), lambda s: s.products.set_status(offering_id, status))
+    )
+
+
+@products_app.command("list")
+def products_list(data_dir: DataDir = None) -> None:
+    """The catalogue."""
+    found = _with_services(_settings(data_dir), lambda s: s.products.list())
+    if not found:
+        typer.echo("no products; add one with `jumbe products add ID NAME`")
+    for product in found:
+        _show_product(product)
+
+
+def _show_product(product: Any) -> None:
+    typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
+
+
+def _report_progress(report: ImportReport) -> None:
+    typer.echo(
+        f"{report.rows} rows: {report.accepted} imported, {report.rejected} rejected", err=True
+    )
+
+
+def _report_rejection(rejection: Rejection) -> None:
+    typer.echo(f"line {rejection.line}: {rejection.reason}", err=True)
+
+
+def _run_import(
+    data_dir: Path | None, file: Path, work: Callable[[Any, Any], Awaitable[ImportReport]]
+) -> None:
+    """Open ``file`` as UTF-8 CSV, run the import, print the summary; exit 1 if rows failed."""
+
+    async def run(s: Any) -> ImportReport:
+        with file.open(encoding="utf-8-sig", errors="replace", newline="") as source:
+            return await work(s, source)
+
+    try:
+        report = _with_services(_settings(data_dir), run)
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{report.accepted} imported, {report.rejected} rejected, of {report.rows} rows")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@sims_app.command("import")
+def sims_import(
+    file: Annotated[Path, typer.Argument(help="CSV: iccid,imsi,msisdn[,asset_name,imei,...]")],
+    vpn_group: Annotated[str, typer.Option("--vpn-group", help="The account number")],
+    data_dir: DataDir = None,
+) -> None:
+    """Import SIMs into an account from CSV, streamed; bad rows are reported by line."""
+
+    async def work(s: Any, source: Any) -> ImportReport:
+        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        return await s.sims.import_csv(
+            account_id, source, on_progress=_report_progress, on_rejection=_report_rejection
+        )
+
+    _run_import(data_dir, file, work)
+
+
+@sims_app.command("set-state")
+def sims_set_state(
+    msisdn: Annotated[str, typer.Argument(help="The SIM's number, with or without 254")],
+    state: Annotated[str, typer.Argument(help="idle, pooled, active, suspended or terminated")],
+    vpn_group: Annotated[str, typer.Option("--vpn-group", help="The account number")],
+    data_dir: DataDir = None,
+) -> None:
+    """Move a SIM to another lifecycle state, where the lifecycle allows it."""
+    try:
+        target = parse_state(state)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def work(s: Any) -> Any:
+        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        return await s.sims.move(account_id, msisdn, target, actor="operator")
+
+    sim = _with_services(_settings(data_dir), work)
+    typer.echo(f"{sim.msisdn}: {sim.status.label}")
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV: msisdn,imsi,registration_date (ISO)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Register numbers with their IMSI and registration date, streamed."""
+
+    async def work(s: Any, source: Any) -> ImportReport:
+        return await s.subscribers.import_csv(
+            source, on_progress=_report_progress, on_rejection=_report_rejection
+        )
+
+    _run_import(data_dir, file, work)
+
+
+@subscribers_app.command("swap")
+def subscribers_swap(
+    msisdn: Annotated[str, typer.Argument(help="The number, e.g. 254722000000")],
+    imsi: Annotated[str, typer.Option(help="The IMSI of the new SIM")],
+    at: Annotated[
+        str | None, typer.Option(help="When, ISO 8601 (default now; a date means midnight EAT)")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Record a SIM swap: the number now has the SIM with IMSI."""
+    try:
+        when = _instant(at) if at else None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    done = _with_services(_settings(data_dir), lambda s: s.subscribers.swap(msisdn, imsi, at=when))
+    typer.echo(f"{msisdn} swapped to IMSI {imsi} at {done.isoformat()}")
+
+
+def _instant(text: str) -> datetime:
+    """An ISO date or date-time; without a zone it is Kenyan time."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--at must be an ISO date or date-time, got {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=EAT)
 
 
 @simulate_app.command("mo")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -120,6 +121,11 @@ class Settings(BaseSettings):
 
     # security
     auth_failures_per_minute: int = Field(default=30, ge=1)
+
+    # the IMSI / SIM-swap check
+    imsi_price_kes: Decimal = Field(default=Decimal("20"), ge=0, decimal_places=2)
+    imsi_checks_per_minute: int = Field(default=60, ge=1)
+    imsi_hash_secret: str = Field(default="", repr=False)
 
     # carriers and routes (TOML only for lists and tables)
     connectors: list[ConnectorSettings] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 import jumbe.store.database as database
+from jumbe.services import Services
+from jumbe.services.billing import KES
+from jumbe.settings import Settings
 from jumbe.store.database import Database, alembic_config
 from jumbe.store.schema import metadata
 
@@ -57,6 +61,24 @@ async def test_upgrade_from_the_first_revision_keeps_data(
             ),
             {"n": stamp},
         )
+        await conn.execute(
+            text("INSERT INTO wallets (account_id, balance, updated_at) VALUES (1, 7, :n)"),
+            {"n": stamp},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_entries (account_id, units, kind, description, created_at)"
+                " VALUES (1, 7, 'credit', 'top-up', :n)"
+            ),
+            {"n": stamp},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO users (account_id, username, password_hash, role, created_at)"
+                " VALUES (1, 'boss', 'h', 'owner', :n), (1, 'clerk', 'h', 'member', :n)"
+            ),
+            {"n": stamp},
+        )
     monkeypatch.undo()
     await db.migrate()  # to the newest revision, with child rows in place
     async with db.snapshot() as conn:
@@ -64,5 +86,34 @@ async def test_upgrade_from_the_first_revision_keeps_data(
             await conn.execute(text("SELECT registered_delivery, udh, body FROM messages"))
         ).one()
         events = (await conn.execute(text("SELECT count(*) FROM message_events"))).scalar_one()
+        wallets = (
+            await conn.execute(text("SELECT asset, balance FROM wallets ORDER BY asset"))
+        ).all()
+        ledger = (await conn.execute(text("SELECT asset, units FROM ledger_entries"))).all()
+        vpn_group = (await conn.execute(text("SELECT vpn_group FROM accounts"))).scalar_one()
+        permissions = dict(
+            (await conn.execute(text("SELECT username, permissions FROM users"))).all()
+        )
     assert tuple(row) == (0, None, "hi") and events == 1
+    assert [tuple(w) for w in wallets] == [("KES", 0), ("units", 7)]
+    assert [tuple(e) for e in ledger] == [("units", 7)]
+    assert re.fullmatch(r"1-\d{12}_VPN", vpn_group)
+    assert permissions == {"boss": "view,activate,suspend_resume,rename,message", "clerk": ""}
     await db.dispose()
+
+
+async def test_downgrade_to_0002_and_back(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = Services.build(db, settings)
+    account = await services.identity.create_account("Acme")
+    await services.billing.credit(account.account_id, 500, asset=KES)
+    monkeypatch.setattr(
+        database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0002")
+    )
+    await db.migrate()
+    async with db.snapshot() as conn:
+        wallets = (await conn.execute(text("SELECT balance FROM wallets"))).scalars().all()
+    assert wallets == [0]  # the units wallet stays; KES had no place in 0002
+    monkeypatch.undo()
+    await db.migrate()

@@ -6,12 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from jumbe.core.money import kes_to_cents
 from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.identity import IdentityService
+from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
+from jumbe.services.oauth import OAuthService
+from jumbe.services.products import ProductService
+from jumbe.services.sims import SimService
 from jumbe.services.smpp_outbox import SmppOutbox
+from jumbe.services.subscribers import SubscriberService
 from jumbe.settings import Settings
 from jumbe.store.database import Database
 
@@ -25,6 +31,11 @@ class Services:
     numbering: NumberingService
     messaging: MessagingService
     delivery: DeliveryService
+    oauth: OAuthService
+    products: ProductService
+    sims: SimService
+    subscribers: SubscriberService
+    imsi_checks: ImsiCheckService
     smpp_outbox: SmppOutbox
 
     @classmethod
@@ -32,10 +43,9 @@ class Services:
         cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
     ) -> Services:
         numbering = NumberingService(db)
+        identity = IdentityService(db, auth_failures_per_minute=settings.auth_failures_per_minute)
         return cls(
-            identity=IdentityService(
-                db, auth_failures_per_minute=settings.auth_failures_per_minute
-            ),
+            identity=identity,
             billing=BillingService(db),
             numbering=numbering,
             messaging=MessagingService(
@@ -47,6 +57,17 @@ class Services:
             ),
             delivery=DeliveryService(
                 db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
+            ),
+            oauth=OAuthService(db, identity.limiter),
+            products=ProductService(db),
+            sims=SimService(db),
+            subscribers=SubscriberService(db),
+            imsi_checks=ImsiCheckService(
+                db,
+                numbering,
+                secret=load_secret(settings.imsi_hash_secret, settings.data_dir),
+                price_cents=kes_to_cents(settings.imsi_price_kes),
+                per_minute=settings.imsi_checks_per_minute,
             ),
             smpp_outbox=SmppOutbox(db),
         )

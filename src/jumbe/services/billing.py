@@ -1,9 +1,12 @@
-"""Unit wallets over an append-only ledger.
+"""Wallets over an append-only ledger, one wallet per account and asset.
 
-The balance column is a cache of SUM(ledger_entries.units) for the account,
-updated in the same transaction as every ledger insert, and guarded by a
-CHECK (balance >= 0) so that no interleaving can overdraw it. ``reconcile``
-recomputes everything from the ledger and the messages it paid for.
+Assets are SMS ``units`` (what messages cost) and ``KES`` in cents (what
+priced services such as the IMSI check cost); they never mix, so each has its
+own wallet and its own ledger lines. The balance column is a cache of
+SUM(ledger_entries.units) for the account and asset, updated in the same
+transaction as every ledger insert, and guarded by a CHECK (balance >= 0) so
+that no interleaving can overdraw it. ``reconcile`` recomputes everything from
+the ledger and what it paid for.
 """
 
 from __future__ import annotations
@@ -16,33 +19,46 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jumbe.services.errors import InsufficientBalance, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import ledger_entries, messages, utcnow, wallets
+from jumbe.store.schema import imsi_checks, ledger_entries, messages, utcnow, wallets
 
 MAX_CREDIT = 10**12
+UNITS = "units"
+KES = "KES"  # amounts in cents
+ASSETS = (UNITS, KES)
+_SHORT_OF = {UNITS: "Insufficient SMS unit balance", KES: "Insufficient KES balance"}
 
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
+    """One asset's wallet checked against its ledger and against what the ledger paid for.
+
+    ``paid_for`` is what the debited things cost by their own records (messages'
+    units for ``units``, IMSI checks' prices for ``KES``); ``refunded_for`` the
+    same for refunds.
+    """
+
+    asset: str
     balance: int
     ledger_sum: int
     debited: int
-    message_units: int
+    paid_for: int
     refunded: int
-    refunded_message_units: int
+    refunded_for: int
 
     @property
     def ok(self) -> bool:
         return (
             self.balance == self.ledger_sum
             and self.balance >= 0
-            and self.debited == self.message_units
-            and self.refunded == self.refunded_message_units
+            and self.debited == self.paid_for
+            and self.refunded == self.refunded_for
         )
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerLine:
     id: int
+    asset: str
     units: int
     kind: str
     description: str
@@ -54,24 +70,32 @@ class BillingService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def credit(self, account_id: int, units: int, description: str = "top-up") -> int:
+    async def credit(
+        self, account_id: int, units: int, description: str = "top-up", *, asset: str = UNITS
+    ) -> int:
+        """Add ``units`` of ``asset`` (KES in cents); the new balance."""
+        _check_asset(asset)
         if not 0 < units <= MAX_CREDIT:
-            raise InvalidRequest(f"units to credit must be between 1 and {MAX_CREDIT}")
+            raise InvalidRequest(f"the amount to credit must be between 1 and {MAX_CREDIT}")
         async with self.db.transaction() as conn:
-            await post_entry(conn, account_id, units, "credit", description)
-            return await _balance(conn, account_id)
+            await post_entry(conn, account_id, units, "credit", description, asset=asset)
+            return await _balance(conn, account_id, asset)
 
-    async def debit(self, account_id: int, units: int, description: str) -> int:
-        """A debit that is not for messages (adjustments; later: SIM-swap checks)."""
+    async def debit(
+        self, account_id: int, units: int, description: str, *, asset: str = UNITS
+    ) -> int:
+        """A debit that pays for nothing recorded elsewhere (an adjustment)."""
+        _check_asset(asset)
         if not 0 < units <= MAX_CREDIT:
-            raise InvalidRequest(f"units to debit must be between 1 and {MAX_CREDIT}")
+            raise InvalidRequest(f"the amount to debit must be between 1 and {MAX_CREDIT}")
         async with self.db.transaction() as conn:
-            await post_entry(conn, account_id, -units, "adjustment", description)
-            return await _balance(conn, account_id)
+            await post_entry(conn, account_id, -units, "adjustment", description, asset=asset)
+            return await _balance(conn, account_id, asset)
 
-    async def balance(self, account_id: int) -> int:
+    async def balance(self, account_id: int, asset: str = UNITS) -> int:
+        _check_asset(asset)
         async with self.db.snapshot() as conn:
-            return await _balance(conn, account_id)
+            return await _balance(conn, account_id, asset)
 
     async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerLine]:
         query = (
@@ -83,43 +107,39 @@ class BillingService:
         async with self.db.snapshot() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            LedgerLine(r.id, r.units, r.kind, r.description, r.message_count, r.created_at)
+            LedgerLine(r.id, r.asset, r.units, r.kind, r.description, r.message_count, r.created_at)
             for r in rows
         ]
 
-    async def reconcile(self, account_id: int) -> Reconciliation:
-        """Recompute the balance and what was paid for from scratch, in one snapshot."""
-        le, m = ledger_entries, messages
+    async def reconcile(self, account_id: int, asset: str = UNITS) -> Reconciliation:
+        """Recompute one asset's balance and what it paid for from scratch, in one snapshot.
+
+        Units pay for messages (debits) and come back as refunds; KES pays for
+        IMSI checks (charges) and is never refunded.
+        """
+        _check_asset(asset)
+        le = ledger_entries
+        spent = "debit" if asset == UNITS else "charge"
         async with self.db.snapshot() as conn:
-            balance = await _balance(conn, account_id)
+            balance = await _balance(conn, account_id, asset)
             sums = (
                 await conn.execute(
                     select(
                         func.coalesce(func.sum(le.c.units), 0),
-                        func.coalesce(func.sum(le.c.units).filter(le.c.kind == "debit"), 0),
+                        func.coalesce(func.sum(le.c.units).filter(le.c.kind == spent), 0),
                         func.coalesce(func.sum(le.c.units).filter(le.c.kind == "refund"), 0),
-                    ).where(le.c.account_id == account_id)
+                    ).where(le.c.account_id == account_id, le.c.asset == asset)
                 )
             ).one()
-            units = (
-                await conn.execute(
-                    select(
-                        func.coalesce(
-                            func.sum(m.c.units).filter(m.c.ledger_entry_id.is_not(None)), 0
-                        ),
-                        func.coalesce(
-                            func.sum(m.c.units).filter(m.c.refund_entry_id.is_not(None)), 0
-                        ),
-                    ).where(m.c.account_id == account_id)
-                )
-            ).one()
+            paid_for, refunded_for = await _paid_for(conn, account_id, asset)
         return Reconciliation(
+            asset=asset,
             balance=balance,
             ledger_sum=int(sums[0]),
             debited=-int(sums[1]),
-            message_units=int(units[0]),
+            paid_for=paid_for,
             refunded=int(sums[2]),
-            refunded_message_units=int(units[1]),
+            refunded_for=refunded_for,
         )
 
 
@@ -130,6 +150,7 @@ async def post_entry(
     kind: str,
     description: str,
     *,
+    asset: str = UNITS,
     message_count: int = 0,
     now: datetime | None = None,
 ) -> int:
@@ -139,24 +160,24 @@ async def post_entry(
     and writes nothing (the guarded UPDATE matches no row).
     """
     now = now or utcnow()
-    guard = wallets.c.balance >= -units if units < 0 else wallets.c.account_id == account_id
+    wallet = (wallets.c.account_id == account_id) & (wallets.c.asset == asset)
+    guard = wallets.c.balance >= -units if units < 0 else wallet
     moved = await conn.execute(
         update(wallets)
-        .where(wallets.c.account_id == account_id, guard)
+        .where(wallet, guard)
         .values(balance=wallets.c.balance + units, updated_at=now)
     )
     if moved.rowcount != 1:
-        exists = await conn.execute(
-            select(wallets.c.balance).where(wallets.c.account_id == account_id)
-        )
+        exists = await conn.execute(select(wallets.c.balance).where(wallet))
         if exists.first() is None:
-            raise NotFound(f"account {account_id} has no wallet")
-        raise InsufficientBalance("Insufficient SMS unit balance")
+            raise NotFound(f"account {account_id} has no {asset} wallet")
+        raise InsufficientBalance(_SHORT_OF[asset])
     return (
         await conn.execute(
             insert(ledger_entries)
             .values(
                 account_id=account_id,
+                asset=asset,
                 units=units,
                 kind=kind,
                 description=description[:255],
@@ -168,10 +189,49 @@ async def post_entry(
     ).scalar_one()
 
 
-async def _balance(conn: AsyncConnection, account_id: int) -> int:
+async def open_wallets(conn: AsyncConnection, account_id: int, now: datetime) -> None:
+    """An empty wallet of every asset for a new account, in the caller's transaction."""
+    await conn.execute(
+        insert(wallets),
+        [{"account_id": account_id, "asset": a, "balance": 0, "updated_at": now} for a in ASSETS],
+    )
+
+
+async def _balance(conn: AsyncConnection, account_id: int, asset: str = UNITS) -> int:
     balance = (
-        await conn.execute(select(wallets.c.balance).where(wallets.c.account_id == account_id))
+        await conn.execute(
+            select(wallets.c.balance).where(
+                wallets.c.account_id == account_id, wallets.c.asset == asset
+            )
+        )
     ).scalar_one_or_none()
     if balance is None:
-        raise NotFound(f"account {account_id} has no wallet")
+        raise NotFound(f"account {account_id} has no {asset} wallet")
     return int(balance)
+
+
+async def _paid_for(conn: AsyncConnection, account_id: int, asset: str) -> tuple[int, int]:
+    """(cost of what was debited, cost of what was refunded) by the paid-for records."""
+    if asset == KES:
+        price = func.coalesce(func.sum(imsi_checks.c.price), 0)
+        charged = await conn.execute(
+            select(price).where(
+                imsi_checks.c.account_id == account_id, imsi_checks.c.ledger_entry_id.is_not(None)
+            )
+        )
+        return int(charged.scalar_one()), 0
+    m = messages
+    units = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(m.c.units).filter(m.c.ledger_entry_id.is_not(None)), 0),
+                func.coalesce(func.sum(m.c.units).filter(m.c.refund_entry_id.is_not(None)), 0),
+            ).where(m.c.account_id == account_id)
+        )
+    ).one()
+    return int(units[0]), int(units[1])
+
+
+def _check_asset(asset: str) -> None:
+    if asset not in ASSETS:
+        raise InvalidRequest(f"asset must be one of {', '.join(ASSETS)}")

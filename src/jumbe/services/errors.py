@@ -54,3 +54,25 @@ class InvalidRecipient(InvalidRequest):
 
 class MessageTooLong(InvalidRequest):
     code = "message_too_long"
+
+
+class NotPermitted(Forbidden):
+    """The user named in a request may not do this operation on the account's SIMs."""
+
+    code = "not_permitted"
+
+
+class ForeignAccount(Forbidden):
+    """The request names an account number that exists but is not the caller's."""
+
+    code = "foreign_account"
+
+
+class UnknownAccount(NotFound):
+    code = "unknown_account"
+
+
+class UnknownSim(NotFound):
+    """No SIM with that number in the caller's account (whether it exists elsewhere or not)."""
+
+    code = "unknown_sim"

@@ -4,6 +4,10 @@ API tokens are long random strings, so a fast SHA-256 is the right hash for
 them (lookup by hash, no salt needed); user passwords are short and human, so
 they get argon2. Raw secrets exist only in the return value that shows them
 once.
+
+Users carry permissions on the account's SIMs, one per kind of operation, so
+that an integration acting "as" a user (the ``username`` of the Safaricom SIM
+portal payloads) can do only what that user may.
 """
 
 from __future__ import annotations
@@ -12,9 +16,7 @@ import asyncio
 import hashlib
 import re
 import secrets
-import time
 import uuid
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,13 +26,17 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from jumbe.services.billing import open_wallets
 from jumbe.services.errors import (
     Conflict,
     InvalidRequest,
     NotFound,
-    TooManyAttempts,
+    NotPermitted,
     Unauthenticated,
+    UnknownAccount,
 )
+from jumbe.services.limits import AttemptLimiter
+from jumbe.services.oauth import insert_client
 from jumbe.store.database import Database
 from jumbe.store.schema import (
     account_numbers,
@@ -39,7 +45,6 @@ from jumbe.store.schema import (
     sender_ids,
     users,
     utcnow,
-    wallets,
 )
 
 SCOPES = (
@@ -54,8 +59,11 @@ SCOPES = (
     "sims",
 )
 ROLES = ("owner", "admin", "member", "viewer")
+# What a user may do on the account's SIMs; the owner is created with all of them.
+PERMISSIONS = ("view", "activate", "suspend_resume", "rename", "message")
 TOKEN_PREFIX = "jmb_"
 FIRST_SHORT_CODE = 20000
+VPN_GROUP = re.compile(r"1-\d{11,12}_VPN")
 _passwords = PasswordHasher()
 
 
@@ -95,6 +103,9 @@ class NewAccount:
     webhook_secret: str
     short_code: str
     sender_ids: tuple[str, ...]
+    vpn_group: str
+    daraja_consumer_key: str
+    daraja_consumer_secret: str
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -107,7 +118,18 @@ class NewAccount:
             "webhook_secret": self.webhook_secret,
             "short_code": self.short_code,
             "sender_ids": list(self.sender_ids),
+            "vpn_group": self.vpn_group,
+            "daraja_consumer_key": self.daraja_consumer_key,
+            "daraja_consumer_secret": self.daraja_consumer_secret,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    username: str
+    role: str
+    permissions: tuple[str, ...]
+    created_at: datetime
 
 
 def hash_token(raw: str) -> str:
@@ -118,37 +140,6 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(30)
 
 
-class AttemptLimiter:
-    """Counts failed credentials per client; past the limit, further tries get 429.
-
-    One rule for every face (REST tokens, SMPP binds, OAuth): the same client
-    address cannot guess credentials faster than ``per_minute`` failures.
-    """
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, client: str) -> None:
-        window = self._recent(client)
-        if len(window) >= self.per_minute:
-            raise TooManyAttempts("Too many attempts: wait a minute before trying again")
-
-    def failed(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
-
-    def _recent(self, client: str) -> deque[float]:
-        window = self._failures[client]
-        horizon = time.monotonic() - 60.0
-        while window and window[0] < horizon:
-            window.popleft()
-        if not window:
-            # keep the dict from growing with every address ever seen
-            self._failures.pop(client, None)
-            window = self._failures[client]
-        return window
-
-
 class IdentityService:
     def __init__(self, db: Database, *, auth_failures_per_minute: int = 30) -> None:
         self.db = db
@@ -157,9 +148,21 @@ class IdentityService:
     # accounts --------------------------------------------------------------
 
     async def create_account(
-        self, name: str, *, sender: str | None = None, owner_username: str | None = None
+        self,
+        name: str,
+        *,
+        sender: str | None = None,
+        owner_username: str | None = None,
+        vpn_group: str | None = None,
     ) -> NewAccount:
+        """A new account with everything its owner needs to call every face.
+
+        ``vpn_group`` keeps an account number the customer already has (moving
+        from Safaricom's own portal); by default one is drawn.
+        """
         name = name.strip()
+        if vpn_group is not None and not VPN_GROUP.fullmatch(vpn_group):
+            raise InvalidRequest("an account number looks like 1-225560081663_VPN")
         if not name or len(name) > 120:
             raise InvalidRequest("account name must be 1 to 120 characters")
         if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
@@ -171,12 +174,14 @@ class IdentityService:
         for _attempt in range(20):
             try:
                 return await self._insert_account(
-                    name, sender, owner_username, password, password_hash
+                    name, sender, owner_username, vpn_group, password, password_hash
                 )
             except IntegrityError as exc:
                 if owner_username and "username" in str(exc.orig):
                     raise Conflict(f"user {owner_username!r} already exists") from exc
-                continue  # a team code or short code taken concurrently: draw again
+                if vpn_group and "vpn_group" in str(exc.orig):
+                    raise Conflict(f"account number {vpn_group} is taken") from exc
+                continue  # a team code, short code or account number taken: draw again
         raise Conflict("could not allocate a unique team code; try again")
 
     async def _insert_account(
@@ -184,12 +189,14 @@ class IdentityService:
         name: str,
         sender: str | None,
         owner_username: str | None,
+        vpn_group: str | None,
         password: str,
         password_hash: str,
     ) -> NewAccount:
         now = utcnow()
         raw_token = new_token()
         webhook_secret = "whsec_" + secrets.token_urlsafe(24)
+        vpn_group = vpn_group or new_vpn_group()
         async with self.db.transaction() as conn:
             team_code = await _free_team_code(conn, name)
             account_id = (
@@ -200,14 +207,13 @@ class IdentityService:
                         team_code=team_code,
                         status="active",
                         webhook_secret=webhook_secret,
+                        vpn_group=vpn_group,
                         created_at=now,
                     )
                     .returning(accounts.c.id)
                 )
             ).scalar_one()
-            await conn.execute(
-                insert(wallets).values(account_id=account_id, balance=0, updated_at=now)
-            )
+            await open_wallets(conn, account_id, now)
             username = owner_username or f"{team_code.lower()}@jumbe.local"
             await conn.execute(
                 insert(users).values(
@@ -215,10 +221,12 @@ class IdentityService:
                     username=username,
                     password_hash=password_hash,
                     role="owner",
+                    permissions=",".join(PERMISSIONS),
                     created_at=now,
                 )
             )
             await _insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
+            daraja = await insert_client(conn, account_id, now)
             short_code = await _next_short_code(conn)
             await conn.execute(
                 insert(account_numbers).values(
@@ -250,10 +258,15 @@ class IdentityService:
             webhook_secret=webhook_secret,
             short_code=short_code,
             sender_ids=tuple(s[0] for s in senders),
+            vpn_group=vpn_group,
+            daraja_consumer_key=daraja.key,
+            daraja_consumer_secret=daraja.secret,
         )
 
     async def find_account(self, ref: str) -> int:
-        """An account by numeric id, team code, or name when the name is unique (CLI use)."""
+        """An account by id, team code, account number, or name when unique (CLI use)."""
+        if VPN_GROUP.fullmatch(ref):
+            return await self.account_by_vpn_group(ref)
         if ref.isdigit():
             condition = accounts.c.id == int(ref)
         else:
@@ -276,6 +289,16 @@ class IdentityService:
             return (
                 await conn.execute(select(accounts.c.id).where(accounts.c.team_code == team_code))
             ).scalar_one_or_none()
+
+    async def account_by_vpn_group(self, vpn_group: str) -> int:
+        async with self.db.snapshot() as conn:
+            return await account_by_vpn_group(conn, vpn_group)
+
+    async def vpn_group(self, account_id: int) -> str:
+        async with self.db.snapshot() as conn:
+            return (
+                await conn.execute(select(accounts.c.vpn_group).where(accounts.c.id == account_id))
+            ).scalar_one()
 
     async def webhook_secret(self, account_id: int) -> str:
         async with self.db.snapshot() as conn:
@@ -455,6 +478,121 @@ class IdentityService:
             self.limiter.failed(client)
             raise Unauthenticated("wrong username or password")
         return row.id
+
+    async def add_user(
+        self,
+        account_id: int,
+        username: str,
+        *,
+        role: str = "member",
+        permissions: list[str] | None = None,
+    ) -> str:
+        """A new user of the account with the given permissions; returns the password, once."""
+        username = username.strip()
+        if not username or len(username) > 254:
+            raise InvalidRequest("username must be 1 to 254 characters")
+        if role not in ROLES:
+            raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
+        granted = _permission_set(permissions or [])
+        password = secrets.token_urlsafe(12)
+        password_hash = await asyncio.to_thread(_passwords.hash, password)
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(
+                    insert(users).values(
+                        account_id=account_id,
+                        username=username,
+                        password_hash=password_hash,
+                        role=role,
+                        permissions=_joined(granted),
+                        created_at=utcnow(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"user {username!r} already exists") from exc
+        return password
+
+    async def grant(self, username: str, permissions: list[str]) -> tuple[str, ...]:
+        """Add permissions to a user; the user's permissions afterwards."""
+        return await self._change_permissions(username, _permission_set(permissions), add=True)
+
+    async def revoke(self, username: str, permissions: list[str]) -> tuple[str, ...]:
+        return await self._change_permissions(username, _permission_set(permissions), add=False)
+
+    async def _change_permissions(
+        self, username: str, change: frozenset[str], *, add: bool
+    ) -> tuple[str, ...]:
+        async with self.db.transaction() as conn:
+            current = (
+                await conn.execute(select(users.c.permissions).where(users.c.username == username))
+            ).scalar_one_or_none()
+            if current is None:
+                raise NotFound(f"no user {username!r}")
+            held = _split(current)
+            now_held = held | change if add else held - change
+            await conn.execute(
+                update(users)
+                .where(users.c.username == username)
+                .values(permissions=_joined(now_held))
+            )
+        return tuple(p for p in PERMISSIONS if p in now_held)
+
+    async def list_users(self, account_id: int) -> list[UserView]:
+        query = select(users).where(users.c.account_id == account_id).order_by(users.c.id)
+        async with self.db.snapshot() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            UserView(r.username, r.role, tuple(sorted(_split(r.permissions))), r.created_at)
+            for r in rows
+        ]
+
+
+async def account_by_vpn_group(conn: AsyncConnection, vpn_group: str) -> int:
+    """The account with this account number; UnknownAccount if there is none."""
+    found = (
+        await conn.execute(select(accounts.c.id).where(accounts.c.vpn_group == vpn_group))
+    ).scalar_one_or_none()
+    if found is None:
+        raise UnknownAccount(f"no account {vpn_group!r}")
+    return int(found)
+
+
+async def require_permission(
+    conn: AsyncConnection, account_id: int, username: str, permission: str
+) -> None:
+    """NotPermitted unless ``username`` is a user of the account holding ``permission``."""
+    held = (
+        await conn.execute(
+            select(users.c.permissions).where(
+                users.c.username == username, users.c.account_id == account_id
+            )
+        )
+    ).scalar_one_or_none()
+    if held is None or permission not in _split(held):
+        raise NotPermitted("User not permitted to carry out operation")
+
+
+def new_vpn_group() -> str:
+    """An account number in Safaricom's form: 1-, twelve digits, _VPN."""
+    return f"1-{10**11 + secrets.randbelow(9 * 10**11)}_VPN"
+
+
+def _permission_set(names: list[str]) -> frozenset[str]:
+    wanted = frozenset(n.strip().lower() for n in names if n.strip())
+    unknown = sorted(wanted - set(PERMISSIONS))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown permission(s) {', '.join(unknown)}: use {', '.join(PERMISSIONS)}"
+        )
+    return wanted
+
+
+def _split(stored: str) -> frozenset[str]:
+    return frozenset(p for p in stored.split(",") if p)
+
+
+def _joined(held: frozenset[str]) -> str:
+    return ",".join(p for p in PERMISSIONS if p in held)
 
 
 async def _insert_token(

@@ -26,7 +26,7 @@ from jumbe import metrics
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
 from jumbe.core.user_data import BINARY, capacity, part_count
-from jumbe.services.billing import post_entry
+from jumbe.services.billing import UNITS, post_entry
 from jumbe.services.errors import (
     Conflict,
     InsufficientBalance,
@@ -448,7 +448,7 @@ def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | Service
 
 async def _balances(conn: AsyncConnection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
     query = select(wallets.c.account_id, wallets.c.balance).where(
-        wallets.c.account_id.in_(account_ids)
+        wallets.c.account_id.in_(account_ids), wallets.c.asset == UNITS
     )
     if lock:
         query = query.with_for_update()

@@ -5,7 +5,8 @@ batched statements, and services map rows to the faces' views themselves.
 Alembic migrations in ``store/migrations`` create exactly these tables; a test
 checks that the migrated database and this metadata agree.
 
-Times are stored as UTC. Money-like quantities (units) are integers.
+Times are stored as UTC. Money-like quantities are integers: SMS units, and
+KES in cents.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -82,6 +84,8 @@ accounts = Table(
     Column("status", String(16), nullable=False, server_default="active"),
     Column("webhook_secret", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # the account number of the Safaricom IoT faces, e.g. 1-225560081663_VPN
+    Column("vpn_group", String(32), nullable=False, unique=True),
     # SMPP server limits for this account; NULL means the platform default
     Column("smpp_max_sessions", Integer),
     Column("smpp_tps", Float),
@@ -95,6 +99,8 @@ users = Table(
     Column("username", String(254), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),
+    # what the user may do on the account's SIMs, comma-separated (view, activate, ...)
+    Column("permissions", String(255), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("role IN ('owner', 'admin', 'member', 'viewer')", name="role"),
 )
@@ -114,28 +120,32 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# One wallet per account and asset: SMS units, and KES (in cents) for priced services.
 wallets = Table(
     "wallets",
     metadata,
     Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("asset", String(8), primary_key=True, server_default="units"),
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
+    CheckConstraint("asset IN ('units', 'KES')", name="asset"),
 )
 
 # Append-only: rows are inserted, never updated or deleted. The wallet balance
-# is a cache of SUM(units) kept in the same transaction as each insert.
+# is a cache of SUM(units) per asset kept in the same transaction as each insert.
 ledger_entries = Table(
     "ledger_entries",
     metadata,
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id"), nullable=False),
-    Column("units", BigInteger, nullable=False),
+    Column("asset", String(8), nullable=False, server_default="units"),
+    Column("units", BigInteger, nullable=False),  # the amount, in the asset's smallest unit
     Column("kind", String(16), nullable=False),
     Column("description", String(255), nullable=False),
     Column("message_count", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
-    CheckConstraint("kind IN ('credit', 'debit', 'refund', 'adjustment')", name="kind"),
+    CheckConstraint("kind IN ('credit', 'debit', 'refund', 'adjustment', 'charge')", name="kind"),
     Index("ix_ledger_entries_account_id_id", "account_id", "id"),
 )
 
@@ -324,4 +334,116 @@ smpp_outbox = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+)
+
+# OAuth client credentials (Daraja consumer key and secret); the secret only as a hash.
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("client_key", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+# Short-lived access tokens issued to OAuth clients, by hash.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("client_id", ForeignKey("oauth_clients.id"), nullable=False, index=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The operator's tariffs (Safaricom calls them offerings).
+products = Table(
+    "products",
+    metadata,
+    Column("offering_id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("status", String(16), nullable=False, server_default="Active"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# IoT SIMs. msisdn is the national IoT number (300000003036), shown with 254 in messages.
+sims = Table(
+    "sims",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("iccid", String(22), nullable=False, unique=True),
+    Column("imsi", String(15), nullable=False, unique=True),
+    Column("msisdn", String(15), nullable=False, unique=True),
+    Column("asset_name", String(64)),
+    Column("imei", String(16)),
+    Column("sim_type", String(24), nullable=False, server_default="standard"),
+    Column("product_id", ForeignKey("products.offering_id")),
+    Column("status", String(12), nullable=False),
+    Column("status_at", UTCDateTime, nullable=False),
+    Column("activated_at", UTCDateTime),
+    Column("activated_by", String(254)),
+    Column("expiry_year", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ('idle', 'pooled', 'active', 'suspended', 'terminated')", name="status"
+    ),
+    Index("ix_sims_account_id_id", "account_id", "id"),
+)
+
+# Every lifecycle change of a SIM (its arrival included: from_status NULL). ``day`` is
+# the Kenyan calendar day (yyyymmdd) so that trends group by an indexed integer, the
+# same way on SQLite and PostgreSQL.
+sim_events = Table(
+    "sim_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("sim_id", ForeignKey("sims.id"), nullable=False),
+    Column("from_status", String(12)),
+    Column("to_status", String(12), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_sim_events_account_id_day_to_status", "account_id", "day", "to_status"),
+    Index("ix_sim_events_sim_id_id", "sim_id", "id"),
+)
+
+# The network's MSISDN registry behind the IMSI / SIM-swap check.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("msisdn", String(15), primary_key=True),  # international digits, 2547...
+    Column("imsi", String(15), nullable=False),
+    Column("registered_on", Date, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sim_swaps = Table(
+    "sim_swaps",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("msisdn", ForeignKey("subscribers.msisdn"), nullable=False),
+    Column("old_imsi", String(15), nullable=False),
+    Column("new_imsi", String(15), nullable=False),
+    Column("swapped_at", UTCDateTime, nullable=False),
+    Index("ix_sim_swaps_msisdn_swapped_at", "msisdn", "swapped_at"),
+)
+
+# Every IMSI check a partner made, billed or not.
+imsi_checks = Table(
+    "imsi_checks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("msisdn", String(32), nullable=False),  # as asked, when it was not a valid number
+    Column("outcome", String(16), nullable=False),
+    Column("price", BigInteger, nullable=False, server_default="0"),  # KES cents
+    Column("ledger_entry_id", ForeignKey("ledger_entries.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("outcome IN ('found', 'not_found', 'invalid')", name="outcome"),
+    Index("ix_imsi_checks_account_id_id", "account_id", "id"),
 )

@@ -1,10 +1,10 @@
-"""The HTTP application: REST v1 today; later faces mount their routers here too."""
+"""The HTTP application with the REST v1 face; the composition root mounts other faces on it."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jumbe.faces.rest import envelope, health, messages, tokens
+from jumbe.faces.rest import envelope, health, messages, sims, tokens
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -34,5 +34,6 @@ def create_app(
     envelope.install(app)
     app.include_router(messages.router)
     app.include_router(tokens.router)
+    app.include_router(sims.router)
     app.include_router(health.router)
     return app

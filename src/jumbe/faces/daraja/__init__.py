@@ -1,0 +1,10 @@
+"""The Daraja faces: OAuth, the IoT SIM portal and the IMSI check, as Safaricom serves them."""
+
+from fastapi import APIRouter
+
+from jumbe.faces.daraja import imsi, oauth, simportal
+
+router = APIRouter()
+router.include_router(oauth.router)
+router.include_router(simportal.router)
+router.include_router(imsi.router)

@@ -1,0 +1,143 @@
+"""The IMSI / SIM-swap check: what a partner may learn about a number, at a price.
+
+A check of a registered Safaricom number is charged to the partner's KES
+wallet and audited in one transaction: no answer without its charge, no
+charge without its audit row. A number that is invalid, not Safaricom's, or
+not registered is audited but not charged. With too little KES nothing is
+written at all. Each partner may check ``per_minute`` numbers a minute (per
+node), so a leaked token cannot drain the registry.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from jumbe.core.kenya_time import kenyan
+from jumbe.core.swap_check import hashed_imsi, partner_key, recent_swap
+from jumbe.services.billing import KES, post_entry
+from jumbe.services.errors import InvalidRecipient, NotFound
+from jumbe.services.limits import AttemptLimiter
+from jumbe.services.numbering import NumberingService
+from jumbe.store.database import Database
+from jumbe.store.schema import imsi_checks, sim_swaps, subscribers, utcnow
+
+SAFARICOM = "safaricom"
+SECRET_FILE = "imsi-hash.key"
+
+
+def load_secret(configured: str, data_dir: Path) -> bytes:
+    """The server secret under which IMSIs are hashed.
+
+    The configured one when set (every node of a cluster must share it);
+    otherwise one generated on first use and kept in the data directory, readable
+    only by its owner. Changing it changes every partner's hashes.
+    """
+    if configured:
+        return configured.encode()
+    path = data_dir / SECRET_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret + b"\n")
+    return secret
+
+
+@dataclass(frozen=True, slots=True)
+class ImsiCheck:
+    msisdn: str
+    hashed_imsi: str
+    last_swap: date  # the 1900 sentinel when there was none in the last three months
+    registered_on: date
+
+
+class ImsiCheckService:
+    def __init__(
+        self,
+        db: Database,
+        numbering: NumberingService,
+        *,
+        secret: bytes,
+        price_cents: int,
+        per_minute: int,
+    ) -> None:
+        self.db = db
+        self.numbering = numbering
+        self._secret = secret
+        self.price_cents = price_cents
+        self.limiter = AttemptLimiter(per_minute)
+
+    async def check(self, partner: int, number: str) -> ImsiCheck:
+        self.limiter.attempt(f"partner:{partner}")
+        try:
+            msisdn, carrier = self.numbering.recipient(number)
+            if carrier != SAFARICOM:
+                raise InvalidRecipient(f"{msisdn} is not a Safaricom number")
+        except InvalidRecipient:
+            await self._audit(partner, number[:32], "invalid")
+            raise
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(subscribers.c.imsi, subscribers.c.registered_on).where(
+                        subscribers.c.msisdn == msisdn
+                    )
+                )
+            ).one_or_none()
+            if row is not None:
+                last_swap = (
+                    await conn.execute(
+                        select(func.max(sim_swaps.c.swapped_at)).where(sim_swaps.c.msisdn == msisdn)
+                    )
+                ).scalar_one_or_none()
+                entry = await post_entry(
+                    conn,
+                    partner,
+                    -self.price_cents,
+                    "charge",
+                    f"IMSI check of {msisdn}",
+                    asset=KES,
+                    now=now,
+                )
+                await conn.execute(
+                    insert(imsi_checks).values(
+                        account_id=partner,
+                        msisdn=msisdn,
+                        outcome="found",
+                        price=self.price_cents,
+                        ledger_entry_id=entry,
+                        created_at=now,
+                    )
+                )
+        if row is None:
+            await self._audit(partner, msisdn, "not_found")
+            raise NotFound(f"{msisdn} is not registered on the network")
+        today = kenyan(now).date()
+        return ImsiCheck(
+            msisdn=msisdn,
+            hashed_imsi=hashed_imsi(partner_key(self._secret, partner), row.imsi),
+            last_swap=recent_swap(kenyan(last_swap).date() if last_swap else None, today),
+            registered_on=row.registered_on,
+        )
+
+    async def _audit(self, partner: int, msisdn: str, outcome: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                insert(imsi_checks).values(
+                    account_id=partner, msisdn=msisdn, outcome=outcome, created_at=utcnow()
+                )
+            )

@@ -1,0 +1,139 @@
+"""OAuth client credentials and the short-lived access tokens issued for them.
+
+The Daraja faces authenticate this way: a consumer key and secret (made with
+the account, the secret shown once and stored only as a SHA-256 hash, as API
+tokens are) buy an access token that lives 3599 seconds. Tokens too are
+stored only by hash. Wrong secrets and unknown tokens count toward the same
+per-address lockout as every other credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from jumbe.services.errors import Unauthenticated
+from jumbe.services.limits import AttemptLimiter
+from jumbe.store.database import Database
+from jumbe.store.schema import accounts, oauth_clients, oauth_tokens, utcnow
+
+ACCESS_TOKEN_TTL = timedelta(seconds=3599)
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    key: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    expires_in: int  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthCaller:
+    """An account authenticated through an access token of one of its OAuth clients."""
+
+    account_id: int
+    client_id: int
+
+
+def _random(length: int) -> str:
+    """Letters and digits only, as Daraja's keys and tokens are, so they paste anywhere."""
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def insert_client(conn: AsyncConnection, account_id: int, now: datetime) -> ClientCredentials:
+    """New client credentials for the account, in the caller's transaction."""
+    credentials = ClientCredentials(key=_random(48), secret=_random(64))
+    await conn.execute(
+        insert(oauth_clients).values(
+            account_id=account_id,
+            client_key=credentials.key,
+            secret_hash=_hash(credentials.secret),
+            created_at=now,
+        )
+    )
+    return credentials
+
+
+class OAuthService:
+    def __init__(
+        self, db: Database, limiter: AttemptLimiter, *, ttl: timedelta = ACCESS_TOKEN_TTL
+    ) -> None:
+        self.db = db
+        self.limiter = limiter
+        self.ttl = ttl
+
+    async def issue(self, key: str, secret: str, *, client: str) -> AccessToken:
+        """An access token for valid client credentials; Unauthenticated otherwise."""
+        self.limiter.check(client)
+        query = (
+            select(oauth_clients.c.id, oauth_clients.c.account_id, oauth_clients.c.secret_hash)
+            .join(accounts, accounts.c.id == oauth_clients.c.account_id)
+            .where(
+                oauth_clients.c.client_key == key,
+                oauth_clients.c.revoked_at.is_(None),
+                accounts.c.status == "active",
+            )
+        )
+        async with self.db.snapshot() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+            self.limiter.failed(client)
+            raise Unauthenticated("Invalid Authentication passed")
+        raw = _random(28)
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            # a client that asks every hour would otherwise leave a trail of dead tokens
+            await conn.execute(
+                delete(oauth_tokens).where(
+                    oauth_tokens.c.client_id == row.id, oauth_tokens.c.expires_at <= now
+                )
+            )
+            await conn.execute(
+                insert(oauth_tokens).values(
+                    token_hash=_hash(raw),
+                    client_id=row.id,
+                    account_id=row.account_id,
+                    expires_at=now + self.ttl,
+                    created_at=now,
+                )
+            )
+        return AccessToken(raw, int(self.ttl.total_seconds()))
+
+    async def authenticate(self, raw: str | None, *, client: str) -> OAuthCaller:
+        """The caller behind a bearer access token; Unauthenticated if missing or not valid now."""
+        if not raw:
+            raise Unauthenticated("Invalid Access Token")
+        self.limiter.check(client)
+        query = (
+            select(oauth_tokens.c.client_id, oauth_tokens.c.account_id, oauth_tokens.c.expires_at)
+            .join(oauth_clients, oauth_clients.c.id == oauth_tokens.c.client_id)
+            .join(accounts, accounts.c.id == oauth_tokens.c.account_id)
+            .where(
+                oauth_tokens.c.token_hash == _hash(raw),
+                oauth_clients.c.revoked_at.is_(None),
+                accounts.c.status == "active",
+            )
+        )
+        async with self.db.snapshot() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None or row.expires_at <= utcnow():
+            self.limiter.failed(client)
+            raise Unauthenticated("Invalid Access Token")
+        return OAuthCaller(account_id=row.account_id, client_id=row.client_id)

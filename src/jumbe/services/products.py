@@ -1,0 +1,81 @@
+"""The tariff catalogue: the offerings a SIM can be on.
+
+Tariffs are the operator's, not an account's: every account's SIMs draw from
+the same catalogue, which the operator edits from the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from jumbe.services.errors import Conflict, InvalidRequest, NotFound
+from jumbe.store.database import Database
+from jumbe.store.schema import products, utcnow
+
+PRODUCT_STATUSES = ("Active", "Inactive")
+_OFFERING_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    offering_id: str
+    name: str
+    status: str
+
+
+class ProductService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, offering_id: str, name: str, status: str = "Active") -> Product:
+        offering_id, name = offering_id.strip(), name.strip()
+        if not _OFFERING_ID.fullmatch(offering_id):
+            raise InvalidRequest(
+                "an offering id is 1 to 32 letters, digits, dots, dashes or underscores"
+            )
+        if not name or len(name) > 120:
+            raise InvalidRequest("a product name is 1 to 120 characters")
+        product = Product(offering_id, name, _status(status))
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(
+                    insert(products).values(
+                        offering_id=offering_id,
+                        name=name,
+                        status=product.status,
+                        created_at=utcnow(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"product {offering_id!r} already exists") from exc
+        return product
+
+    async def set_status(self, offering_id: str, status: str) -> Product:
+        async with self.db.transaction() as conn:
+            row = (
+                await conn.execute(
+                    update(products)
+                    .where(products.c.offering_id == offering_id)
+                    .values(status=_status(status))
+                    .returning(products)
+                )
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no product {offering_id!r}")
+        return Product(row.offering_id, row.name, row.status)
+
+    async def list(self) -> list[Product]:
+        async with self.db.snapshot() as conn:
+            rows = (await conn.execute(select(products).order_by(products.c.offering_id))).all()
+        return [Product(r.offering_id, r.name, r.status) for r in rows]
+
+
+def _status(status: str) -> str:
+    for known in PRODUCT_STATUSES:
+        if status.strip().lower() == known.lower():
+            return known
+    raise InvalidRequest(f"product status must be {' or '.join(PRODUCT_STATUSES)}")

@@ -37,10 +37,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--rest-connections", type=int, default=32)
+    parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = parser.parse_args()
     smpp_count = args.count * 4 // 5
     rest_count = args.count - smpp_count
-    with carrier(receipt_delay=RECEIPT_DELAY) as smsc, jumbe(smsc) as node:
+    env = {"JUMBE_SQLITE_SYNCHRONOUS": args.synchronous}
+    with carrier(receipt_delay=RECEIPT_DELAY) as smsc, jumbe(smsc, env=env) as node:
         token = node.credentials["api_token"]
         smpp = start_generator(
             "bench.smpp_load", "--port", str(node.smpp_port),
@@ -54,7 +56,7 @@ def main() -> None:
             "--connections", str(args.rest_connections), "--offset", "50000000",
         )  # fmt: skip
         started = time.monotonic()
-        with Sampler(node.process.pid) as busy:
+        with Sampler(node.process.pid) as busy, Sampler(smsc.process.pid) as carrier_busy:
             smpp_out = collect(smpp)
             rest_out = collect(rest)
             wait_drained(node)
@@ -77,10 +79,16 @@ def main() -> None:
             "messages_per_second_sustained": round(accepted / elapsed, 1),
             "accept_to_delivered": percentiles(smpp_out["receipt_latencies"]),
             "carrier_receipt_delay_s": RECEIPT_DELAY,
+            "sqlite_synchronous": args.synchronous,
             "smpp_submit_latency": percentiles(smpp_out["latencies"]),
             "rest_latency": percentiles(rest_out["latencies"]),
             "server_cpu_percent": round(busy.cpu_percent, 1),
             "server_peak_rss_mb": round(busy.peak_rss / 2**20, 1),
+            "carrier_simulator_cpu_percent": round(carrier_busy.cpu_percent, 1),
+            "generator_cpu_percent": {
+                "smpp": smpp_out["generator_cpu_percent"],
+                "rest": rest_out["generator_cpu_percent"],
+            },
         },
     )
 

@@ -79,7 +79,7 @@ def _env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def carrier(receipt_delay: float = 0.5) -> Iterator[Carrier]:
+def carrier(receipt_delay: float = 0.5, window: int = 10) -> Iterator[Carrier]:
     port, control = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -87,6 +87,7 @@ def carrier(receipt_delay: float = 0.5) -> Iterator[Carrier]:
             "--port", str(port), "--control-port", str(control),
             "--system-id", "bench", "--password", "bench-secret",
             "--receipt-delay", str(receipt_delay), "--token", "bench",
+            "--window", str(window),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -101,12 +102,17 @@ def carrier(receipt_delay: float = 0.5) -> Iterator[Carrier]:
 
 @contextmanager
 def jumbe(
-    upstream: Carrier, *, env: dict[str, str] | None = None, units: int = 10_000_000
+    upstream: Carrier,
+    *,
+    env: dict[str, str] | None = None,
+    units: int = 10_000_000,
+    binds: int = 4,
 ) -> Iterator[Node]:
     """A fresh Jumbe wired to the simulated carrier, with a demo account holding ``units``."""
     data_dir = Path(tempfile.mkdtemp(prefix="jumbe-bench-"))
     (data_dir / "jumbe.toml").write_text(
         f'[[connectors]]\nname = "carrier"\nurl = "{upstream.url}"\ntps = 100000\nwindow = 100\n'
+        f"binds = {binds}\n"
     )
     http_port, smpp_port = free_port(), free_port()
     settings = {

@@ -36,7 +36,7 @@ def _postgres_admin_dsn() -> str:
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'jumbe.db'}"
+        yield f"sqlite:///{tmp_path / 'jumbe.db'}"
         return
     if not POSTGRES_URL:
         pytest.skip("JUMBE_TEST_POSTGRES_URL is not set")

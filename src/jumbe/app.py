@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import uvicorn
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from jumbe import metrics
 from jumbe.core.status import MessageStatus
@@ -84,6 +85,9 @@ class Jumbe:
             interval=settings.sweep_interval,
         )
         self.smpp = SmppServer(self.services, settings)
+        # receipts and MO for accounts bound here skip the outbox poll
+        self.services.delivery.has_receiver = lambda account_id: account_id in self.smpp.receiving
+        self.services.delivery.on_owed = self.smpp.outbound.offer
         self.webhooks = WebhookSender(
             self.db,
             timeout=settings.webhook_timeout,
@@ -224,8 +228,7 @@ class Jumbe:
 
     async def _readiness(self) -> tuple[bool, dict[str, Any]]:
         try:
-            async with self.db.snapshot() as conn:
-                await conn.execute(select(1))
+            await self.db.read(lambda conn: conn.execute(select(1)))
             database = "ok"
         except Exception as exc:
             database = f"unavailable: {type(exc).__name__}"
@@ -234,24 +237,27 @@ class Jumbe:
         return ready, {"database": database, "connectors": states}
 
     async def _refresh_metrics(self) -> None:
-        async with self.db.snapshot() as conn:
-            metrics.queue_depth.set(await queue.depth(conn))
-            now = asyncio.get_running_loop().time()
-            if now - self._status_counts_at >= 10.0:
-                self._status_counts_at = now
-                counts = dict(
-                    (
-                        await conn.execute(
-                            select(messages.c.status, func.count()).group_by(messages.c.status)
-                        )
-                    ).all()
-                )
-                for status in MessageStatus:
-                    metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
+        now = asyncio.get_running_loop().time()
+        count_statuses = now - self._status_counts_at >= 10.0  # a full count is not free
+
+        def work(conn: Connection) -> tuple[int, dict[str, int] | None]:
+            counts = None
+            if count_statuses:
+                query = select(messages.c.status, func.count()).group_by(messages.c.status)
+                counts = {status: n for status, n in conn.execute(query).all()}
+            return queue.depth(conn), counts
+
+        depth, counts = await self.db.read(work)
+        metrics.queue_depth.set(depth)
+        if counts is not None:
+            self._status_counts_at = now
+            for status in MessageStatus:
+                metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
 
     async def _ensure_demo_account(self) -> NewAccount | None:
-        async with self.db.snapshot() as conn:
-            existing = (await conn.execute(select(func.count()).select_from(accounts))).scalar_one()
+        existing = await self.db.read(
+            lambda conn: conn.execute(select(func.count()).select_from(accounts)).scalar_one()
+        )
         if existing:
             return None
         demo = await self.services.identity.create_account("demo", sender="JUMBE")

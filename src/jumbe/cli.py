@@ -493,6 +493,7 @@ def simulate_carrier(
     submission_log: Annotated[
         Path | None, typer.Option(help="Append every submission as a JSON line here")
     ] = None,
+    window: Annotated[int, typer.Option(help="Outstanding PDUs per session, each way")] = 10,
 ) -> None:
     """Run the carrier simulator alone, as a separate SMSC for benchmarks and crash tests."""
     from jumbe.simulators.carrier import CarrierBehaviour
@@ -509,6 +510,7 @@ def simulate_carrier(
             CarrierBehaviour(receipt_delay=receipt_delay),
             token,
             submission_log,
+            window,
         )
     )
 

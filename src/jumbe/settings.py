@@ -31,6 +31,7 @@ class ConnectorSettings(BaseModel):
     system_type: str = ""
     tps: float = Field(default=100.0, gt=0, description="submit_sm per second, all binds")
     window: int = Field(default=10, ge=1, le=1000)
+    binds: int = Field(default=1, ge=1, le=32, description="parallel transceiver binds")
     enquire_link_interval: float = 30.0
     response_timeout: float = 10.0
 
@@ -143,7 +144,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'jumbe.db').resolve()}"
+            self.database_url = f"sqlite:///{(self.data_dir / 'jumbe.db').resolve()}"
         if self.upstream_smpp:
             SmppEndpoint.parse(self.upstream_smpp)  # fail fast on a typo
         if (self.smpp_tls_cert is None) != (self.smpp_tls_key is None):

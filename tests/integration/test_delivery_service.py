@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from jumbe.services.messaging import SendRequest
 from jumbe.services.views import MessageView
 from jumbe.store import queue
 from jumbe.store.database import Database
-from jumbe.store.schema import message_events, messages, notifications
+from jumbe.store.schema import messages, notifications
 
 NOW = datetime.now(UTC)
 
@@ -70,9 +71,12 @@ async def test_a_transition_happens_once(services: Services, account: int, db: D
     await services.delivery.record([receipt("abc", MessageStatus.DELIVERED)])
     await services.delivery.record([receipt("abc", MessageStatus.FAILED, "001")])
     assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
-    async with db.snapshot() as conn:
-        events = (await conn.execute(select(message_events.c.status))).scalars().all()
-    assert sorted(events) == ["delivered", "sent"]
+    history = (await status_of(services, account, m)).history
+    assert [(c.status, c.description) for c in history] == [
+        (MessageStatus.ACCEPTED, "accepted via rest"),
+        (MessageStatus.SENT, "handed to carrier via c1"),
+        (MessageStatus.DELIVERED, "delivered to the handset"),
+    ]
 
 
 async def test_receipt_for_unknown_id_does_not_match(services: Services) -> None:
@@ -91,7 +95,7 @@ async def test_submit_and_receipt_in_one_batch_keep_their_order(
 async def test_multipart_is_final_only_when_every_part_is(services: Services, account: int) -> None:
     m = await send(services, account, "z" * 400)  # three GSM-7 parts
     assert m.parts == 3
-    await services.delivery.record([sent(m, "p1", "p2", "p3")])
+    await services.delivery.record([replace(sent(m, "p1", "p2", "p3"), parts=3)])
     await services.delivery.record([receipt("p1", MessageStatus.DELIVERED)])
     await services.delivery.record([receipt("p3", MessageStatus.DELIVERED)])
     assert (await status_of(services, account, m)).status is MessageStatus.SENT
@@ -111,7 +115,9 @@ async def test_early_part_receipt_before_the_last_part_is_taken(
     await services.delivery.record([partial])
     await services.delivery.record([receipt("q1", MessageStatus.DELIVERED)])
     assert (await status_of(services, account, m)).status is MessageStatus.ACCEPTED
-    await services.delivery.record([SubmitOutcome(m.id, "c1", ((2, "q2"),), complete=True)])
+    await services.delivery.record(
+        [SubmitOutcome(m.id, "c1", ((2, "q2"),), complete=True, parts=2)]
+    )
     await services.delivery.record([receipt("q2", MessageStatus.DELIVERED)])
     assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
 
@@ -120,8 +126,8 @@ async def test_temporary_error_requeues_with_backoff(
     services: Services, account: int, db: Database
 ) -> None:
     m = await send(services, account)
-    async with db.transaction() as conn:
-        claimed = await queue.claim(
+    claimed = await db.write(
+        lambda conn: queue.claim(
             conn,
             owner="n1",
             include=None,
@@ -130,14 +136,16 @@ async def test_temporary_error_requeues_with_backoff(
             lease=timedelta(minutes=5),
             skip_locked=False,
         )
+    )
     assert [r.id for r in claimed] == [m.id]
     later = datetime.now(UTC) + timedelta(seconds=30)
     error = SubmitError(True, "ESME_RTHROTTLED", "carrier answered ESME_RTHROTTLED")
     await services.delivery.record(
         [SubmitOutcome(m.id, "c1", (), complete=False, error=error, retry_at=later)]
     )
-    async with db.snapshot() as conn:
-        row = (await conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    row = await db.read(
+        lambda conn: (conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    )
     assert row.status == "accepted" and row.attempts == 1 and row.lease_owner is None
     assert abs((row.next_attempt_at - later).total_seconds()) < 0.01
 
@@ -159,8 +167,7 @@ async def test_expiry_refunds_only_what_never_left(
     answered = await send(services, account, "sent, no receipt")
     await services.delivery.record([sent(answered, "r1")])
     past = datetime.now(UTC) - timedelta(hours=3)
-    async with db.transaction() as conn:
-        await conn.execute(update(messages).values(valid_until=past))
+    await db.write(lambda conn: conn.execute(update(messages).values(valid_until=past)))
     assert await services.delivery.expire_overdue() == 2
     assert (await status_of(services, account, waiting)).status is MessageStatus.EXPIRED
     assert (await status_of(services, account, answered)).status is MessageStatus.EXPIRED
@@ -176,8 +183,8 @@ async def test_cancel_refunds_and_refuses_what_is_in_flight(
     assert cancelled.status is MessageStatus.CANCELLED
     assert await services.billing.balance(account) == 100
     other = await send(services, account)
-    async with db.transaction() as conn:
-        await queue.claim(
+    await db.write(
+        lambda conn: queue.claim(
             conn,
             owner="n1",
             include=None,
@@ -186,6 +193,7 @@ async def test_cancel_refunds_and_refuses_what_is_in_flight(
             lease=timedelta(minutes=5),
             skip_locked=False,
         )
+    )
     with pytest.raises(Conflict):
         await services.messaging.cancel(account, other.uuid)
     assert (await services.billing.reconcile(account)).ok
@@ -197,8 +205,9 @@ async def test_callbacks_are_queued_with_each_change(
     m = await send(services, account, callback_url="https://example.com/hook")
     await services.delivery.record([sent(m, "cb1")])
     await services.delivery.record([receipt("cb1", MessageStatus.DELIVERED)])
-    async with db.snapshot() as conn:
-        rows = (await conn.execute(select(notifications).order_by(notifications.c.id))).all()
+    rows = await db.read(
+        lambda conn: (conn.execute(select(notifications).order_by(notifications.c.id))).all()
+    )
     payloads = [json.loads(r.payload) for r in rows]
     assert [(p["status"], p["state"]) for p in payloads] == [
         ("sent", "sent"),
@@ -246,8 +255,8 @@ async def test_progress_on_a_long_message_keeps_its_lease(
     services: Services, account: int, db: Database
 ) -> None:
     m = await send(services, account, "z" * 200)  # two parts
-    async with db.transaction() as conn:
-        await queue.claim(
+    await db.write(
+        lambda conn: queue.claim(
             conn,
             owner="n1",
             include=None,
@@ -256,12 +265,16 @@ async def test_progress_on_a_long_message_keeps_its_lease(
             lease=timedelta(minutes=5),
             skip_locked=False,
         )
+    )
     await services.delivery.record([SubmitOutcome(m.id, "c1", ((1, "g1"),), complete=False)])
-    async with db.snapshot() as conn:
-        row = (await conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    row = await db.read(
+        lambda conn: (conn.execute(select(messages).where(messages.c.id == m.id))).one()
+    )
     assert (row.status, row.lease_owner, row.attempts) == ("accepted", "n1", 0)
     assert await services.delivery.record([receipt("g1", MessageStatus.DELIVERED)]) == [True]
-    await services.delivery.record([SubmitOutcome(m.id, "c1", ((2, "g2"),), complete=True)])
+    await services.delivery.record(
+        [SubmitOutcome(m.id, "c1", ((2, "g2"),), complete=True, parts=2)]
+    )
     await services.delivery.record([receipt("g2", MessageStatus.DELIVERED)])
     assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
 
@@ -291,8 +304,9 @@ async def test_smpp_senders_are_owed_the_receipts_they_asked_for(
     owner = await services.identity.create_account("Owner")
     mo = InboundMessage("c1", "254722000111", owner.short_code, b"hi", 0, NOW)
     await services.delivery.record([mo])
-    async with db.snapshot() as conn:
-        rows = (await conn.execute(select(smpp_outbox.c.message_id, smpp_outbox.c.kind))).all()
+    rows = await db.read(
+        lambda conn: (conn.execute(select(smpp_outbox.c.message_id, smpp_outbox.c.kind))).all()
+    )
     receipts = {mid for mid, kind in rows if kind == "receipt"}
     assert receipts == {every.id, other.id}
     assert [kind for _, kind in rows].count("mo") == 1

@@ -34,13 +34,11 @@ async def partner(services: Services, kes_cents: int = 10_000) -> int:
 
 
 async def audit(db: Database) -> list[tuple[str, int, int | None]]:
-    async with db.snapshot() as conn:
-        rows = await conn.execute(
-            select(
-                imsi_checks.c.outcome, imsi_checks.c.price, imsi_checks.c.ledger_entry_id
-            ).order_by(imsi_checks.c.id)
-        )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+    query = select(
+        imsi_checks.c.outcome, imsi_checks.c.price, imsi_checks.c.ledger_entry_id
+    ).order_by(imsi_checks.c.id)
+    rows = await db.read(lambda conn: conn.execute(query).all())
+    return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
 async def test_a_check_is_charged_audited_and_reconciles(services: Services, db: Database) -> None:
@@ -53,10 +51,9 @@ async def test_a_check_is_charged_audited_and_reconciles(services: Services, db:
     assert await services.billing.balance(bank) == 0  # units untouched
     [(outcome, price, entry)] = await audit(db)
     assert (outcome, price) == ("found", 2000) and entry is not None
-    async with db.snapshot() as conn:
-        line = (
-            await conn.execute(select(ledger_entries).where(ledger_entries.c.id == entry))
-        ).one()
+    line = await db.read(
+        lambda conn: conn.execute(select(ledger_entries).where(ledger_entries.c.id == entry)).one()
+    )
     assert (line.asset, line.kind, line.units) == ("KES", "charge", -2000)
     reconciled = await services.billing.reconcile(bank, KES)
     assert reconciled.ok and reconciled.debited == reconciled.paid_for == 2000
@@ -164,11 +161,12 @@ async def test_access_tokens_expire_and_wrong_secrets_fail(
     assert token.expires_in == 3599
     caller = await oauth.authenticate(token.token, client="t")
     assert caller.account_id == account.account_id
-    async with db.transaction() as conn:
-        await conn.execute(update(oauth_tokens).values(expires_at=utcnow()))
+    await db.write(lambda conn: conn.execute(update(oauth_tokens).values(expires_at=utcnow())))
     with pytest.raises(Unauthenticated, match="Invalid Access Token"):
         await oauth.authenticate(token.token, client="t")
     await oauth.issue(account.daraja_consumer_key, account.daraja_consumer_secret, client="t")
-    async with db.snapshot() as conn:  # the expired token was cleared away by the new issue
-        count = (await conn.execute(select(func.count()).select_from(oauth_tokens))).scalar_one()
+    # the expired token was cleared away by the new issue
+    count = await db.read(
+        lambda conn: conn.execute(select(func.count()).select_from(oauth_tokens)).scalar_one()
+    )
     assert count == 1

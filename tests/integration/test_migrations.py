@@ -11,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 import jumbe.store.database as database
 from jumbe.services import Services
@@ -25,8 +26,7 @@ async def test_migrated_schema_matches_the_declared_one(db: Database) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(context, metadata)
 
-    async with db.snapshot() as conn:
-        assert await conn.run_sync(differences) == []
+    assert await db.read(differences) == []
 
 
 async def test_upgrade_from_the_first_revision_keeps_data(
@@ -37,15 +37,16 @@ async def test_upgrade_from_the_first_revision_keeps_data(
     await db.migrate()
     now = datetime.now(UTC)
     stamp = now.replace(tzinfo=None).isoformat(" ") if db.is_sqlite else now
-    async with db.transaction() as conn:
-        await conn.execute(
+
+    def work(conn: Connection) -> Any:
+        conn.execute(
             text(
                 "INSERT INTO accounts (id, name, team_code, status, webhook_secret, created_at)"
                 " VALUES (1, 'a', 'A1', 'active', 's', :n)"
             ),
             {"n": stamp},
         )
-        await conn.execute(
+        conn.execute(
             text(
                 "INSERT INTO messages (id, uuid, account_id, direction, source, sender, recipient,"
                 " carrier, body, encoding, parts, units, status, status_at, created_at,"
@@ -54,47 +55,49 @@ async def test_upgrade_from_the_first_revision_keeps_data(
             ),
             {"n": stamp},
         )
-        await conn.execute(
+        conn.execute(
             text(
                 "INSERT INTO message_events (message_id, status, description, created_at)"
-                " VALUES (1, 'sent', 'handed over', :n)"
+                " VALUES (1, 'sent', 'handed to carrier via upstream', :n)"
             ),
             {"n": stamp},
         )
-        await conn.execute(
+        conn.execute(
             text("INSERT INTO wallets (account_id, balance, updated_at) VALUES (1, 7, :n)"),
             {"n": stamp},
         )
-        await conn.execute(
+        conn.execute(
             text(
                 "INSERT INTO ledger_entries (account_id, units, kind, description, created_at)"
                 " VALUES (1, 7, 'credit', 'top-up', :n)"
             ),
             {"n": stamp},
         )
-        await conn.execute(
+        conn.execute(
             text(
                 "INSERT INTO users (account_id, username, password_hash, role, created_at)"
                 " VALUES (1, 'boss', 'h', 'owner', :n), (1, 'clerk', 'h', 'member', :n)"
             ),
             {"n": stamp},
         )
+
+    await db.write(work)
     monkeypatch.undo()
     await db.migrate()  # to the newest revision, with child rows in place
-    async with db.snapshot() as conn:
-        row = (
-            await conn.execute(text("SELECT registered_delivery, udh, body FROM messages"))
-        ).one()
-        events = (await conn.execute(text("SELECT count(*) FROM message_events"))).scalar_one()
-        wallets = (
-            await conn.execute(text("SELECT asset, balance FROM wallets ORDER BY asset"))
-        ).all()
-        ledger = (await conn.execute(text("SELECT asset, units FROM ledger_entries"))).all()
-        vpn_group = (await conn.execute(text("SELECT vpn_group FROM accounts"))).scalar_one()
-        permissions = dict(
-            (await conn.execute(text("SELECT username, permissions FROM users"))).all()
-        )
-    assert tuple(row) == (0, None, "hi") and events == 1
+
+    def work2(conn: Connection) -> Any:
+        row = (conn.execute(text("SELECT registered_delivery, udh, body FROM messages"))).one()
+        events = conn.execute(
+            text("SELECT sent_via FROM messages WHERE sent_at IS NOT NULL")
+        ).scalar_one()
+        wallets = (conn.execute(text("SELECT asset, balance FROM wallets ORDER BY asset"))).all()
+        ledger = (conn.execute(text("SELECT asset, units FROM ledger_entries"))).all()
+        vpn_group = (conn.execute(text("SELECT vpn_group FROM accounts"))).scalar_one()
+        permissions = dict((conn.execute(text("SELECT username, permissions FROM users"))).all())
+        return row, events, wallets, ledger, vpn_group, permissions
+
+    row, events, wallets, ledger, vpn_group, permissions = await db.read(work2)
+    assert tuple(row) == (0, None, "hi") and events == "upstream"  # the event, now columns
     assert [tuple(w) for w in wallets] == [("KES", 0), ("units", 7)]
     assert [tuple(e) for e in ledger] == [("units", 7)]
     assert re.fullmatch(r"1-\d{12}_VPN", vpn_group)
@@ -112,8 +115,9 @@ async def test_downgrade_to_0002_and_back(
         database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0002")
     )
     await db.migrate()
-    async with db.snapshot() as conn:
-        wallets = (await conn.execute(text("SELECT balance FROM wallets"))).scalars().all()
+    wallets = await db.read(
+        lambda conn: conn.execute(text("SELECT balance FROM wallets")).scalars().all()
+    )
     assert wallets == [0]  # the units wallet stays; KES had no place in 0002
     monkeypatch.undo()
     await db.migrate()

@@ -134,14 +134,12 @@ async def test_lifecycle_changes_are_checked_and_recorded(services: Services, db
         await services.sims.suspend(me, "300000000099", actor="x")
     renamed = await services.sims.rename(me, "300000000001", "Truck 7")
     assert renamed.asset_name == "Truck 7"
-    async with db.snapshot() as conn:
-        events = (
-            await conn.execute(
-                select(sim_events.c.from_status, sim_events.c.to_status, sim_events.c.actor)
-                .where(sim_events.c.sim_id == active.id)
-                .order_by(sim_events.c.id)
-            )
-        ).all()
+    query = (
+        select(sim_events.c.from_status, sim_events.c.to_status, sim_events.c.actor)
+        .where(sim_events.c.sim_id == active.id)
+        .order_by(sim_events.c.id)
+    )
+    events = await db.read(lambda conn: conn.execute(query).all())
     assert [tuple(e) for e in events] == [
         (None, "idle", "import"),
         ("idle", "active", "ops@acme.co.ke"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from jumbe.services import Services
 from jumbe.services.errors import InsufficientBalance, InvalidRequest
@@ -43,11 +45,13 @@ async def test_send_debits_units_in_the_same_transaction(services: Services, db:
     sent = await services.messaging.send(account.account_id, SendRequest(NUMBER, long_text))
     assert sent.units == 2
     assert await services.billing.balance(account.account_id) == 8
-    async with db.snapshot() as conn:
-        debit = (
-            await conn.execute(select(ledger_entries).where(ledger_entries.c.kind == "debit"))
-        ).one()
-        row = (await conn.execute(select(messages).where(messages.c.uuid == sent.uuid))).one()
+
+    def work(conn: Connection) -> Any:
+        debit = (conn.execute(select(ledger_entries).where(ledger_entries.c.kind == "debit"))).one()
+        row = (conn.execute(select(messages).where(messages.c.uuid == sent.uuid))).one()
+        return debit, row
+
+    debit, row = await db.read(work)
     assert debit.units == -2 and debit.message_count == 1
     assert row.ledger_entry_id == debit.id
     assert (await services.billing.reconcile(account.account_id)).ok
@@ -58,8 +62,9 @@ async def test_insufficient_balance_stores_nothing(services: Services, db: Datab
     await services.billing.credit(account.account_id, 1)
     with pytest.raises(InsufficientBalance):
         await services.messaging.send(account.account_id, SendRequest(NUMBER, "y" * 200))
-    async with db.snapshot() as conn:
-        count = (await conn.execute(select(func.count()).select_from(messages))).scalar_one()
+    count = await db.read(
+        lambda conn: (conn.execute(select(func.count()).select_from(messages))).scalar_one()
+    )
     assert count == 0
     assert await services.billing.balance(account.account_id) == 1
 

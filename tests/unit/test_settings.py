@@ -42,7 +42,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults(tmp_path: Path) -> None:
     s = load_settings(data_dir=tmp_path)
     assert (s.http_host, s.http_port, s.smpp_port) == ("127.0.0.1", 8000, 2775)
-    assert s.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'jumbe.db').resolve()}"
+    assert s.database_url == f"sqlite:///{(tmp_path / 'jumbe.db').resolve()}"
     assert s.uses_simulator and s.all_connectors == []
 
 

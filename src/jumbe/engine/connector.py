@@ -51,6 +51,7 @@ THROTTLE_PAUSE = 1.0
 THROTTLE_TRIES = 5
 RECEIPT_MATCH_DELAYS = (0.05, 0.25, 1.0)
 MAX_BACKOFF = 30.0
+MAX_QUEUED = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,56 +103,71 @@ class SmppConnector:
         self.ssl_context = ssl_context or (
             ssl.create_default_context() if self.endpoint.tls else None
         )
-        self.capacity = max(settings.window * 4, int(settings.tps * 2))
+        # room for about a fifth of a second of traffic: enough to keep the windows
+        # full, little enough that claimed messages do not wait long in memory
+        windows = settings.window * settings.binds
+        self.capacity = min(max(windows * 4, int(settings.tps / 5)), MAX_QUEUED)
+        self._signalled = False
         self._queue: asyncio.Queue[DispatchJob] = asyncio.Queue()
-        self._limiter = AsyncLimiter(settings.tps, 1.0)
-        self._session: Session | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._limiter = AsyncLimiter(settings.tps, 1.0)  # shared by every bind
+        self._sessions: set[Session] = set()
+        self._states = ["down"] * settings.binds
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self.state = "down"
         metrics.connector_up.labels(self.name).set(0)
 
     # the dispatcher's view -----------------------------------------------------
 
     @property
+    def state(self) -> str:
+        """bound (at least one bind up), connecting, or down."""
+        for state in ("bound", "connecting"):
+            if state in self._states:
+                return state
+        return "down"
+
+    @property
     def ready(self) -> bool:
-        return self.state == "bound" and not self._stopping
+        return bool(self._sessions) and not self._stopping
 
     def free_capacity(self) -> int:
         return max(self.capacity - self._queue.qsize(), 0) if self.ready else 0
 
     def enqueue(self, job: DispatchJob) -> None:
+        self._signalled = False
         self._queue.put_nowait(job)
         metrics.connector_queue.labels(self.name).set(self._queue.qsize())
 
     # lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"connector:{self.name}")
+        self._tasks = [
+            asyncio.create_task(self._keep_bound(n), name=f"connector:{self.name}:{n}")
+            for n in range(self.settings.binds)
+        ]
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish what is in flight, hand back what is queued, unbind."""
         self._stopping = True
-        session = self._session
         await self._return_queued("connector stopping")
-        if session and not session.closed and self._in_flight:
+        if self._sessions and self._in_flight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), grace)
-        if session and not session.closed:
+        for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 await session.unbind(timeout=2.0)
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
+    async def _keep_bound(self, n: int) -> None:
+        """One of the connector's binds: connect, serve, and reconnect with backoff."""
         failures = 0
         while not self._stopping:
-            self._set_state("connecting")
+            self._set_state(n, "connecting")
             try:
                 session = await connect(
                     self.endpoint.host,
@@ -176,12 +192,12 @@ class SmppConnector:
                 log.warning(
                     "connector %s: bind failed (%s); retrying in %.1fs", self.name, exc, delay
                 )
-                self._set_state("down")
+                self._set_state(n, "down")
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            self._session = session
-            self._set_state("bound")
+            self._sessions.add(session)
+            self._set_state(n, "bound")
             log.info(
                 "connector %s: bound to %s:%s", self.name, self.endpoint.host, self.endpoint.port
             )
@@ -195,15 +211,16 @@ class SmppConnector:
                 for w in workers:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
-                self._session = None
-                self._set_state("down")
+                self._sessions.discard(session)
+                self._set_state(n, "down")
             if not self._stopping:
-                log.warning("connector %s: bind lost", self.name)
-                await self._return_queued("bind lost")
+                log.warning("connector %s: bind %d lost", self.name, n)
+                if not self._sessions:  # the other binds take the queue while any is up
+                    await self._return_queued("bind lost")
 
-    def _set_state(self, state: str) -> None:
-        self.state = state
-        metrics.connector_up.labels(self.name).set(1 if state == "bound" else 0)
+    def _set_state(self, n: int, state: str) -> None:
+        self._states[n] = state
+        metrics.connector_up.labels(self.name).set(1 if self._sessions else 0)
 
     # submitting ----------------------------------------------------------------
 
@@ -218,8 +235,12 @@ class SmppConnector:
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
-                metrics.connector_queue.labels(self.name).set(self._queue.qsize())
-                self.on_capacity()
+                queued = self._queue.qsize()
+                metrics.connector_queue.labels(self.name).set(queued)
+                # ask for more only at the low-water mark: one claim for many free slots
+                if queued <= self.capacity // 2 and not self._signalled:
+                    self._signalled = True
+                    self.on_capacity()
 
     async def _submit(self, session: Session, job: DispatchJob) -> None:
         """Submit the parts not yet taken, and record what happened.
@@ -256,6 +277,7 @@ class SmppConnector:
                         connector=self.name,
                         acked_parts=((number, taken),),
                         complete=number == todo[-1],
+                        parts=len(segments),
                     )
                 )
             )

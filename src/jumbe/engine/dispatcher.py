@@ -14,6 +14,9 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from jumbe.engine.connector import DispatchJob, SmppConnector
 from jumbe.engine.router import Router
@@ -52,8 +55,9 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Release this node's leases from a previous life, then start claiming."""
-        async with self.db.transaction() as conn:
-            released = await queue.release(conn, owner=self.owner)
+        released = await self.db.write(
+            lambda conn: queue.release(conn, owner=self.owner, now=utcnow())
+        )
         if released:
             log.info(
                 "dispatcher: %d message(s) left in flight by the last run are queued again",
@@ -70,26 +74,37 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while True:
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                woken = await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
             try:
-                while await self.dispatch_once() >= self.batch:
+                # woken by traffic: claim only for real room; on the poll: whatever is free
+                while await self.dispatch_once(thrifty=woken) >= self.batch:
                     pass
             except Exception:
                 log.exception("dispatcher: claiming failed; will retry")
                 await asyncio.sleep(self.poll_interval)
 
-    async def dispatch_once(self) -> int:
-        """Claim one batch and hand it out; return how many messages were claimed."""
+    async def dispatch_once(self, *, thrifty: bool = False) -> int:
+        """Claim one batch and hand it out; return how many messages were claimed.
+
+        ``thrifty``: skip the claim when the connectors have only a sliver of room;
+        they say when they are half empty, and one claim then fills many slots.
+        """
         ready = {name for name, c in self.connectors.items() if c.ready}
         room = sum(self.connectors[name].free_capacity() for name in ready)
         claim_filter = self.router.claim_filter(ready)
         if room <= 0 or claim_filter.nothing:
             return 0
+        if thrifty:
+            capacity = sum(self.connectors[name].capacity for name in ready)
+            if room < min(self.batch, capacity // 2):
+                return 0
         now = utcnow()
-        async with self.db.transaction() as conn:
-            rows = await queue.claim(
+
+        def work(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
+            rows = queue.claim(
                 conn,
                 owner=self.owner,
                 include=claim_filter.include,
@@ -100,7 +115,9 @@ class Dispatcher:
                 skip_locked=not self.db.is_sqlite,
             )
             retried = [r.id for r in rows if r.attempts > 0 and r.parts > 1]
-            done = await queue.acked_parts(conn, retried)
+            return rows, queue.acked_parts(conn, retried)
+
+        rows, done = await self.db.write(work)
         unroutable = []
         for row in rows:
             name = self.router.choose(row.carrier, ready)
@@ -123,7 +140,10 @@ class Dispatcher:
                 )
             )
         if unroutable:
-            async with self.db.transaction() as conn:
-                await queue.release(conn, owner=self.owner, message_ids=unroutable)
+            await self.db.write(
+                lambda conn: queue.release(
+                    conn, owner=self.owner, now=utcnow(), message_ids=unroutable
+                )
+            )
         self.dispatched += len(rows) - len(unroutable)
         return len(rows)

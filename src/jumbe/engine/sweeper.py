@@ -69,5 +69,4 @@ class Sweeper:
                 "sweeper: %d receipt(s)/MO message(s) expired before an SMPP receiver bound",
                 expired,
             )
-        async with self.db.transaction() as conn:
-            await outbox.prune(conn, before=utcnow() - NOTIFICATION_TTL)
+        await self.db.write(lambda conn: outbox.prune(conn, before=utcnow() - NOTIFICATION_TTL))

@@ -84,14 +84,15 @@ class WebhookSender:
                 free = self.concurrency - len(self._sending)
                 rows = []
                 if free > 0:
-                    async with self.db.transaction() as conn:
-                        rows = await outbox.claim(
+                    rows = await self.db.write(
+                        lambda conn, free=free: outbox.claim(
                             conn,
                             limit=free,
                             now=utcnow(),
                             lease=LEASE,
                             skip_locked=not self.db.is_sqlite,
                         )
+                    )
                 for row in rows:
                     task = asyncio.create_task(self._deliver(row))
                     self._sending.add(task)
@@ -130,8 +131,8 @@ class WebhookSender:
             status, outcome = "pending", "retry"
         metrics.webhook_deliveries.labels(outcome).inc()
         now = utcnow()
-        async with self.db.transaction() as conn:
-            await outbox.finish(
+        await self.db.write(
+            lambda conn: outbox.finish(
                 conn,
                 row.id,
                 status=status,
@@ -139,3 +140,4 @@ class WebhookSender:
                 next_attempt_at=now + backoff(attempts) if status == "pending" else now,
                 error=error,
             )
+        )

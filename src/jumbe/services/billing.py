@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.services.errors import InsufficientBalance, InvalidRequest, NotFound
 from jumbe.store.database import Database
@@ -77,9 +78,12 @@ class BillingService:
         _check_asset(asset)
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to credit must be between 1 and {MAX_CREDIT}")
-        async with self.db.transaction() as conn:
-            await post_entry(conn, account_id, units, "credit", description, asset=asset)
-            return await _balance(conn, account_id, asset)
+
+        def work(conn: Connection) -> int:
+            post_entry(conn, account_id, units, "credit", description, asset=asset)
+            return _balance(conn, account_id, asset)
+
+        return await self.db.write(work)
 
     async def debit(
         self, account_id: int, units: int, description: str, *, asset: str = UNITS
@@ -88,14 +92,16 @@ class BillingService:
         _check_asset(asset)
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to debit must be between 1 and {MAX_CREDIT}")
-        async with self.db.transaction() as conn:
-            await post_entry(conn, account_id, -units, "adjustment", description, asset=asset)
-            return await _balance(conn, account_id, asset)
+
+        def work(conn: Connection) -> int:
+            post_entry(conn, account_id, -units, "adjustment", description, asset=asset)
+            return _balance(conn, account_id, asset)
+
+        return await self.db.write(work)
 
     async def balance(self, account_id: int, asset: str = UNITS) -> int:
         _check_asset(asset)
-        async with self.db.snapshot() as conn:
-            return await _balance(conn, account_id, asset)
+        return await self.db.read(lambda conn: _balance(conn, account_id, asset))
 
     async def ledger(self, account_id: int, limit: int = 50) -> list[LedgerLine]:
         query = (
@@ -104,8 +110,7 @@ class BillingService:
             .order_by(ledger_entries.c.id.desc())
             .limit(limit)
         )
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [
             LedgerLine(r.id, r.asset, r.units, r.kind, r.description, r.message_count, r.created_at)
             for r in rows
@@ -120,18 +125,19 @@ class BillingService:
         _check_asset(asset)
         le = ledger_entries
         spent = "debit" if asset == UNITS else "charge"
-        async with self.db.snapshot() as conn:
-            balance = await _balance(conn, account_id, asset)
-            sums = (
-                await conn.execute(
-                    select(
-                        func.coalesce(func.sum(le.c.units), 0),
-                        func.coalesce(func.sum(le.c.units).filter(le.c.kind == spent), 0),
-                        func.coalesce(func.sum(le.c.units).filter(le.c.kind == "refund"), 0),
-                    ).where(le.c.account_id == account_id, le.c.asset == asset)
-                )
+
+        def work(conn: Connection) -> tuple[int, Any, tuple[int, int]]:
+            balance = _balance(conn, account_id, asset)
+            sums = conn.execute(
+                select(
+                    func.coalesce(func.sum(le.c.units), 0),
+                    func.coalesce(func.sum(le.c.units).filter(le.c.kind == spent), 0),
+                    func.coalesce(func.sum(le.c.units).filter(le.c.kind == "refund"), 0),
+                ).where(le.c.account_id == account_id, le.c.asset == asset)
             ).one()
-            paid_for, refunded_for = await _paid_for(conn, account_id, asset)
+            return balance, sums, _paid_for(conn, account_id, asset)
+
+        balance, sums, (paid_for, refunded_for) = await self.db.read(work)
         return Reconciliation(
             asset=asset,
             balance=balance,
@@ -143,8 +149,8 @@ class BillingService:
         )
 
 
-async def post_entry(
-    conn: AsyncConnection,
+def post_entry(
+    conn: Connection,
     account_id: int,
     units: int,
     kind: str,
@@ -162,18 +168,18 @@ async def post_entry(
     now = now or utcnow()
     wallet = (wallets.c.account_id == account_id) & (wallets.c.asset == asset)
     guard = wallets.c.balance >= -units if units < 0 else wallet
-    moved = await conn.execute(
+    moved = conn.execute(
         update(wallets)
         .where(wallet, guard)
         .values(balance=wallets.c.balance + units, updated_at=now)
     )
     if moved.rowcount != 1:
-        exists = await conn.execute(select(wallets.c.balance).where(wallet))
+        exists = conn.execute(select(wallets.c.balance).where(wallet))
         if exists.first() is None:
             raise NotFound(f"account {account_id} has no {asset} wallet")
         raise InsufficientBalance(_SHORT_OF[asset])
     return (
-        await conn.execute(
+        conn.execute(
             insert(ledger_entries)
             .values(
                 account_id=account_id,
@@ -189,17 +195,17 @@ async def post_entry(
     ).scalar_one()
 
 
-async def open_wallets(conn: AsyncConnection, account_id: int, now: datetime) -> None:
+def open_wallets(conn: Connection, account_id: int, now: datetime) -> None:
     """An empty wallet of every asset for a new account, in the caller's transaction."""
-    await conn.execute(
+    conn.execute(
         insert(wallets),
         [{"account_id": account_id, "asset": a, "balance": 0, "updated_at": now} for a in ASSETS],
     )
 
 
-async def _balance(conn: AsyncConnection, account_id: int, asset: str = UNITS) -> int:
+def _balance(conn: Connection, account_id: int, asset: str = UNITS) -> int:
     balance = (
-        await conn.execute(
+        conn.execute(
             select(wallets.c.balance).where(
                 wallets.c.account_id == account_id, wallets.c.asset == asset
             )
@@ -210,11 +216,11 @@ async def _balance(conn: AsyncConnection, account_id: int, asset: str = UNITS) -
     return int(balance)
 
 
-async def _paid_for(conn: AsyncConnection, account_id: int, asset: str) -> tuple[int, int]:
+def _paid_for(conn: Connection, account_id: int, asset: str) -> tuple[int, int]:
     """(cost of what was debited, cost of what was refunded) by the paid-for records."""
     if asset == KES:
         price = func.coalesce(func.sum(imsi_checks.c.price), 0)
-        charged = await conn.execute(
+        charged = conn.execute(
             select(price).where(
                 imsi_checks.c.account_id == account_id, imsi_checks.c.ledger_entry_id.is_not(None)
             )
@@ -222,7 +228,7 @@ async def _paid_for(conn: AsyncConnection, account_id: int, asset: str) -> tuple
         return int(charged.scalar_one()), 0
     m = messages
     units = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.coalesce(func.sum(m.c.units).filter(m.c.ledger_entry_id.is_not(None)), 0),
                 func.coalesce(func.sum(m.c.units).filter(m.c.refund_entry_id.is_not(None)), 0),

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.status import MessageStatus, combine_parts
 from jumbe.services.numbering import NumberingService
-from jumbe.services.transitions import CHUNK, SMPP_OUTBOX_TTL, refund_unsent, transition
-from jumbe.store.database import Database
+from jumbe.services.smpp_outbox import Announcements, OwedDelivery
+from jumbe.services.transitions import refund_unsent, transition
+from jumbe.store.database import CHUNK, Database
 from jumbe.store.schema import (
+    UTCDateTime,
     account_numbers,
     inbound_fragments,
     message_parts,
     messages,
-    smpp_outbox,
     utcnow,
 )
 
@@ -57,6 +59,7 @@ class SubmitOutcome:
     complete: bool  # every part of the message has now been taken
     error: SubmitError | None = None
     retry_at: datetime | None = None
+    parts: int = 1  # of the whole message
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,64 @@ RECEIPT_DETAIL = {
 }
 
 
+_INSERT_PARTS = insert(message_parts)
+_RETRY = (
+    update(messages)
+    .where(messages.c.id == bindparam("mid"), messages.c.status == "accepted")
+    .values(
+        attempts=messages.c.attempts + 1,
+        next_attempt_at=bindparam("due", type_=UTCDateTime),
+        status_detail=bindparam("why"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+_FIND_PARTS = (
+    select(
+        message_parts.c.message_id,
+        message_parts.c.part_no,
+        message_parts.c.carrier_message_id,
+        messages.c.parts,
+    )
+    .join(messages, messages.c.id == message_parts.c.message_id)
+    .where(
+        message_parts.c.connector == bindparam("connector"),
+        message_parts.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(message_parts.c.message_id)
+)
+_PART_DONE = (
+    update(message_parts)
+    .where(
+        message_parts.c.message_id == bindparam("mid"),
+        message_parts.c.part_no == bindparam("pno"),
+        message_parts.c.status.is_(None),
+    )
+    .values(
+        status=bindparam("outcome"),
+        error_code=bindparam("err"),
+        done_at=bindparam("done", type_=UTCDateTime),
+    )
+)
+_PART_STATES = (
+    select(
+        messages.c.id,
+        messages.c.parts,
+        message_parts.c.part_no,
+        message_parts.c.status,
+        message_parts.c.error_code,
+    )
+    .join(message_parts, message_parts.c.message_id == messages.c.id)
+    .where(messages.c.id.in_(bindparam("ids", expanding=True)), messages.c.status == "sent")
+)
+_OWNERS = select(account_numbers.c.number, account_numbers.c.account_id).where(
+    account_numbers.c.number.in_(bindparam("numbers", expanding=True))
+)
+_INSERT_INBOUND = insert(messages).returning(messages.c.id, messages.c.uuid)
+
+Finals = dict[tuple[MessageStatus, str | None], list[int]]
+
+
 class DeliveryService:
     def __init__(
         self, db: Database, numbering: NumberingService, *, receipt_grace: timedelta
@@ -97,6 +158,10 @@ class DeliveryService:
         self.db = db
         self.numbering = numbering
         self.receipt_grace = receipt_grace
+        # Set by the composition root when this node serves SMPP receivers: owed
+        # receipts and MO for accounts bound here go straight to them after commit.
+        self.has_receiver: Callable[[int], bool] = lambda _account: False
+        self.on_owed: Callable[[list[OwedDelivery]], None] | None = None
 
     async def record(self, facts: Sequence[Fact]) -> list[bool]:
         """Write a batch of facts; the result per fact says whether it matched a message."""
@@ -104,22 +169,40 @@ class DeliveryService:
         outcomes = [f for f in facts if isinstance(f, SubmitOutcome)]
         receipts = [f for f in facts if isinstance(f, CarrierReceipt)]
         inbound = [f for f in facts if isinstance(f, InboundMessage)]
-        async with self.db.transaction() as conn:
+        announce = Announcements(self.has_receiver, [])
+
+        def work(conn: Connection) -> dict[int, bool]:
+            finals: Finals = defaultdict(list)
             settle: set[int] = set()
             if outcomes:
-                settle |= await self._record_outcomes(conn, outcomes, now)
+                settle |= self._record_outcomes(conn, outcomes, now)
             matched: dict[int, bool] = {}
             if receipts:
-                matched, touched = await self._record_receipts(conn, receipts)
+                matched, touched = self._record_receipts(conn, receipts, finals)
                 settle |= touched
             if settle:
-                await self._settle(conn, sorted(settle), now)
+                self._settle(conn, sorted(settle), finals)
+            for (status, error), ids in finals.items():
+                transition(
+                    conn,
+                    ids,
+                    status,
+                    now=now,
+                    detail=RECEIPT_DETAIL[status],
+                    error_code=error,
+                    announce=announce,
+                )
             if inbound:
-                await self._record_inbound(conn, inbound, now)
+                self._record_inbound(conn, inbound, now, announce)
+            return matched
+
+        matched = await self.db.write(work)
+        if announce.owed and self.on_owed is not None:
+            self.on_owed(announce.owed)
         return [matched.get(id(f), True) for f in facts]
 
-    async def _record_outcomes(
-        self, conn: AsyncConnection, outcomes: list[SubmitOutcome], now: datetime
+    def _record_outcomes(
+        self, conn: Connection, outcomes: list[SubmitOutcome], now: datetime
     ) -> set[int]:
         parts = [
             {
@@ -133,7 +216,7 @@ class DeliveryService:
             for part_no, carrier_id in o.acked_parts
         ]
         if parts:
-            await conn.execute(insert(message_parts), parts)
+            conn.execute(_INSERT_PARTS, parts)
         sent: dict[str, list[int]] = defaultdict(list)
         failed: dict[tuple[str, str], list[int]] = defaultdict(list)
         retries: list[dict[str, Any]] = []
@@ -147,114 +230,86 @@ class DeliveryService:
                 retries.append(
                     {
                         "mid": o.message_id,
-                        "next_attempt_at": o.retry_at or now,
-                        "status_detail": o.error.description[:255],
+                        "due": o.retry_at or now,
+                        "why": o.error.description[:255],
                     }
                 )
         for connector, ids in sent.items():
-            await transition(
-                conn, ids, MessageStatus.SENT, now=now, detail=f"handed to carrier via {connector}"
+            transition(
+                conn,
+                ids,
+                MessageStatus.SENT,
+                now=now,
+                detail=f"handed to carrier via {connector}",
+                via=connector,
             )
         for (code, description), ids in failed.items():
-            moved = await transition(
+            moved = transition(
                 conn, ids, MessageStatus.FAILED, now=now, detail=description, error_code=code
             )
-            await refund_unsent(conn, moved, now=now, why="rejected by the carrier")
+            refund_unsent(conn, moved, now=now, why="rejected by the carrier")
         if retries:
-            await conn.execute(
-                update(messages)
-                .where(messages.c.id == bindparam("mid"), messages.c.status == "accepted")
-                .values(
-                    attempts=messages.c.attempts + 1,
-                    next_attempt_at=bindparam("next_attempt_at"),
-                    status_detail=bindparam("status_detail"),
-                    lease_owner=None,
-                    lease_until=None,
-                ),
-                retries,
-            )
-        # a multi-part message may have had receipts for early parts already
-        return {mid for ids in sent.values() for mid in ids}
+            conn.execute(_RETRY, retries)
+        # only a multi-part message can have receipts stored before its last part was
+        # taken (a single part's carrier id exists only from its own answer on)
+        return {o.message_id for o in outcomes if o.complete and o.parts > 1}
 
-    async def _record_receipts(
-        self, conn: AsyncConnection, receipts: list[CarrierReceipt]
+    def _record_receipts(
+        self, conn: Connection, receipts: list[CarrierReceipt], finals: Finals
     ) -> tuple[dict[int, bool], set[int]]:
+        """Store receipts on their parts; a single-part message's receipt is its final status
+        (into ``finals``); multi-part messages touched are returned to be settled."""
         by_connector: dict[str, list[CarrierReceipt]] = defaultdict(list)
         for r in receipts:
             by_connector[r.connector].append(r)
-        found: dict[tuple[str, str], tuple[int, int]] = {}
+        found: dict[tuple[str, str], tuple[int, int, int]] = {}
         for connector, group in by_connector.items():
             ids = list({r.carrier_message_id for r in group})
             for start in range(0, len(ids), CHUNK):
-                rows = await conn.execute(
-                    select(
-                        message_parts.c.message_id,
-                        message_parts.c.part_no,
-                        message_parts.c.carrier_message_id,
-                    )
-                    .where(
-                        message_parts.c.connector == connector,
-                        message_parts.c.carrier_message_id.in_(ids[start : start + CHUNK]),
-                    )
-                    .order_by(message_parts.c.message_id)
+                rows = conn.execute(
+                    _FIND_PARTS, {"connector": connector, "ids": ids[start : start + CHUNK]}
                 )
                 for row in rows:  # carriers recycle ids: the newest message wins
-                    found[(connector, row.carrier_message_id)] = (row.message_id, row.part_no)
+                    found[(connector, row.carrier_message_id)] = (
+                        row.message_id,
+                        row.part_no,
+                        row.parts,
+                    )
         matched: dict[int, bool] = {}
         updates: list[dict[str, Any]] = []
+        multipart: set[int] = set()
         for r in receipts:
             key = found.get((r.connector, r.carrier_message_id))
             matched[id(r)] = key is not None
-            if key is not None:
-                updates.append(
-                    {
-                        "mid": key[0],
-                        "pno": key[1],
-                        "status": r.status.value,
-                        "error_code": r.error_code,
-                        "done_at": r.done_at,
-                    }
-                )
-        if updates:
-            await conn.execute(
-                update(message_parts)
-                .where(
-                    message_parts.c.message_id == bindparam("mid"),
-                    message_parts.c.part_no == bindparam("pno"),
-                    message_parts.c.status.is_(None),
-                )
-                .values(
-                    status=bindparam("status"),
-                    error_code=bindparam("error_code"),
-                    done_at=bindparam("done_at"),
-                ),
-                updates,
+            if key is None:
+                continue
+            message_id, part_no, parts = key
+            updates.append(
+                {
+                    "mid": message_id,
+                    "pno": part_no,
+                    "outcome": r.status.value,
+                    "err": r.error_code,
+                    "done": r.done_at,
+                }
             )
-        return matched, {u["mid"] for u in updates}
+            if parts == 1:
+                error = r.error_code if r.status is not MessageStatus.DELIVERED else None
+                finals[(r.status, error or None)].append(message_id)
+            else:
+                multipart.add(message_id)
+        if updates:
+            conn.execute(_PART_DONE, updates)
+        return matched, multipart
 
-    async def _settle(self, conn: AsyncConnection, message_ids: list[int], now: datetime) -> None:
-        """Give sent messages whose every part has a receipt their final status."""
+    def _settle(self, conn: Connection, message_ids: list[int], finals: Finals) -> None:
+        """Sent multi-part messages whose every part has a receipt: their final status."""
         states: dict[int, dict[int, tuple[str | None, str | None]]] = defaultdict(dict)
         part_counts: dict[int, int] = {}
         for start in range(0, len(message_ids), CHUNK):
-            rows = await conn.execute(
-                select(
-                    messages.c.id,
-                    messages.c.parts,
-                    message_parts.c.part_no,
-                    message_parts.c.status,
-                    message_parts.c.error_code,
-                )
-                .join(message_parts, message_parts.c.message_id == messages.c.id)
-                .where(
-                    messages.c.id.in_(message_ids[start : start + CHUNK]),
-                    messages.c.status == "sent",
-                )
-            )
-            for row in rows:
+            for row in conn.execute(_PART_STATES, {"ids": message_ids[start : start + CHUNK]}):
                 part_counts[row.id] = row.parts
                 states[row.id][row.part_no] = (row.status, row.error_code)
-        finals: dict[tuple[MessageStatus, str | None], list[int]] = defaultdict(list)
         for mid, parts in states.items():
             if len(parts) < part_counts[mid]:
                 continue
@@ -267,27 +322,23 @@ class DeliveryService:
             if final is not MessageStatus.DELIVERED:
                 error = next((e for s, e in parts.values() if s != "delivered" and e), None)
             finals[(final, error)].append(mid)
-        for (status, error), ids in finals.items():
-            await transition(
-                conn, ids, status, now=now, detail=RECEIPT_DETAIL[status], error_code=error
-            )
 
-    async def _record_inbound(
-        self, conn: AsyncConnection, inbound: list[InboundMessage], now: datetime
+    def _record_inbound(
+        self,
+        conn: Connection,
+        inbound: list[InboundMessage],
+        now: datetime,
+        announce: Announcements,
     ) -> None:
         whole = [m for m in inbound if m.concat is None]
         fragments = [m for m in inbound if m.concat is not None]
         if fragments:
-            whole.extend(await self._reassemble(conn, fragments))
+            whole.extend(self._reassemble(conn, fragments))
         if not whole:
             return
         owners = {
             r.number: r.account_id
-            for r in await conn.execute(
-                select(account_numbers.c.number, account_numbers.c.account_id).where(
-                    account_numbers.c.number.in_(list({m.recipient for m in whole}))
-                )
-            )
+            for r in conn.execute(_OWNERS, {"numbers": list({m.recipient for m in whole})})
         }
         rows = []
         for m in whole:
@@ -313,32 +364,27 @@ class DeliveryService:
                     "next_attempt_at": m.received_at,
                 }
             )
-        stored = await conn.execute(
-            insert(messages).returning(messages.c.id, messages.c.account_id), rows
-        )
+        ids = {r.uuid: r.id for r in conn.execute(_INSERT_INBOUND, rows)}
         owed = [
-            {
-                "account_id": r.account_id,
-                "message_id": r.id,
-                "kind": "mo",
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "expires_at": now + SMPP_OUTBOX_TTL,
-                "created_at": now,
-            }
-            for r in stored
-            if r.account_id is not None
+            OwedDelivery.of(
+                row["account_id"],
+                "mo",
+                SimpleNamespace(id=ids[row["uuid"]], **row),
+                status=MessageStatus.RECEIVED,
+                status_at=row["status_at"],
+                error_code=None,
+            )
+            for row in rows
+            if row["account_id"] is not None
         ]
-        if owed:  # for the account's SMPP receivers, whenever one is bound
-            await conn.execute(insert(smpp_outbox), owed)
+        announce.queue(conn, owed, now)  # for the account's SMPP receivers
 
-    async def _reassemble(
-        self, conn: AsyncConnection, fragments: list[InboundMessage]
+    def _reassemble(
+        self, conn: Connection, fragments: list[InboundMessage]
     ) -> list[InboundMessage]:
         """Store segments; return the messages whose last segment has now arrived."""
         f = inbound_fragments
-        await conn.execute(
+        conn.execute(
             self.db.insert(f).on_conflict_do_nothing(),  # a carrier may resend a segment
             [
                 {
@@ -369,10 +415,10 @@ class DeliveryService:
                 f.c.recipient == recipient,
                 f.c.reference == reference,
             )
-            parts = (await conn.execute(select(f).where(same).order_by(f.c.sequence))).all()
+            parts = (conn.execute(select(f).where(same).order_by(f.c.sequence))).all()
             if not parts or len(parts) < parts[0].total:
                 continue
-            await conn.execute(delete(f).where(same))
+            conn.execute(delete(f).where(same))
             complete.append(
                 InboundMessage(
                     connector=connector,
@@ -388,60 +434,57 @@ class DeliveryService:
 
     async def drop_stale_fragments(self, older_than: timedelta) -> int:
         """Segments whose siblings never came; carriers give up on them long before this."""
-        async with self.db.transaction() as conn:
-            result = await conn.execute(
-                delete(inbound_fragments).where(
-                    inbound_fragments.c.received_at < utcnow() - older_than
-                )
+        cutoff = utcnow() - older_than
+        return await self.db.write(
+            lambda conn: (
+                conn.execute(
+                    delete(inbound_fragments).where(inbound_fragments.c.received_at < cutoff)
+                ).rowcount
             )
-        return result.rowcount
+        )
 
     async def expire_overdue(self, *, limit: int = 1000) -> int:
         """Expire what can no longer be delivered; refund what never left the platform."""
         now = utcnow()
-        async with self.db.transaction() as conn:
+
+        def work(conn: Connection) -> int:
             waiting = (
-                (
-                    await conn.execute(
-                        select(messages.c.id)
-                        .where(
-                            messages.c.status == "accepted",
-                            messages.c.valid_until <= now,
-                        )
-                        .where((messages.c.lease_until.is_(None)) | (messages.c.lease_until < now))
-                        .limit(limit)
-                    )
+                conn.execute(
+                    select(messages.c.id)
+                    .where(messages.c.status == "accepted", messages.c.valid_until <= now)
+                    .where((messages.c.lease_until.is_(None)) | (messages.c.lease_until < now))
+                    .limit(limit)
                 )
                 .scalars()
                 .all()
             )
-            moved = await transition(
+            moved = transition(
                 conn,
                 list(waiting),
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="validity period ended before a carrier accepted it",
             )
-            await refund_unsent(conn, moved, now=now, why="expired unsent")
+            refund_unsent(conn, moved, now=now, why="expired unsent")
             unanswered = (
-                (
-                    await conn.execute(
-                        select(messages.c.id)
-                        .where(
-                            messages.c.status == "sent",
-                            messages.c.valid_until <= now - self.receipt_grace,
-                        )
-                        .limit(limit)
+                conn.execute(
+                    select(messages.c.id)
+                    .where(
+                        messages.c.status == "sent",
+                        messages.c.valid_until <= now - self.receipt_grace,
                     )
+                    .limit(limit)
                 )
                 .scalars()
                 .all()
             )
-            moved_sent = await transition(
+            moved_sent = transition(
                 conn,
                 list(unanswered),
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="no delivery receipt from the carrier within the validity period",
             )
-        return len(moved) + len(moved_sent)
+            return len(moved) + len(moved_sent)
+
+        return await self.db.write(work)

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,8 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import (
@@ -63,6 +64,8 @@ ROLES = ("owner", "admin", "member", "viewer")
 PERMISSIONS = ("view", "activate", "suspend_resume", "rename", "message")
 TOKEN_PREFIX = "jmb_"
 FIRST_SHORT_CODE = 20000
+TOKEN_CACHE_SECONDS = 1.0
+TOKEN_CACHE_SIZE = 10_000
 VPN_GROUP = re.compile(r"1-\d{11,12}_VPN")
 _passwords = PasswordHasher()
 
@@ -144,6 +147,9 @@ class IdentityService:
     def __init__(self, db: Database, *, auth_failures_per_minute: int = 30) -> None:
         self.db = db
         self.limiter = AttemptLimiter(auth_failures_per_minute)
+        # Tokens found valid in the last second: checking one was a third of the cost
+        # of a REST send. digest -> (caller, expires_at, when checked)
+        self._valid_tokens: dict[str, tuple[Caller, datetime | None, float]] = {}
 
     # accounts --------------------------------------------------------------
 
@@ -197,10 +203,11 @@ class IdentityService:
         raw_token = new_token()
         webhook_secret = "whsec_" + secrets.token_urlsafe(24)
         vpn_group = vpn_group or new_vpn_group()
-        async with self.db.transaction() as conn:
-            team_code = await _free_team_code(conn, name)
+
+        def work(conn: Connection) -> NewAccount:
+            team_code = _free_team_code(conn, name)
             account_id = (
-                await conn.execute(
+                conn.execute(
                     insert(accounts)
                     .values(
                         name=name,
@@ -213,9 +220,9 @@ class IdentityService:
                     .returning(accounts.c.id)
                 )
             ).scalar_one()
-            await open_wallets(conn, account_id, now)
+            open_wallets(conn, account_id, now)
             username = owner_username or f"{team_code.lower()}@jumbe.local"
-            await conn.execute(
+            conn.execute(
                 insert(users).values(
                     account_id=account_id,
                     username=username,
@@ -225,10 +232,10 @@ class IdentityService:
                     created_at=now,
                 )
             )
-            await _insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
-            daraja = await insert_client(conn, account_id, now)
-            short_code = await _next_short_code(conn)
-            await conn.execute(
+            _insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
+            daraja = insert_client(conn, account_id, now)
+            short_code = _next_short_code(conn)
+            conn.execute(
                 insert(account_numbers).values(
                     number=short_code, account_id=account_id, kind="short_code", created_at=now
                 )
@@ -237,7 +244,7 @@ class IdentityService:
             if sender is not None:
                 senders.append((sender, "alphanumeric", True))
             for sender_name, kind, is_default in senders:
-                await conn.execute(
+                conn.execute(
                     insert(sender_ids).values(
                         uuid=str(uuid.uuid4()),
                         account_id=account_id,
@@ -248,20 +255,22 @@ class IdentityService:
                         created_at=now,
                     )
                 )
-        return NewAccount(
-            account_id=account_id,
-            name=name,
-            team_code=team_code,
-            api_token=raw_token,
-            username=username,
-            password=password,
-            webhook_secret=webhook_secret,
-            short_code=short_code,
-            sender_ids=tuple(s[0] for s in senders),
-            vpn_group=vpn_group,
-            daraja_consumer_key=daraja.key,
-            daraja_consumer_secret=daraja.secret,
-        )
+            return NewAccount(
+                account_id=account_id,
+                name=name,
+                team_code=team_code,
+                api_token=raw_token,
+                username=username,
+                password=password,
+                webhook_secret=webhook_secret,
+                short_code=short_code,
+                sender_ids=tuple(s[0] for s in senders),
+                vpn_group=vpn_group,
+                daraja_consumer_key=daraja.key,
+                daraja_consumer_secret=daraja.secret,
+            )
+
+        return await self.db.write(work)
 
     async def find_account(self, ref: str) -> int:
         """An account by id, team code, account number, or name when unique (CLI use)."""
@@ -271,10 +280,8 @@ class IdentityService:
             condition = accounts.c.id == int(ref)
         else:
             condition = (accounts.c.team_code == ref.upper()) | (accounts.c.name == ref)
-        async with self.db.snapshot() as conn:
-            rows = (
-                await conn.execute(select(accounts.c.id, accounts.c.team_code).where(condition))
-            ).all()
+        query = select(accounts.c.id, accounts.c.team_code).where(condition)
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         exact = [r.id for r in rows if r.team_code == ref.upper()]
         if exact:
             return exact[0]
@@ -285,28 +292,19 @@ class IdentityService:
         return int(rows[0].id)
 
     async def account_by_team_code(self, team_code: str) -> int | None:
-        async with self.db.snapshot() as conn:
-            return (
-                await conn.execute(select(accounts.c.id).where(accounts.c.team_code == team_code))
-            ).scalar_one_or_none()
+        query = select(accounts.c.id).where(accounts.c.team_code == team_code)
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
 
     async def account_by_vpn_group(self, vpn_group: str) -> int:
-        async with self.db.snapshot() as conn:
-            return await account_by_vpn_group(conn, vpn_group)
+        return await self.db.read(lambda conn: account_by_vpn_group(conn, vpn_group))
 
     async def vpn_group(self, account_id: int) -> str:
-        async with self.db.snapshot() as conn:
-            return (
-                await conn.execute(select(accounts.c.vpn_group).where(accounts.c.id == account_id))
-            ).scalar_one()
+        query = select(accounts.c.vpn_group).where(accounts.c.id == account_id)
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one())
 
     async def webhook_secret(self, account_id: int) -> str:
-        async with self.db.snapshot() as conn:
-            return (
-                await conn.execute(
-                    select(accounts.c.webhook_secret).where(accounts.c.id == account_id)
-                )
-            ).scalar_one()
+        query = select(accounts.c.webhook_secret).where(accounts.c.id == account_id)
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one())
 
     # tokens ------------------------------------------------------------------
 
@@ -320,6 +318,15 @@ class IdentityService:
             raise Unauthenticated("Missing API token: send Authorization: Bearer <token>")
         self.limiter.check(client)
         now = utcnow()
+        digest = hash_token(raw)
+        cached = self._valid_tokens.get(digest)
+        if cached is not None:
+            caller, expires_at, checked = cached
+            if time.monotonic() - checked < TOKEN_CACHE_SECONDS and (
+                expires_at is None or expires_at > now
+            ):
+                return caller
+            del self._valid_tokens[digest]
         query = (
             select(
                 api_tokens.c.id,
@@ -330,10 +337,9 @@ class IdentityService:
                 accounts.c.status,
             )
             .join(accounts, accounts.c.id == api_tokens.c.account_id)
-            .where(api_tokens.c.token_hash == hash_token(raw))
+            .where(api_tokens.c.token_hash == digest)
         )
-        async with self.db.snapshot() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         reason = None
         if row is None:
             reason = "Invalid API token"
@@ -346,11 +352,15 @@ class IdentityService:
         if reason is not None or row is None:
             self.limiter.failed(client)
             raise Unauthenticated(reason or "Invalid API token")
-        return Caller(
+        caller = Caller(
             account_id=row.account_id,
             token_id=row.id,
             scopes=frozenset(row.scopes.split(",")),
         )
+        if len(self._valid_tokens) > TOKEN_CACHE_SIZE:
+            self._valid_tokens.clear()
+        self._valid_tokens[digest] = (caller, row.expires_at, time.monotonic())
+        return caller
 
     async def create_token(
         self,
@@ -373,8 +383,9 @@ class IdentityService:
             raise InvalidRequest("expires_at must be in the future")
         raw = new_token()
         ordered = tuple(s for s in SCOPES if s in scopes)
-        async with self.db.transaction() as conn:
-            token_uuid = await _insert_token(conn, account_id, name, ordered, expires_at, raw, now)
+        token_uuid = await self.db.write(
+            lambda conn: _insert_token(conn, account_id, name, ordered, expires_at, raw, now)
+        )
         return raw, TokenView(
             uuid=token_uuid,
             name=name,
@@ -391,8 +402,7 @@ class IdentityService:
             .where(api_tokens.c.account_id == account_id)
             .order_by(api_tokens.c.id.desc())
         )
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [
             TokenView(
                 uuid=r.uuid,
@@ -407,14 +417,22 @@ class IdentityService:
         ]
 
     async def revoke_token(self, account_id: int, token_uuid: str) -> None:
-        async with self.db.transaction() as conn:
-            result = await conn.execute(
+        revoked = await self.db.write(
+            lambda conn: conn.execute(
                 update(api_tokens)
                 .where(api_tokens.c.account_id == account_id, api_tokens.c.uuid == token_uuid)
                 .values(revoked_at=func.coalesce(api_tokens.c.revoked_at, utcnow()))
-            )
-        if result.rowcount == 0:
+                .returning(api_tokens.c.id)
+            ).scalar_one_or_none()
+        )
+        if revoked is None:
             raise NotFound("token not found")
+        # effective at once on this node; other nodes drop it within TOKEN_CACHE_SECONDS
+        self._valid_tokens = {
+            digest: entry
+            for digest, entry in self._valid_tokens.items()
+            if entry[0].token_id != revoked
+        }
 
     async def authenticate_bind(self, system_id: str, password: str, *, client: str) -> Caller:
         """An SMPP bind: the team code as system_id, an API token with the messages scope
@@ -433,14 +451,15 @@ class IdentityService:
 
     async def smpp_limits(self, account_id: int) -> tuple[int | None, float | None]:
         """(max sessions, submits per second per session) set for the account; None: default."""
-        async with self.db.snapshot() as conn:
-            row = (
-                await conn.execute(
+        row = await self.db.read(
+            lambda conn: (
+                conn.execute(
                     select(accounts.c.smpp_max_sessions, accounts.c.smpp_tps).where(
                         accounts.c.id == account_id
                     )
                 )
             ).one()
+        )
         return row.smpp_max_sessions, row.smpp_tps
 
     async def set_smpp_limits(
@@ -450,24 +469,26 @@ class IdentityService:
             raise InvalidRequest("sessions must be between 1 and 1000")
         if tps is not None and not 0 < tps <= 100_000:
             raise InvalidRequest("tps must be above 0 and at most 100000")
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        await self.db.write(
+            lambda conn: conn.execute(
                 update(accounts)
                 .where(accounts.c.id == account_id)
                 .values(smpp_max_sessions=max_sessions, smpp_tps=tps)
             )
+        )
 
     # users -------------------------------------------------------------------
 
     async def verify_password(self, username: str, password: str, *, client: str) -> int:
         """The user id for a username and password; Unauthenticated otherwise."""
         self.limiter.check(client)
-        async with self.db.snapshot() as conn:
-            row = (
-                await conn.execute(
+        row = await self.db.read(
+            lambda conn: (
+                conn.execute(
                     select(users.c.id, users.c.password_hash).where(users.c.username == username)
                 )
             ).one_or_none()
+        )
         ok = False
         if row is not None:
             try:
@@ -497,8 +518,8 @@ class IdentityService:
         password = secrets.token_urlsafe(12)
         password_hash = await asyncio.to_thread(_passwords.hash, password)
         try:
-            async with self.db.transaction() as conn:
-                await conn.execute(
+            await self.db.write(
+                lambda conn: conn.execute(
                     insert(users).values(
                         account_id=account_id,
                         username=username,
@@ -508,6 +529,7 @@ class IdentityService:
                         created_at=utcnow(),
                     )
                 )
+            )
         except IntegrityError as exc:
             raise Conflict(f"user {username!r} already exists") from exc
         return password
@@ -522,47 +544,47 @@ class IdentityService:
     async def _change_permissions(
         self, username: str, change: frozenset[str], *, add: bool
     ) -> tuple[str, ...]:
-        async with self.db.transaction() as conn:
-            current = (
-                await conn.execute(select(users.c.permissions).where(users.c.username == username))
+        def work(conn: Connection) -> frozenset[str]:
+            current = conn.execute(
+                select(users.c.permissions).where(users.c.username == username)
             ).scalar_one_or_none()
             if current is None:
                 raise NotFound(f"no user {username!r}")
             held = _split(current)
             now_held = held | change if add else held - change
-            await conn.execute(
+            conn.execute(
                 update(users)
                 .where(users.c.username == username)
                 .values(permissions=_joined(now_held))
             )
+            return now_held
+
+        now_held = await self.db.write(work)
         return tuple(p for p in PERMISSIONS if p in now_held)
 
     async def list_users(self, account_id: int) -> list[UserView]:
         query = select(users).where(users.c.account_id == account_id).order_by(users.c.id)
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [
             UserView(r.username, r.role, tuple(sorted(_split(r.permissions))), r.created_at)
             for r in rows
         ]
 
 
-async def account_by_vpn_group(conn: AsyncConnection, vpn_group: str) -> int:
+def account_by_vpn_group(conn: Connection, vpn_group: str) -> int:
     """The account with this account number; UnknownAccount if there is none."""
     found = (
-        await conn.execute(select(accounts.c.id).where(accounts.c.vpn_group == vpn_group))
+        conn.execute(select(accounts.c.id).where(accounts.c.vpn_group == vpn_group))
     ).scalar_one_or_none()
     if found is None:
         raise UnknownAccount(f"no account {vpn_group!r}")
     return int(found)
 
 
-async def require_permission(
-    conn: AsyncConnection, account_id: int, username: str, permission: str
-) -> None:
+def require_permission(conn: Connection, account_id: int, username: str, permission: str) -> None:
     """NotPermitted unless ``username`` is a user of the account holding ``permission``."""
     held = (
-        await conn.execute(
+        conn.execute(
             select(users.c.permissions).where(
                 users.c.username == username, users.c.account_id == account_id
             )
@@ -595,8 +617,8 @@ def _joined(held: frozenset[str]) -> str:
     return ",".join(p for p in PERMISSIONS if p in held)
 
 
-async def _insert_token(
-    conn: AsyncConnection,
+def _insert_token(
+    conn: Connection,
     account_id: int,
     name: str,
     scopes: tuple[str, ...],
@@ -605,7 +627,7 @@ async def _insert_token(
     now: datetime,
 ) -> str:
     token_uuid = str(uuid.uuid4())
-    await conn.execute(
+    conn.execute(
         insert(api_tokens).values(
             uuid=token_uuid,
             account_id=account_id,
@@ -620,19 +642,19 @@ async def _insert_token(
     return token_uuid
 
 
-async def _free_team_code(conn: AsyncConnection, name: str) -> str:
+def _free_team_code(conn: Connection, name: str) -> str:
     stem = re.sub(r"[^A-Z0-9]", "", name.upper())[:6] or "TEAM"
     for _ in range(50):
         code = f"{stem}{secrets.randbelow(10_000):04d}"
-        taken = await conn.execute(select(accounts.c.id).where(accounts.c.team_code == code))
+        taken = conn.execute(select(accounts.c.id).where(accounts.c.team_code == code))
         if taken.first() is None:
             return code
     raise Conflict("could not allocate a unique team code")
 
 
-async def _next_short_code(conn: AsyncConnection) -> str:
+def _next_short_code(conn: Connection) -> str:
     highest = (
-        await conn.execute(
+        conn.execute(
             select(func.max(account_numbers.c.number)).where(account_numbers.c.kind == "short_code")
         )
     ).scalar_one_or_none()

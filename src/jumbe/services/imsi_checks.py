@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.swap_check import hashed_imsi, partner_key, recent_swap
@@ -90,39 +92,40 @@ class ImsiCheckService:
             await self._audit(partner, number[:32], "invalid")
             raise
         now = utcnow()
-        async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(
-                    select(subscribers.c.imsi, subscribers.c.registered_on).where(
-                        subscribers.c.msisdn == msisdn
-                    )
+
+        def work(conn: Connection) -> tuple[Any, datetime | None]:
+            row = conn.execute(
+                select(subscribers.c.imsi, subscribers.c.registered_on).where(
+                    subscribers.c.msisdn == msisdn
                 )
             ).one_or_none()
-            if row is not None:
-                last_swap = (
-                    await conn.execute(
-                        select(func.max(sim_swaps.c.swapped_at)).where(sim_swaps.c.msisdn == msisdn)
-                    )
-                ).scalar_one_or_none()
-                entry = await post_entry(
-                    conn,
-                    partner,
-                    -self.price_cents,
-                    "charge",
-                    f"IMSI check of {msisdn}",
-                    asset=KES,
-                    now=now,
+            if row is None:
+                return None, None
+            last_swap = conn.execute(
+                select(func.max(sim_swaps.c.swapped_at)).where(sim_swaps.c.msisdn == msisdn)
+            ).scalar_one_or_none()
+            entry = post_entry(
+                conn,
+                partner,
+                -self.price_cents,
+                "charge",
+                f"IMSI check of {msisdn}",
+                asset=KES,
+                now=now,
+            )
+            conn.execute(
+                insert(imsi_checks).values(
+                    account_id=partner,
+                    msisdn=msisdn,
+                    outcome="found",
+                    price=self.price_cents,
+                    ledger_entry_id=entry,
+                    created_at=now,
                 )
-                await conn.execute(
-                    insert(imsi_checks).values(
-                        account_id=partner,
-                        msisdn=msisdn,
-                        outcome="found",
-                        price=self.price_cents,
-                        ledger_entry_id=entry,
-                        created_at=now,
-                    )
-                )
+            )
+            return row, last_swap
+
+        row, last_swap = await self.db.write(work)
         if row is None:
             await self._audit(partner, msisdn, "not_found")
             raise NotFound(f"{msisdn} is not registered on the network")
@@ -135,9 +138,11 @@ class ImsiCheckService:
         )
 
     async def _audit(self, partner: int, msisdn: str, outcome: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        def work(conn: Connection) -> None:
+            conn.execute(
                 insert(imsi_checks).values(
                     account_id=partner, msisdn=msisdn, outcome=outcome, created_at=utcnow()
                 )
             )
+
+        await self.db.write(work)

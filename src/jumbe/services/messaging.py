@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jumbe import metrics
 from jumbe.core.segments import Encoding, segment
@@ -38,10 +38,10 @@ from jumbe.services.errors import (
 )
 from jumbe.services.numbering import NumberingService
 from jumbe.services.transitions import refund_unsent, transition
-from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, StatusChange
+from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
 from jumbe.store.database import Database
 from jumbe.store.group_commit import GroupCommit
-from jumbe.store.schema import message_events, messages, sender_ids, utcnow, wallets
+from jumbe.store.schema import messages, sender_ids, utcnow, wallets
 
 MAX_TEXT_CHARS = 10_000
 MAX_PAGE_SIZE = 100
@@ -222,8 +222,7 @@ class MessagingService:
     ) -> list[MessageView | ServiceError | Exception]:
         results: list[MessageView | ServiceError | Exception]
         try:
-            async with self.db.transaction() as conn:
-                results = list(await self._accept_in(conn, batch))
+            results = list(await self.db.write(lambda conn: self._accept_in(conn, batch)))
         except Exception:
             if len(batch) == 1:
                 raise
@@ -232,22 +231,26 @@ class MessagingService:
             results = []
             for one in batch:
                 try:
-                    async with self.db.transaction() as conn:
-                        results.extend(await self._accept_in(conn, [one]))
+                    results.extend(
+                        await self.db.write(lambda conn, one=one: self._accept_in(conn, [one]))
+                    )
                 except IntegrityError as exc:
                     results.append(Conflict(f"message could not be stored: {exc.orig}"))
                 except Exception as exc:
                     results.append(exc)
-        if self.on_accepted is not None and any(isinstance(r, MessageView) for r in results):
+        stored = [r for r in results if isinstance(r, MessageView)]
+        for view in stored:  # counted once committed
+            metrics.messages_accepted.labels(view.source).inc()
+        if stored and self.on_accepted is not None:
             self.on_accepted()
         return results
 
-    async def _accept_in(
-        self, conn: AsyncConnection, batch: list[_Pending]
+    def _accept_in(
+        self, conn: Connection, batch: list[_Pending]
     ) -> list[MessageView | ServiceError]:
         account_ids = sorted({p.account_id for p in batch})
-        senders = await _senders(conn, account_ids)
-        balances = await _balances(conn, account_ids, lock=not self.db.is_sqlite)
+        senders = _senders(conn, account_ids)
+        balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
         accepted: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
@@ -265,7 +268,7 @@ class MessagingService:
         rows: list[dict[str, Any]] = []
         for account_id, indexes in accepted.items():
             total = sum(batch[i].row["units"] for i in indexes)
-            entry = await post_entry(
+            entry = post_entry(
                 conn,
                 account_id,
                 -total,
@@ -279,7 +282,7 @@ class MessagingService:
                 rows.append(batch[i].row)
         ids: dict[str, int] = {}
         if rows:
-            inserted = await conn.execute(
+            inserted = conn.execute(
                 insert(messages).returning(messages.c.id, messages.c.uuid), rows
             )
             ids = {r.uuid: r.id for r in inserted}
@@ -287,39 +290,22 @@ class MessagingService:
             for i in indexes:
                 row = batch[i].row
                 results[i] = _view_of(ids[row["uuid"]], row)
-                metrics.messages_accepted.labels(row["source"]).inc()
         return [r for r in results if r is not None]
 
     # reading -----------------------------------------------------------------
 
     async def get(self, account_id: int, message_uuid: str, *, history: bool = True) -> MessageView:
-        async with self.db.snapshot() as conn:
-            row = (
-                await conn.execute(
-                    select(messages).where(
-                        messages.c.uuid == message_uuid, messages.c.account_id == account_id
-                    )
+        def work(conn: Connection) -> MessageView:
+            row = conn.execute(
+                select(messages).where(
+                    messages.c.uuid == message_uuid, messages.c.account_id == account_id
                 )
             ).one_or_none()
             if row is None:
                 raise NotFound("Message not found")
-            changes: tuple[StatusChange, ...] = ()
-            if history:
-                events = await conn.execute(
-                    select(message_events)
-                    .where(message_events.c.message_id == row.id)
-                    .order_by(message_events.c.id)
-                )
-                changes = (
-                    StatusChange(
-                        MessageStatus.ACCEPTED, row.created_at, f"accepted via {row.source}"
-                    ),
-                    *(
-                        StatusChange(MessageStatus(e.status), e.created_at, e.description)
-                        for e in events
-                    ),
-                )
-        return MessageView.from_row(row, changes)
+            return MessageView.from_row(row, history_of(row) if history else ())
+
+        return await self.db.read(work)
 
     async def list(
         self,
@@ -351,20 +337,21 @@ class MessagingService:
                 raise InvalidRequest("direction must be mt or mo")
             conditions.append(messages.c.direction == direction)
         where = and_(*conditions)
-        async with self.db.snapshot() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(messages).where(where))
+
+        def work(conn: Connection) -> Page:
+            total = conn.execute(
+                select(func.count()).select_from(messages).where(where)
             ).scalar_one()
-            rows = (
-                await conn.execute(
-                    select(messages)
-                    .where(where)
-                    .order_by(messages.c.id.desc())
-                    .limit(page_size)
-                    .offset((page - 1) * page_size)
-                )
+            rows = conn.execute(
+                select(messages)
+                .where(where)
+                .order_by(messages.c.id.desc())
+                .limit(page_size)
+                .offset((page - 1) * page_size)
             ).all()
-        return Page([MessageView.from_row(r) for r in rows], page, page_size, total)
+            return Page([MessageView.from_row(r) for r in rows], page, page_size, total)
+
+        return await self.db.read(work)
 
     # changing ----------------------------------------------------------------
 
@@ -395,12 +382,11 @@ class MessagingService:
     async def cancel(self, account_id: int, message_uuid: str) -> MessageView:
         """Cancel a message no carrier has been handed yet, and refund it."""
         now = utcnow()
-        async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(
-                    select(messages.c.id, messages.c.status, messages.c.lease_until).where(
-                        messages.c.uuid == message_uuid, messages.c.account_id == account_id
-                    )
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(
+                select(messages.c.id, messages.c.status, messages.c.lease_until).where(
+                    messages.c.uuid == message_uuid, messages.c.account_id == account_id
                 )
             ).one_or_none()
             if row is None:
@@ -409,15 +395,17 @@ class MessagingService:
                 row.lease_until is not None and row.lease_until > now
             ):
                 raise Conflict("message has already been handed to the carrier")
-            moved = await transition(
+            moved = transition(
                 conn, [row.id], MessageStatus.CANCELLED, now=now, detail="cancelled by the sender"
             )
-            await refund_unsent(conn, moved, now=now, why="cancelled")
+            refund_unsent(conn, moved, now=now, why="cancelled")
+
+        await self.db.write(work)
         return await self.get(account_id, message_uuid)
 
 
-async def _senders(conn: AsyncConnection, account_ids: list[int]) -> dict[int, list[Any]]:
-    rows = await conn.execute(
+def _senders(conn: Connection, account_ids: list[int]) -> dict[int, list[Any]]:
+    rows = conn.execute(
         select(
             sender_ids.c.account_id,
             sender_ids.c.uuid,
@@ -446,13 +434,13 @@ def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | Service
     return UnknownSender(f"sender ID {wanted!r} is not registered for this account")
 
 
-async def _balances(conn: AsyncConnection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
+def _balances(conn: Connection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
     query = select(wallets.c.account_id, wallets.c.balance).where(
         wallets.c.account_id.in_(account_ids), wallets.c.asset == UNITS
     )
     if lock:
         query = query.with_for_update()
-    return {r.account_id: int(r.balance) for r in await conn.execute(query)}
+    return {r.account_id: int(r.balance) for r in conn.execute(query)}
 
 
 def _view_of(message_id: int, row: dict[str, Any]) -> MessageView:

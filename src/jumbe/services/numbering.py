@@ -42,14 +42,14 @@ class NumberingService:
     async def refresh(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(select(carrier_prefixes))).all()
+        rows = await self.db.read(lambda conn: conn.execute(select(carrier_prefixes)).all())
         self._table = CarrierTable({r.prefix: r.carrier for r in rows})
         self._loaded_at = time.monotonic()
 
     async def overrides(self) -> dict[str, str]:
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(select(carrier_prefixes).order_by("prefix"))).all()
+        rows = await self.db.read(
+            lambda conn: conn.execute(select(carrier_prefixes).order_by("prefix")).all()
+        )
         return {r.prefix: r.carrier for r in rows}
 
     async def set_prefix(self, prefix: str, carrier: str) -> None:
@@ -63,15 +63,17 @@ class NumberingService:
         stmt = stmt.on_conflict_do_update(
             index_elements=["prefix"], set_={"carrier": slug, "updated_at": values["updated_at"]}
         )
-        async with self.db.transaction() as conn:
-            await conn.execute(stmt)
+        await self.db.write(lambda conn: conn.execute(stmt))
         await self.refresh(force=True)
 
     async def remove_prefix(self, prefix: str) -> None:
-        async with self.db.transaction() as conn:
-            result = await conn.execute(
-                delete(carrier_prefixes).where(carrier_prefixes.c.prefix == prefix)
+        removed = await self.db.write(
+            lambda conn: (
+                conn.execute(
+                    delete(carrier_prefixes).where(carrier_prefixes.c.prefix == prefix)
+                ).rowcount
             )
-        if result.rowcount == 0:
+        )
+        if removed == 0:
             raise NotFound(f"no override for prefix {prefix}")
         await self.refresh(force=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.services.errors import Unauthenticated
 from jumbe.services.limits import AttemptLimiter
@@ -57,10 +57,10 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def insert_client(conn: AsyncConnection, account_id: int, now: datetime) -> ClientCredentials:
+def insert_client(conn: Connection, account_id: int, now: datetime) -> ClientCredentials:
     """New client credentials for the account, in the caller's transaction."""
     credentials = ClientCredentials(key=_random(48), secret=_random(64))
-    await conn.execute(
+    conn.execute(
         insert(oauth_clients).values(
             account_id=account_id,
             client_key=credentials.key,
@@ -91,21 +91,21 @@ class OAuthService:
                 accounts.c.status == "active",
             )
         )
-        async with self.db.snapshot() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
             self.limiter.failed(client)
             raise Unauthenticated("Invalid Authentication passed")
         raw = _random(28)
         now = utcnow()
-        async with self.db.transaction() as conn:
+
+        def work(conn: Connection) -> None:
             # a client that asks every hour would otherwise leave a trail of dead tokens
-            await conn.execute(
+            conn.execute(
                 delete(oauth_tokens).where(
                     oauth_tokens.c.client_id == row.id, oauth_tokens.c.expires_at <= now
                 )
             )
-            await conn.execute(
+            conn.execute(
                 insert(oauth_tokens).values(
                     token_hash=_hash(raw),
                     client_id=row.id,
@@ -114,6 +114,8 @@ class OAuthService:
                     created_at=now,
                 )
             )
+
+        await self.db.write(work)
         return AccessToken(raw, int(self.ttl.total_seconds()))
 
     async def authenticate(self, raw: str | None, *, client: str) -> OAuthCaller:
@@ -131,8 +133,7 @@ class OAuthService:
                 accounts.c.status == "active",
             )
         )
-        async with self.db.snapshot() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None or row.expires_at <= utcnow():
             self.limiter.failed(client)
             raise Unauthenticated("Invalid Access Token")

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound
@@ -40,37 +41,42 @@ class ProductService:
         if not name or len(name) > 120:
             raise InvalidRequest("a product name is 1 to 120 characters")
         product = Product(offering_id, name, _status(status))
-        try:
-            async with self.db.transaction() as conn:
-                await conn.execute(
-                    insert(products).values(
-                        offering_id=offering_id,
-                        name=name,
-                        status=product.status,
-                        created_at=utcnow(),
-                    )
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                insert(products).values(
+                    offering_id=offering_id,
+                    name=name,
+                    status=product.status,
+                    created_at=utcnow(),
                 )
+            )
+
+        try:
+            await self.db.write(work)
         except IntegrityError as exc:
             raise Conflict(f"product {offering_id!r} already exists") from exc
         return product
 
     async def set_status(self, offering_id: str, status: str) -> Product:
-        async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(
-                    update(products)
-                    .where(products.c.offering_id == offering_id)
-                    .values(status=_status(status))
-                    .returning(products)
-                )
-            ).one_or_none()
+        statement = (
+            update(products)
+            .where(products.c.offering_id == offering_id)
+            .values(status=_status(status))
+            .returning(products)
+        )
+
+        def work(conn: Connection) -> Row | None:
+            return conn.execute(statement).one_or_none()
+
+        row = await self.db.write(work)
         if row is None:
             raise NotFound(f"no product {offering_id!r}")
         return Product(row.offering_id, row.name, row.status)
 
     async def list(self) -> list[Product]:
-        async with self.db.snapshot() as conn:
-            rows = (await conn.execute(select(products).order_by(products.c.offering_id))).all()
+        query = select(products).order_by(products.c.offering_id)
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [Product(r.offering_id, r.name, r.status) for r in rows]
 
 

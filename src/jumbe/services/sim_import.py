@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from sqlalchemy import insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
 from jumbe.core.kenya_time import kenyan, kenyan_day
@@ -50,8 +50,9 @@ async def import_sims(
     on_rejection: OnRejection | None = None,
 ) -> ImportReport:
     """Import the SIMs of an open CSV text file into the account, a batch per transaction."""
-    async with db.snapshot() as conn:
-        catalogue = set((await conn.execute(select(products.c.offering_id))).scalars())
+    catalogue = await db.read(
+        lambda conn: set(conn.execute(select(products.c.offering_id)).scalars())
+    )
     job = CsvImport(
         source,
         required=REQUIRED,
@@ -81,8 +82,9 @@ async def import_sims(
             fresh[parsed["iccid"]] = (row.line, parsed | {"account_id": account_id})
         if not fresh:
             return refused
-        async with db.transaction() as conn:
-            inserted = await conn.execute(
+
+        def work(conn: Connection) -> list[Rejection]:
+            inserted = conn.execute(
                 db.insert(sims)
                 .on_conflict_do_nothing()
                 .returning(sims.c.id, sims.c.iccid, sims.c.status),
@@ -90,7 +92,7 @@ async def import_sims(
             )
             stored = {r.iccid: r for r in inserted}
             if stored:
-                await conn.execute(
+                conn.execute(
                     insert(sim_events),
                     [
                         {
@@ -106,9 +108,9 @@ async def import_sims(
                     ],
                 )
             lost = [v for k, v in fresh.items() if k not in stored]
-            if lost:
-                refused += await _why_taken(conn, lost)
-        return refused
+            return _why_taken(conn, lost) if lost else []
+
+        return refused + await db.write(work)
 
     return await job.run(store)
 
@@ -158,14 +160,10 @@ def _parse(values: dict[str, str], catalogue: set[str], now: datetime) -> dict[s
     return row
 
 
-async def _why_taken(
-    conn: AsyncConnection, lost: list[tuple[int, dict[str, Any]]]
-) -> list[Rejection]:
+def _why_taken(conn: Connection, lost: list[tuple[int, dict[str, Any]]]) -> list[Rejection]:
     """Say which number of each refused row another SIM already has."""
     conditions = [sims.c[c].in_([r[c] for _line, r in lost]) for c in UNIQUE]
-    existing = (
-        await conn.execute(select(*(sims.c[c] for c in UNIQUE)).where(or_(*conditions)))
-    ).all()
+    existing = conn.execute(select(*(sims.c[c] for c in UNIQUE)).where(or_(*conditions))).all()
     taken = {c: {getattr(e, c) for e in existing} for c in UNIQUE}
     reasons = []
     for line, row in lost:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.core.kenya_time import day_number, days, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier, iot_msisdn
@@ -132,11 +132,14 @@ class SimService:
         """
         if not vpn_groups:
             raise InvalidRequest("vpnGroup is required")
-        async with self.db.snapshot() as conn:
+
+        def work(conn: Connection) -> None:
             for vpn_group in vpn_groups:
-                if await account_by_vpn_group(conn, vpn_group) != caller:
+                if account_by_vpn_group(conn, vpn_group) != caller:
                     raise ForeignAccount("Bad Request – Kindly use your own vpnGroup")
-            await require_permission(conn, caller, username, permission)
+            require_permission(conn, caller, username, permission)
+
+        await self.db.read(work)
         return caller
 
     async def import_csv(
@@ -172,25 +175,20 @@ class SimService:
         if status is not None:
             query = query.where(sims.c.status == status.value)
         query = query.order_by(sims.c.id).limit(limit).offset(offset)
-        async with self.db.snapshot() as conn:
-            return [_view(r) for r in await conn.execute(query)]
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
+        return [_view(r) for r in rows]
 
     async def count(self, account_id: int, *, status: SimState | None = None) -> int:
         query = select(func.count()).select_from(sims).where(sims.c.account_id == account_id)
         if status is not None:
             query = query.where(sims.c.status == status.value)
-        async with self.db.snapshot() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return int(await self.db.read(lambda conn: conn.execute(query).scalar_one()))
 
     async def find(self, account_id: int, msisdn: str) -> SimView:
         """The account's SIM with this number (either form); UnknownSim if it has none."""
         number = sim_number(msisdn)
-        async with self.db.snapshot() as conn:
-            row = (
-                await conn.execute(
-                    _select().where(sims.c.account_id == account_id, sims.c.msisdn == number)
-                )
-            ).one_or_none()
+        query = _select().where(sims.c.account_id == account_id, sims.c.msisdn == number)
+        row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None:
             raise _unknown(number)
         return _view(row)
@@ -212,8 +210,8 @@ class SimService:
             )
             .group_by(e.c.day, e.c.to_status)
         )
-        async with self.db.snapshot() as conn:
-            counts = {(r[0], r[1]): int(r[2]) for r in await conn.execute(query)}
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
+        counts = {(r[0], r[1]): int(r[2]) for r in rows}
         return Trends(
             days=span,
             entered={s: [counts.get((day_number(d), s.value), 0) for d in span] for s in TRENDED},
@@ -256,13 +254,13 @@ class SimService:
         if not name or len(name) > 64:
             raise InvalidRequest("an asset name is 1 to 64 characters")
         number = sim_number(msisdn)
-        async with self.db.transaction() as conn:
-            moved = await conn.execute(
-                update(sims)
-                .where(sims.c.account_id == account_id, sims.c.msisdn == number)
-                .values(asset_name=name)
-            )
-        if moved.rowcount == 0:
+        statement = (
+            update(sims)
+            .where(sims.c.account_id == account_id, sims.c.msisdn == number)
+            .values(asset_name=name)
+        )
+        moved = await self.db.write(lambda conn: conn.execute(statement).rowcount)
+        if moved == 0:
             raise _unknown(number)
         return await self.find(account_id, number)
 
@@ -277,12 +275,11 @@ class SimService:
         only_from: frozenset[SimState] | None = None,
     ) -> SimView:
         number = sim_number(msisdn)
-        async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(
-                    select(sims.c.id, sims.c.status, sims.c.product_id).where(
-                        sims.c.account_id == account_id, sims.c.msisdn == number
-                    )
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(
+                select(sims.c.id, sims.c.status, sims.c.product_id).where(
+                    sims.c.account_id == account_id, sims.c.msisdn == number
                 )
             ).one_or_none()
             if row is None:
@@ -292,12 +289,14 @@ class SimService:
             old = SimState(row.status)
             if (only_from is not None and old not in only_from) or not can_move(old, new):
                 raise Conflict(f"SIM {number} is {old.label}; it cannot become {new.label}")
-            await _move(conn, account_id, row.id, old, new, actor=actor, now=utcnow())
+            _move(conn, account_id, row.id, old, new, actor=actor, now=utcnow())
+
+        await self.db.write(work)
         return await self.find(account_id, number)
 
 
-async def _move(
-    conn: AsyncConnection,
+def _move(
+    conn: Connection,
     account_id: int,
     sim_id: int,
     old: SimState,
@@ -314,12 +313,12 @@ async def _move(
     values: dict[str, Any] = {"status": new.value, "status_at": now}
     if new is SimState.ACTIVE and old in _NEVER_ACTIVE:
         values |= {"activated_at": now, "activated_by": actor[:254]}
-    moved = await conn.execute(
+    moved = conn.execute(
         update(sims).where(sims.c.id == sim_id, sims.c.status == old.value).values(**values)
     )
     if moved.rowcount != 1:
         raise Conflict("the SIM changed state meanwhile; try again")
-    await conn.execute(
+    conn.execute(
         insert(sim_events).values(
             account_id=account_id,
             sim_id=sim_id,

@@ -1,43 +1,162 @@
 """Receipts and MO messages owed to accounts' SMPP receivers.
 
 Rows are written in the transaction that makes a message final (when its SMPP
-sender asked for a receipt) or stores an MO; the SMPP server claims them for
-accounts that have a receiver bound, and settles them once the ESME has
-answered the deliver_sm. Nothing is dropped while no receiver is bound; rows
-give up only when they expire.
+sender asked for a receipt) or stores an MO. Two lanes deliver them:
+
+- the fast lane: when the account has a receiver bound on this node, the row is
+  written already leased and handed to the SMPP server straight after the
+  commit, with everything its deliver_sm needs; no further read or claim;
+- the poll: rows that no local receiver could take (none bound, the node died,
+  a delivery failed) are claimed for accounts with a receiver once their lease
+  is over, until they expire.
+
+Either way a row is settled only once the ESME has answered its deliver_sm, so
+nothing owed is dropped; a crash between deliver_sm and settle means at most
+one repeat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 
-from jumbe.services.transitions import CHUNK
-from jumbe.services.views import MessageView
-from jumbe.store.database import Database
-from jumbe.store.schema import messages, smpp_outbox, utcnow
+from jumbe.core.status import MessageStatus
+from jumbe.store.database import CHUNK, Database
+from jumbe.store.schema import UTCDateTime, messages, smpp_outbox, utcnow
 
+# How long receipts and MO messages wait for an SMPP receiver to bind.
+TTL = timedelta(hours=72)
+# How long a claimed or fast-lane row is kept from other deliverers.
 LEASE = timedelta(minutes=2)
+
+_INSERT = insert(smpp_outbox).returning(smpp_outbox.c.id, smpp_outbox.c.message_id)
+_DELIVERED = (
+    update(smpp_outbox)
+    .where(smpp_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="delivered", lease_until=None)
+)
+_RETRY = (
+    update(smpp_outbox)
+    .where(smpp_outbox.c.id == bindparam("row"))
+    .values(
+        attempts=smpp_outbox.c.attempts + 1,
+        next_attempt_at=bindparam("due", type_=UTCDateTime),
+        lease_until=None,
+    )
+)
+_MESSAGE_FIELDS = (
+    messages.c.id,
+    messages.c.uuid,
+    messages.c.sender,
+    messages.c.recipient,
+    messages.c.body,
+    messages.c.encoding,
+    messages.c.status,
+    messages.c.created_at,
+    messages.c.status_at,
+    messages.c.error_code,
+)
+_MESSAGES = select(*_MESSAGE_FIELDS).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
-class Owed:
-    id: int
+class OwedDelivery:
+    """One receipt or MO for an SMPP receiver, with what its deliver_sm carries."""
+
+    outbox_id: int
     account_id: int
     kind: str  # "receipt" or "mo"
-    attempts: int
-    message: MessageView
+    message_id: int
+    uuid: str
+    sender: str
+    recipient: str
+    body: str
+    encoding: str
+    status: MessageStatus
+    created_at: datetime
+    status_at: datetime
+    error_code: str | None
+    attempts: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        account_id: int,
+        kind: str,
+        message: Any,
+        *,
+        status: MessageStatus,
+        status_at: datetime,
+        error_code: str | None,
+        outbox_id: int = 0,
+        attempts: int = 0,
+    ) -> OwedDelivery:
+        """From a message row (id, uuid, sender, recipient, body, encoding, created_at)."""
+        return cls(
+            outbox_id=outbox_id,
+            account_id=account_id,
+            kind=kind,
+            message_id=message.id,
+            uuid=message.uuid,
+            sender=message.sender,
+            recipient=message.recipient,
+            body=message.body,
+            encoding=message.encoding,
+            status=status,
+            created_at=message.created_at,
+            status_at=status_at,
+            error_code=error_code,
+            attempts=attempts,
+        )
+
+
+@dataclass
+class Announcements:
+    """Owed rows written by one transaction, collecting those for this node's fast lane."""
+
+    has_receiver: Callable[[int], bool]
+    owed: list[OwedDelivery]
+
+    def queue(self, conn: Connection, deliveries: Sequence[OwedDelivery], now: datetime) -> None:
+        if not deliveries:
+            return
+        leased = now + LEASE
+        local = [self.has_receiver(d.account_id) for d in deliveries]
+        rows = conn.execute(
+            _INSERT,
+            [
+                {
+                    "account_id": d.account_id,
+                    "message_id": d.message_id,
+                    "kind": d.kind,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "lease_until": leased if here else None,
+                    "expires_at": now + TTL,
+                    "created_at": now,
+                }
+                for d, here in zip(deliveries, local, strict=True)
+            ],
+        ).all()
+        outbox_id = {r.message_id: r.id for r in rows}
+        self.owed.extend(
+            replace(d, outbox_id=outbox_id[d.message_id])
+            for d, here in zip(deliveries, local, strict=True)
+            if here
+        )
 
 
 class SmppOutbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, account_ids: Collection[int], *, limit: int) -> list[Owed]:
+    async def claim(self, account_ids: Collection[int], *, limit: int) -> list[OwedDelivery]:
         """Lease due rows of these accounts, oldest first, with their messages."""
         if not account_ids:
             return []
@@ -57,59 +176,60 @@ class SmppOutbox:
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        async with self.db.transaction() as conn:
-            rows = (
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id.in_(due))
-                    .values(lease_until=now + LEASE)
-                    .returning(o.c.id, o.c.account_id, o.c.kind, o.c.attempts, o.c.message_id)
-                )
+
+        def work(conn: Connection) -> list[OwedDelivery]:
+            rows = conn.execute(
+                update(o)
+                .where(o.c.id.in_(due))
+                .values(lease_until=now + LEASE)
+                .returning(o.c.id, o.c.account_id, o.c.kind, o.c.attempts, o.c.message_id)
             ).all()
-            found = await _messages(conn, [r.message_id for r in rows])
-        return sorted(
-            (Owed(r.id, r.account_id, r.kind, r.attempts, found[r.message_id]) for r in rows),
-            key=lambda owed: owed.id,
-        )
+            found: dict[int, Any] = {}
+            ids = [r.message_id for r in rows]
+            for start in range(0, len(ids), CHUNK):
+                for m in conn.execute(_MESSAGES, {"ids": ids[start : start + CHUNK]}):
+                    found[m.id] = m
+            return [
+                OwedDelivery.of(
+                    r.account_id,
+                    r.kind,
+                    m,
+                    status=MessageStatus(m.status),
+                    status_at=m.status_at,
+                    error_code=m.error_code,
+                    outbox_id=r.id,
+                    attempts=r.attempts,
+                )
+                for r in sorted(rows, key=lambda r: r.id)
+                for m in (found[r.message_id],)
+            ]
+
+        return await self.db.write(work)
 
     async def settle(self, delivered: Sequence[int], retry: Sequence[tuple[int, float]]) -> None:
         """Mark rows delivered, or due again after the given number of seconds."""
         now = utcnow()
-        o = smpp_outbox
-        async with self.db.transaction() as conn:
+
+        def work(conn: Connection) -> None:
             for start in range(0, len(delivered), CHUNK):
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id.in_(list(delivered[start : start + CHUNK])))
-                    .values(status="delivered", lease_until=None)
+                conn.execute(_DELIVERED, {"ids": list(delivered[start : start + CHUNK])})
+            if retry:
+                conn.execute(
+                    _RETRY,
+                    [{"row": row, "due": now + timedelta(seconds=delay)} for row, delay in retry],
                 )
-            for row_id, delay in retry:
-                await conn.execute(
-                    update(o)
-                    .where(o.c.id == row_id)
-                    .values(
-                        attempts=o.c.attempts + 1,
-                        next_attempt_at=now + timedelta(seconds=delay),
-                        lease_until=None,
-                    )
-                )
+
+        await self.db.write(work)
 
     async def expire(self) -> int:
         """Give up on what waited past its expiry (the README says how long)."""
-        async with self.db.transaction() as conn:
-            result = await conn.execute(
-                update(smpp_outbox)
-                .where(smpp_outbox.c.status == "pending", smpp_outbox.c.expires_at <= utcnow())
-                .values(status="expired", lease_until=None)
+        now = utcnow()
+        return await self.db.write(
+            lambda conn: (
+                conn.execute(
+                    update(smpp_outbox)
+                    .where(smpp_outbox.c.status == "pending", smpp_outbox.c.expires_at <= now)
+                    .values(status="expired", lease_until=None)
+                ).rowcount
             )
-        return result.rowcount
-
-
-async def _messages(conn: AsyncConnection, ids: list[int]) -> dict[int, MessageView]:
-    found: dict[int, MessageView] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = await conn.execute(
-            select(messages).where(messages.c.id.in_(ids[start : start + CHUNK]))
         )
-        found.update({r.id: MessageView.from_row(r) for r in rows})
-    return found

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import TextIO
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
 from jumbe.core.kenya_time import kenyan
@@ -85,14 +86,15 @@ class SubscriberService:
                 values = {"msisdn": msisdn, "imsi": imsi, "registered_on": registered_on}
                 fresh[msisdn] = (row.line, values | {"updated_at": now})
         if fresh:
-            async with self.db.transaction() as conn:
-                inserted = await conn.execute(
-                    self.db.insert(subscribers)
-                    .on_conflict_do_nothing()
-                    .returning(subscribers.c.msisdn),
-                    [values for _line, values in fresh.values()],
-                )
-                stored = set(inserted.scalars())
+            statement = (
+                self.db.insert(subscribers).on_conflict_do_nothing().returning(subscribers.c.msisdn)
+            )
+            batch = [values for _line, values in fresh.values()]
+
+            def work(conn: Connection) -> set[str]:
+                return set(conn.execute(statement, batch).scalars())
+
+            stored = await self.db.write(work)
             refused += [
                 Rejection(line, f"msisdn {msisdn} is already registered")
                 for msisdn, (line, _values) in fresh.items()
@@ -111,9 +113,10 @@ class SubscriberService:
         when = at or now
         if when > now:
             raise InvalidRequest("a swap cannot be in the future")
-        async with self.db.transaction() as conn:
-            row = (
-                await conn.execute(select(subscribers).where(subscribers.c.msisdn == number))
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(
+                select(subscribers).where(subscribers.c.msisdn == number)
             ).one_or_none()
             if row is None:
                 raise NotFound(f"{number} is not in the subscriber registry")
@@ -121,23 +124,23 @@ class SubscriberService:
                 raise InvalidRequest(f"{number} already has IMSI {new_imsi}")
             if kenyan(when).date() < row.registered_on:
                 raise InvalidRequest("a swap cannot precede the number's registration")
-            latest = (
-                await conn.execute(
-                    select(func.max(sim_swaps.c.swapped_at)).where(sim_swaps.c.msisdn == number)
-                )
+            latest = conn.execute(
+                select(func.max(sim_swaps.c.swapped_at)).where(sim_swaps.c.msisdn == number)
             ).scalar_one_or_none()
             if latest is not None and when < latest:
                 raise InvalidRequest("a swap cannot precede the number's last recorded swap")
-            await conn.execute(
+            conn.execute(
                 insert(sim_swaps).values(
                     msisdn=number, old_imsi=row.imsi, new_imsi=new_imsi, swapped_at=when
                 )
             )
-            await conn.execute(
+            conn.execute(
                 update(subscribers)
                 .where(subscribers.c.msisdn == number)
                 .values(imsi=new_imsi, updated_at=now)
             )
+
+        await self.db.write(work)
         return when
 
 

@@ -1,10 +1,14 @@
-"""Status changes, written once, with their history, announcements and refunds.
+"""Status changes, written once, with their announcements and refunds.
 
 Every status change in Jumbe goes through ``transition``: a conditional UPDATE
 (``WHERE status IN sources(new)``) so a transition happens at most once however
-many receipts, retries or nodes race for it; the rows it actually changed get a
-history event and, when the message has a callback URL, a webhook in the
-outbox, all in the caller's transaction.
+many receipts, retries or nodes race for it. For the rows it actually changed,
+the same transaction queues a webhook when the message has a callback URL and
+an SMPP receipt when its SMPP sender asked for one.
+
+Statements on this path are built once, at import: building and cache-keying
+a SQLAlchemy statement per call cost more than running it (152 us against 41 us
+measured for a receipt lookup).
 """
 
 from __future__ import annotations
@@ -12,23 +16,19 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 
 from jumbe import metrics
 from jumbe.core.status import FINAL, MessageStatus, sources
 from jumbe.services.billing import post_entry
+from jumbe.services.smpp_outbox import Announcements, OwedDelivery
 from jumbe.services.views import API_STATUS
-from jumbe.store.schema import (
-    message_events,
-    message_parts,
-    messages,
-    notifications,
-    smpp_outbox,
-)
+from jumbe.store.database import CHUNK
+from jumbe.store.schema import UTCDateTime, message_parts, messages, notifications
 
 _RETURNED = (
     messages.c.id,
@@ -38,63 +38,73 @@ _RETURNED = (
     messages.c.sender,
     messages.c.parts,
     messages.c.units,
+    messages.c.body,
+    messages.c.encoding,
     messages.c.created_at,
     messages.c.callback_url,
     messages.c.client_ref,
     messages.c.source,
     messages.c.registered_delivery,
 )
-# SQLite caps bound parameters per statement; stay well under it.
-CHUNK = 900
-# How long receipts and MO messages wait for an SMPP receiver to bind.
-SMPP_OUTBOX_TTL = timedelta(hours=72)
+_CHANGE = {
+    "status": bindparam("new_status"),
+    "status_at": bindparam("at", type_=UTCDateTime),
+    "status_detail": bindparam("detail"),
+    "error_code": bindparam("error"),
+    "lease_owner": None,
+    "lease_until": None,
+}
+_WHERE = (
+    messages.c.id.in_(bindparam("ids", expanding=True)),
+    messages.c.status.in_(bindparam("allowed", expanding=True)),
+)
+_TO_FINAL = update(messages).where(*_WHERE).values(**_CHANGE).returning(*_RETURNED)
+_TO_SENT = (
+    update(messages)
+    .where(*_WHERE)
+    .values(
+        **_CHANGE,
+        sent_at=bindparam("at2", type_=UTCDateTime),
+        sent_via=bindparam("via"),
+    )
+    .returning(*_RETURNED)
+)
+_INSERT_NOTIFICATIONS = insert(notifications)
 
 
-async def transition(
-    conn: AsyncConnection,
+def transition(
+    conn: Connection,
     ids: Sequence[int],
     new: MessageStatus,
     *,
     now: datetime,
     detail: str,
     error_code: str | None = None,
+    via: str | None = None,
+    announce: Announcements | None = None,
 ) -> list[Any]:
-    """Move the given messages to ``new`` where allowed; return the rows that moved."""
+    """Move the given messages to ``new`` where allowed; return the rows that moved.
+
+    ``via``: the connector that took a message (for SENT).
+    """
     moved: list[Any] = []
-    values: dict[str, Any] = {
-        "status": new.value,
-        "status_at": now,
-        "status_detail": detail[:255],
-        "lease_owner": None,
-        "lease_until": None,
+    params: dict[str, Any] = {
+        "new_status": new.value,
+        "at": now,
+        "detail": detail[:255],
+        "error": error_code,
+        "allowed": [s.value for s in sources(new)],
     }
-    if error_code is not None:
-        values["error_code"] = error_code
-    allowed = [s.value for s in sources(new)]
+    statement = _TO_FINAL
+    if new is MessageStatus.SENT:
+        statement = _TO_SENT
+        params.update(at2=now, via=via)
     for start in range(0, len(ids), CHUNK):
-        chunk = list(ids[start : start + CHUNK])
-        result = await conn.execute(
-            update(messages)
-            .where(messages.c.id.in_(chunk), messages.c.status.in_(allowed))
-            .values(**values)
-            .returning(*_RETURNED)
-        )
-        moved.extend(result.all())
+        params["ids"] = list(ids[start : start + CHUNK])
+        moved.extend(conn.execute(statement, params).all())
     if not moved:
         return moved
     metrics.status_changes.labels(new.value).inc(len(moved))
-    await conn.execute(
-        insert(message_events),
-        [
-            {
-                "message_id": r.id,
-                "status": new.value,
-                "description": detail[:255],
-                "created_at": now,
-            }
-            for r in moved
-        ],
-    )
     hooks = [
         {
             "account_id": r.account_id,
@@ -110,25 +120,16 @@ async def transition(
         if r.callback_url
     ]
     if hooks:
-        await conn.execute(insert(notifications), hooks)
-    owed = [r for r in moved if r.source == "smpp" and wants_receipt(r.registered_delivery, new)]
-    if owed:
-        await conn.execute(
-            insert(smpp_outbox),
-            [
-                {
-                    "account_id": r.account_id,
-                    "message_id": r.id,
-                    "kind": "receipt",
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "expires_at": now + SMPP_OUTBOX_TTL,
-                    "created_at": now,
-                }
-                for r in owed
-            ],
+        conn.execute(_INSERT_NOTIFICATIONS, hooks)
+    owed = [
+        OwedDelivery.of(
+            r.account_id, "receipt", r, status=new, status_at=now, error_code=error_code
         )
+        for r in moved
+        if r.source == "smpp" and wants_receipt(r.registered_delivery, new)
+    ]
+    if owed:
+        (announce or Announcements(lambda _account: False, [])).queue(conn, owed, now)
     return moved
 
 
@@ -140,9 +141,7 @@ def wants_receipt(registered_delivery: int, status: MessageStatus) -> bool:
     return wanted == 1 or (wanted == 2 and status is not MessageStatus.DELIVERED)
 
 
-async def refund_unsent(
-    conn: AsyncConnection, rows: Sequence[Any], *, now: datetime, why: str
-) -> int:
+def refund_unsent(conn: Connection, rows: Sequence[Any], *, now: datetime, why: str) -> int:
     """Give back the units of messages no carrier ever took a part of; return units refunded."""
     candidates = [r for r in rows if r.units > 0]
     if not candidates:
@@ -151,7 +150,7 @@ async def refund_unsent(
     sent_any: set[int] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        found = await conn.execute(
+        found = conn.execute(
             select(message_parts.c.message_id)
             .where(message_parts.c.message_id.in_(chunk))
             .distinct()
@@ -164,7 +163,7 @@ async def refund_unsent(
     total = 0
     for account_id, refunded in by_account.items():
         units = sum(r.units for r in refunded)
-        entry = await post_entry(
+        entry = post_entry(
             conn,
             account_id,
             units,
@@ -175,7 +174,7 @@ async def refund_unsent(
         )
         refunded_ids = [r.id for r in refunded]
         for start in range(0, len(refunded_ids), CHUNK):
-            await conn.execute(
+            conn.execute(
                 update(messages)
                 .where(messages.c.id.in_(refunded_ids[start : start + CHUNK]))
                 .values(refund_entry_id=entry)

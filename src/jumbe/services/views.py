@@ -100,3 +100,16 @@ class Page:
     page: int
     page_size: int
     total: int
+
+
+def history_of(row: Any) -> tuple[StatusChange, ...]:
+    """accepted -> sent -> final, read off the message's own columns (the machine is linear)."""
+    changes = [StatusChange(MessageStatus.ACCEPTED, row.created_at, f"accepted via {row.source}")]
+    if row.sent_at is not None:
+        changes.append(
+            StatusChange(MessageStatus.SENT, row.sent_at, f"handed to carrier via {row.sent_via}")
+        )
+    status = MessageStatus(row.status)
+    if status not in (MessageStatus.ACCEPTED, MessageStatus.SENT, MessageStatus.RECEIVED):
+        changes.append(StatusChange(status, row.status_at, row.status_detail))
+    return tuple(changes)

@@ -124,6 +124,7 @@ class CarrierSimulator:
         password: str,
         behaviour: CarrierBehaviour | None = None,
         submission_log: Path | None = None,
+        window: int = WINDOW,
     ) -> None:
         self.host = host
         self.port = port
@@ -135,7 +136,8 @@ class CarrierSimulator:
         self._stats = _Stats()
         self._sessions: set[Session] = set()
         self._server: asyncio.Server | None = None
-        self._outbox = Outbox(workers_per_session=WINDOW, on_sent=self._delivered)
+        self.window = window  # outstanding PDUs per session, each way, as carriers allow
+        self._outbox = Outbox(workers_per_session=window, on_sent=self._delivered)
         self._due: list[_DueReceipt] = []
         self._due_seq = 0
         self._wake = asyncio.Event()
@@ -167,7 +169,7 @@ class CarrierSimulator:
             lambda session: _Handler(self, session),
             self.host,
             self.port,
-            window=WINDOW,
+            window=self.window,
             inbound_window=100,
         )
         self.port = self._server.sockets[0].getsockname()[1]

@@ -95,6 +95,7 @@ async def run_standalone(
     behaviour: CarrierBehaviour,
     token: str,
     submission_log: Path | None = None,
+    window: int = 10,
 ) -> None:
     """Serve SMPP on host:port and the control API on control_host:control_port until cancelled
     (or until uvicorn sees SIGINT/SIGTERM)."""
@@ -107,6 +108,7 @@ async def run_standalone(
         password=password,
         behaviour=behaviour,
         submission_log=submission_log,
+        window=window,
     )
     await simulator.start()
     app = FastAPI(title="Jumbe carrier simulator")

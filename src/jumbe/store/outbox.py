@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from jumbe.store.schema import accounts, notifications
 
 
-async def claim(
-    conn: AsyncConnection, *, limit: int, now: datetime, lease: timedelta, skip_locked: bool
+def claim(
+    conn: Connection, *, limit: int, now: datetime, lease: timedelta, skip_locked: bool
 ) -> list[Any]:
     """Lease due notifications, each with its account's signing secret."""
     n = notifications
@@ -28,13 +28,13 @@ async def claim(
     )
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    claimed = await conn.execute(
+    claimed = conn.execute(
         update(n).where(n.c.id.in_(due)).values(lease_until=now + lease).returning(n.c.id)
     )
     ids = list(claimed.scalars())
     if not ids:
         return []
-    rows = await conn.execute(
+    rows = conn.execute(
         select(n.c.id, n.c.url, n.c.payload, n.c.attempts, accounts.c.webhook_secret)
         .join(accounts, accounts.c.id == n.c.account_id)
         .where(n.c.id.in_(ids))
@@ -42,8 +42,8 @@ async def claim(
     return list(rows.all())
 
 
-async def finish(
-    conn: AsyncConnection,
+def finish(
+    conn: Connection,
     notification_id: int,
     *,
     status: str,
@@ -51,7 +51,7 @@ async def finish(
     next_attempt_at: datetime,
     error: str | None,
 ) -> None:
-    await conn.execute(
+    conn.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .values(
@@ -64,9 +64,9 @@ async def finish(
     )
 
 
-async def prune(conn: AsyncConnection, *, before: datetime) -> int:
+def prune(conn: Connection, *, before: datetime) -> int:
     """Forget notifications that were delivered or given up on long ago."""
-    result = await conn.execute(
+    result = conn.execute(
         delete(notifications).where(
             notifications.c.status != "pending", notifications.c.created_at < before
         )

@@ -1,10 +1,14 @@
 """The outbound queue: accepted messages claimed by dispatchers under a lease.
 
-A claim writes ``lease_owner`` and ``lease_until`` on the message. The lease
-keeps two dispatchers (two nodes on one PostgreSQL) from sending the same
-message; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets them claim side by
-side without waiting on each other. After a crash a node releases its own
-leases at start; leases of a node that never comes back expire.
+The queue is the partial index of accepted messages ordered by
+``next_attempt_at``. A claim writes ``lease_owner`` and ``lease_until`` and
+moves ``next_attempt_at`` to the end of the lease: a claimed message is
+thereby no longer due, so the next claim's index scan stops before it instead
+of stepping over every message in flight, and a lease that runs out (its node
+died) simply makes the message due again. The lease keeps two dispatchers
+(two nodes on one PostgreSQL) from sending the same message; ``FOR UPDATE SKIP
+LOCKED`` lets them claim side by side. After a crash a node releases its own
+leases at start.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.engine import Connection
 
 from jumbe.store.schema import message_parts, messages
 
@@ -35,8 +39,8 @@ CLAIMED_COLUMNS = (
 )
 
 
-async def claim(
-    conn: AsyncConnection,
+def claim(
+    conn: Connection,
     *,
     owner: str,
     include: Sequence[str] | None,
@@ -54,7 +58,6 @@ async def claim(
             messages.c.status == "accepted",
             messages.c.next_attempt_at <= now,
             messages.c.valid_until > now,
-            or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
         )
         .order_by(messages.c.next_attempt_at)
         .limit(limit)
@@ -65,20 +68,20 @@ async def claim(
         due = due.where(messages.c.carrier.not_in(list(exclude)))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    result = await conn.execute(
+    result = conn.execute(
         update(messages)
         .where(messages.c.id.in_(due))
-        .values(lease_owner=owner, lease_until=now + lease)
+        .values(lease_owner=owner, lease_until=now + lease, next_attempt_at=now + lease)
         .returning(*CLAIMED_COLUMNS)
     )
     return list(result.all())
 
 
-async def acked_parts(conn: AsyncConnection, message_ids: Sequence[int]) -> dict[int, set[int]]:
+def acked_parts(conn: Connection, message_ids: Sequence[int]) -> dict[int, set[int]]:
     """Parts a carrier already took, so a retry sends only the rest."""
     if not message_ids:
         return {}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(message_parts.c.message_id, message_parts.c.part_no).where(
             message_parts.c.message_id.in_(list(message_ids))
         )
@@ -89,23 +92,25 @@ async def acked_parts(conn: AsyncConnection, message_ids: Sequence[int]) -> dict
     return done
 
 
-async def release(
-    conn: AsyncConnection, *, owner: str, message_ids: Sequence[int] | None = None
+def release(
+    conn: Connection, *, owner: str, now: datetime, message_ids: Sequence[int] | None = None
 ) -> int:
-    """Give leases back (all of ``owner``'s, or the listed ones) so they can be claimed again."""
+    """Give leases back (all of ``owner``'s, or the listed ones): due again at once."""
     conditions = [messages.c.lease_owner == owner, messages.c.status == "accepted"]
     if message_ids is not None:
         conditions.append(messages.c.id.in_(list(message_ids)))
-    result = await conn.execute(
-        update(messages).where(and_(*conditions)).values(lease_owner=None, lease_until=None)
+    result = conn.execute(
+        update(messages)
+        .where(and_(*conditions))
+        .values(lease_owner=None, lease_until=None, next_attempt_at=now)
     )
     return result.rowcount
 
 
-async def depth(conn: AsyncConnection) -> int:
+def depth(conn: Connection) -> int:
     """Messages waiting to be handed to a carrier (uses the partial queue index)."""
     return (
-        await conn.execute(
+        conn.execute(
             select(func.count()).select_from(messages).where(messages.c.status == "accepted")
         )
     ).scalar_one()

@@ -6,9 +6,12 @@ customer answers: delivered on ESME_ROK, tried again later otherwise. A
 session lost mid-delivery leaves the row for the next bind, so what was owed
 is never dropped.
 
-Each delivery runs on its own and each session takes at most ``window`` of
-them at a time, so a receiver that stops answering holds up only its own
-rows (until they time out), never another session's or account's.
+Rows come two ways (see services.smpp_outbox): offered straight after the
+commit that wrote them, when the account has a receiver bound here (the fast
+lane), or claimed by this loop's poll. Each delivery runs on its own and a
+session takes no more claimed rows than its window has room for, so a receiver
+that stops answering holds up only its own rows, never another account's.
+Settling is batched: one transaction per loop turn, whatever was answered.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from jumbe.faces.smpp import translate
-from jumbe.services.smpp_outbox import Owed, SmppOutbox
+from jumbe.services.smpp_outbox import OwedDelivery, SmppOutbox
 from jumbe.smpp.constants import CommandStatus
 from jumbe.smpp.errors import ResponseTimeout, SessionClosed
 from jumbe.smpp.session import Session
@@ -74,6 +77,16 @@ class Outbound:
                 log.exception("SMPP outbound delivery failed; will retry")
                 await asyncio.sleep(1.0)
 
+    def offer(self, owed: list[OwedDelivery]) -> None:
+        """The fast lane: rows just committed, leased to this node, for receivers bound here."""
+        receivers = self.receivers()
+        for row in owed:
+            sessions = receivers.get(row.account_id)
+            if not sessions:  # the receiver went away since: back to the poll
+                self._retry.append((row.outbox_id, 0.0))
+                continue
+            self._start(row, min(sessions, key=lambda s: self._busy[s]))
+
     async def deliver_once(self) -> int:
         """Claim what each account's bound receivers have room for, and start delivering it."""
         started = 0
@@ -82,15 +95,17 @@ class Outbound:
             if room <= 0:
                 continue
             for row in await self.outbox.claim([account_id], limit=room):
-                session = min(sessions, key=lambda s: self._busy[s])
-                self._busy[session] += 1
-                task = asyncio.create_task(self._deliver(row, session))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._start(row, min(sessions, key=lambda s: self._busy[s]))
                 started += 1
         return started
 
-    async def _deliver(self, owed: Owed, session: Session) -> None:
+    def _start(self, row: OwedDelivery, session: Session) -> None:
+        self._busy[session] += 1
+        task = asyncio.create_task(self._deliver(row, session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, owed: OwedDelivery, session: Session) -> None:
         try:
             outcome = await self._send(owed, session)
         finally:
@@ -98,16 +113,16 @@ class Outbound:
             if self._busy[session] <= 0:
                 del self._busy[session]
         if outcome is True:
-            self._delivered.append(owed.id)
+            self._delivered.append(owed.outbox_id)
         else:
-            self._retry.append((owed.id, outcome))
+            self._retry.append((owed.outbox_id, outcome))
 
-    async def _send(self, owed: Owed, session: Session) -> bool | float:
+    async def _send(self, owed: OwedDelivery, session: Session) -> bool | float:
         """True once the customer accepted every PDU; else the delay before trying again."""
         if owed.kind == "receipt":
-            pdus = [translate.receipt(owed.message, owed.message.recipient)]
+            pdus = [translate.receipt(owed)]
         else:
-            pdus = translate.inbound(owed.message, next(self._reference))
+            pdus = translate.inbound(owed, next(self._reference))
         for pdu in pdus:
             try:
                 resp = await session.request(pdu)

@@ -57,6 +57,10 @@ class SmppServer:
         self.services = services
         self.settings = settings
         self.bound: dict[int, set[Session]] = defaultdict(set)
+        self._receiving: dict[int, int] = defaultdict(int)  # receive-capable sessions per account
+        # Accounts with a receiver here, replaced whole on every change: read by the
+        # database thread (services ask it whether to lease owed rows to this node).
+        self.receiving: frozenset[int] = frozenset()
         self.outbound = Outbound(services.smpp_outbox, self.receivers, window=settings.smpp_window)
         self._servers: list[asyncio.Server] = []
 
@@ -111,22 +115,30 @@ class SmppServer:
                 found[account_id] = able
         return found
 
-    def register(self, account_id: int, session: Session, limit: int) -> bool:
+    def register(self, account_id: int, session: Session, limit: int, *, receives: bool) -> bool:
         """Count the session against its account's limit; False when the limit is reached."""
         group = self.bound[account_id]
         if len(group) >= limit:
             return False
         group.add(session)
         sessions_bound.inc()
+        if receives:
+            self._receiving[account_id] += 1
+            self.receiving = frozenset(self._receiving)
         return True
 
-    def unregister(self, account_id: int, session: Session) -> None:
+    def unregister(self, account_id: int, session: Session, *, receives: bool) -> None:
         group = self.bound.get(account_id)
         if group is not None and session in group:
             group.discard(session)
             sessions_bound.dec()
             if not group:
                 del self.bound[account_id]
+            if receives:
+                self._receiving[account_id] -= 1
+                if self._receiving[account_id] <= 0:
+                    del self._receiving[account_id]
+                self.receiving = frozenset(self._receiving)
 
 
 class _EsmeHandler:
@@ -136,6 +148,7 @@ class _EsmeHandler:
         self.server = server
         self.services = server.services
         self.account_id: int | None = None
+        self.receives = False
         self.bucket: TokenBucket | None = None
 
     async def on_request(self, session: Session, pdu: Pdu) -> Pdu | None:
@@ -151,7 +164,7 @@ class _EsmeHandler:
 
     def on_close(self, session: Session, exc: BaseException | None) -> None:
         if self.account_id is not None:
-            self.server.unregister(self.account_id, session)
+            self.server.unregister(self.account_id, session, receives=self.receives)
 
     async def _bind(
         self, session: Session, pdu: BindTransmitter | BindReceiver | BindTransceiver
@@ -166,12 +179,14 @@ class _EsmeHandler:
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
         max_sessions, tps = await self.services.identity.smpp_limits(caller.account_id)
         limit = max_sessions or self.server.settings.smpp_max_sessions
-        if not self.server.register(caller.account_id, session, limit):
+        receives = not isinstance(pdu, BindTransmitter)
+        if not self.server.register(caller.account_id, session, limit, receives=receives):
             log.info(
                 "SMPP bind for account %s refused: %d sessions already", caller.account_id, limit
             )
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
         self.account_id = caller.account_id
+        self.receives = receives
         self.bucket = TokenBucket(
             tps or self.server.settings.smpp_session_tps, now=time.monotonic()
         )

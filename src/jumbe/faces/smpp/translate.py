@@ -14,6 +14,7 @@ from jumbe.core.status import FINAL, MessageStatus
 from jumbe.core.user_data import BINARY, payloads
 from jumbe.services import errors
 from jumbe.services.messaging import SendRequest
+from jumbe.services.smpp_outbox import OwedDelivery
 from jumbe.services.views import MessageView
 from jumbe.smpp.constants import ESM_DELIVERY_RECEIPT, ESM_UDHI, CommandStatus, MessageState, Tag
 from jumbe.smpp.pdu import DeliverSm, SubmitSm, tlv_int
@@ -129,8 +130,8 @@ def _sar_header(pdu: SubmitSm) -> bytes:
     return bytes([6, 0x08, 4, ref >> 8, ref & 0xFF, total, seq])
 
 
-def receipt(m: MessageView, source_addr: str) -> DeliverSm:
-    """The standard receipt deliver_sm for a final message, addressed back to its sender."""
+def receipt(m: OwedDelivery) -> DeliverSm:
+    """The standard receipt deliver_sm for a final message, from its recipient to its sender."""
     state = MESSAGE_STATE[m.status]
     rejected = m.status is MessageStatus.FAILED and (m.error_code or "").startswith("ESME_")
     stat = "REJECTD" if rejected else STAT_BY_STATE[state]
@@ -146,7 +147,7 @@ def receipt(m: MessageView, source_addr: str) -> DeliverSm:
     )
     pdu = receipt_pdu(
         r,
-        source_addr=source_addr,
+        source_addr=m.recipient,
         destination_addr=m.sender,
         message_state=MessageState.REJECTED if rejected else state,
     )
@@ -154,7 +155,7 @@ def receipt(m: MessageView, source_addr: str) -> DeliverSm:
     return pdu
 
 
-def receipt_error(m: MessageView) -> str:
+def receipt_error(m: MessageView | OwedDelivery) -> str:
     """Three digits, as receipts carry them: the carrier's code, or 0 when delivered."""
     code = m.error_code or ""
     if m.status is MessageStatus.DELIVERED or not code:
@@ -167,7 +168,7 @@ def receipt_error(m: MessageView) -> str:
         return "999"
 
 
-def inbound(m: MessageView, reference: int) -> list[DeliverSm]:
+def inbound(m: OwedDelivery, reference: int) -> list[DeliverSm]:
     """An MO message as deliver_sm PDUs: one, or UDH-concatenated parts when long."""
     encoding = m.encoding
     if encoding not in (Encoding.GSM7, Encoding.UCS2, BINARY):  # latin1 or ascii as received
@@ -191,5 +192,5 @@ def inbound(m: MessageView, reference: int) -> list[DeliverSm]:
     return pdus
 
 
-def final_date(m: MessageView) -> str:
+def final_date(m: MessageView | OwedDelivery) -> str:
     return format_smpp_time(m.status_at) if m.status in FINAL else ""

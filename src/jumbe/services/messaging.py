@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from jumbe import metrics
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
-from jumbe.core.user_data import BINARY, capacity, part_count
+from jumbe.core.user_data import BINARY, binary_parts, capacity
 from jumbe.services.billing import UNITS, post_entry
 from jumbe.services.errors import (
     Conflict,
@@ -197,6 +197,7 @@ class MessagingService:
                 raise InvalidRequest("binary data must not be empty")
             body, encoding = req.binary.hex(), BINARY
             length = len(req.binary)
+            parts = len(binary_parts(req.binary))
         else:
             if not req.text:
                 raise InvalidRequest("message must not be empty")
@@ -207,8 +208,9 @@ class MessagingService:
             except ValueError as exc:
                 raise InvalidRequest(f"message cannot be encoded as {req.encoding}: {exc}") from exc
             body, encoding, length = req.text, layout.encoding.value, layout.length
+            parts = layout.count
         if req.udh is None:
-            return body, encoding, part_count(body, encoding, None)
+            return body, encoding, parts
         room = capacity(encoding, len(req.udh))
         if length > room:
             raise MessageTooLong(
@@ -239,8 +241,8 @@ class MessagingService:
                 except Exception as exc:
                     results.append(exc)
         stored = [r for r in results if isinstance(r, MessageView)]
-        for view in stored:  # counted once committed
-            metrics.messages_accepted.labels(view.source).inc()
+        for source, count in Counter(view.source for view in stored).items():  # once committed
+            metrics.messages_accepted.labels(source).inc(count)
         if stored and self.on_accepted is not None:
             self.on_accepted()
         return results

@@ -31,7 +31,7 @@ class StatusChange:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 3x, on every accepted message
 class MessageView:
     id: int
     uuid: str

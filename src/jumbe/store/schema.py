@@ -72,6 +72,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+    # rows written together share their instants (one "now" per batch): the last
+    # conversion is kept, as one tuple so that a reader never sees half of it
+    _last: tuple[datetime | None, str | None] = (None, None)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
@@ -84,7 +87,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
         if dialect.name == "sqlite":
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last, text = self._last
+            if value is last:
+                return text
+            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._last = (value, text)
+            return text
         return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:

@@ -26,10 +26,20 @@ __all__ = [
 KENYA_CC = "254"
 _NATIONAL_LENGTH = 9  # Kenyan subscriber numbers, without the trunk 0 or the 254.
 
-_KE = phonenumbers.PhoneMetadata.metadata_for_region("KE")
-# re.ASCII: a bare \d would also accept Arabic-Indic and other Unicode digits.
-_is_ke_mobile = re.compile(_KE.mobile.national_number_pattern, re.ASCII).fullmatch
-_KE_FIXED = re.compile(_KE.fixed_line.national_number_pattern, re.ASCII)
+
+def _ke_pattern(kind: str) -> re.Pattern[str]:
+    """A KE number-type pattern from libphonenumber's metadata, which ships with the library."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("KE")
+    description = getattr(metadata, kind, None)
+    pattern = getattr(description, "national_number_pattern", None)
+    if not isinstance(pattern, str):
+        raise RuntimeError(f"libphonenumber has no KE {kind} pattern")
+    # re.ASCII: a bare \d would also accept Arabic-Indic and other Unicode digits.
+    return re.compile(pattern, re.ASCII)
+
+
+_is_ke_mobile = _ke_pattern("mobile").fullmatch
+_KE_FIXED = _ke_pattern("fixed_line")
 
 # Characters people put between digits. Deleting them in one C-level translate is cheaper than
 # a regex, and anything left over that is not a digit is a genuine error worth reporting.

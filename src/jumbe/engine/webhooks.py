@@ -19,9 +19,11 @@ import logging
 import random
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import Connection
 
 from jumbe import metrics
 from jumbe.store import outbox
@@ -84,15 +86,7 @@ class WebhookSender:
                 free = self.concurrency - len(self._sending)
                 rows = []
                 if free > 0:
-                    rows = await self.db.write(
-                        lambda conn, free=free: outbox.claim(
-                            conn,
-                            limit=free,
-                            now=utcnow(),
-                            lease=LEASE,
-                            skip_locked=not self.db.is_sqlite,
-                        )
-                    )
+                    rows = await self.db.write(partial(self._claim, limit=free))
                 for row in rows:
                     task = asyncio.create_task(self._deliver(row))
                     self._sending.add(task)
@@ -102,6 +96,11 @@ class WebhookSender:
             except Exception:
                 log.exception("webhooks: claiming failed; will retry")
                 await asyncio.sleep(POLL_INTERVAL * 4)
+
+    def _claim(self, conn: Connection, *, limit: int) -> list[Any]:
+        return outbox.claim(
+            conn, limit=limit, now=utcnow(), lease=LEASE, skip_locked=not self.db.is_sqlite
+        )
 
     async def _deliver(self, row: Any) -> None:
         async with self._slots:

@@ -365,18 +365,21 @@ class DeliveryService:
                 }
             )
         ids = {r.uuid: r.id for r in conn.execute(_INSERT_INBOUND, rows)}
-        owed = [
-            OwedDelivery.of(
-                row["account_id"],
-                "mo",
-                SimpleNamespace(id=ids[row["uuid"]], **row),
-                status=MessageStatus.RECEIVED,
-                status_at=row["status_at"],
-                error_code=None,
-            )
-            for row in rows
-            if row["account_id"] is not None
-        ]
+        owed = []
+        for row in rows:
+            account_id = row["account_id"]
+            if isinstance(account_id, int):  # an MO to nobody's number is stored, not owed
+                message = SimpleNamespace(id=ids[row["uuid"]], **row)
+                owed.append(
+                    OwedDelivery.of(
+                        account_id,
+                        "mo",
+                        message,
+                        status=MessageStatus.RECEIVED,
+                        status_at=message.status_at,
+                        error_code=None,
+                    )
+                )
         announce.queue(conn, owed, now)  # for the account's SMPP receivers
 
     def _reassemble(

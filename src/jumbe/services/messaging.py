@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -233,9 +234,7 @@ class MessagingService:
             results = []
             for one in batch:
                 try:
-                    results.extend(
-                        await self.db.write(lambda conn, one=one: self._accept_in(conn, [one]))
-                    )
+                    results.extend(await self.db.write(partial(self._accept_in, batch=[one])))
                 except IntegrityError as exc:
                     results.append(Conflict(f"message could not be stored: {exc.orig}"))
                 except Exception as exc:

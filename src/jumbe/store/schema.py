@@ -434,7 +434,10 @@ sim_events = Table(
     Column("actor", String(254), nullable=False),
     Column("day", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_sim_events_account_id_day_to_status", "account_id", "day", "to_status"),
+    # covering: trends count distinct SIMs per (day, state) from the index alone
+    Index(
+        "ix_sim_events_account_id_day_to_status_sim_id", "account_id", "day", "to_status", "sim_id"
+    ),
     Index("ix_sim_events_sim_id_id", "sim_id", "id"),
 )
 

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     receipt_grace_hours: float = Field(default=1.0, ge=0)
     demo_units: int = Field(default=1000, ge=0)
 
+    # IoT SIMs' messages (device messaging)
+    device_validity_hours: float = Field(default=72.0, gt=0, le=24 * 14)
+    sim_queue_limit: int = Field(default=60, ge=1)
+    sim_carrier: str = "safaricom"
+
     # webhooks
     webhook_timeout: float = 5.0
     webhook_max_attempts: int = 10

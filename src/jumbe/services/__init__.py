@@ -9,6 +9,7 @@ from datetime import timedelta
 from jumbe.core.money import kes_to_cents
 from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
+from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.identity import IdentityService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.messaging import MessagingService
@@ -30,6 +31,7 @@ class Services:
     billing: BillingService
     numbering: NumberingService
     messaging: MessagingService
+    device_messages: DeviceMessagingService
     delivery: DeliveryService
     oauth: OAuthService
     products: ProductService
@@ -43,17 +45,25 @@ class Services:
         cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
     ) -> Services:
         numbering = NumberingService(db)
+        messaging = MessagingService(
+            db,
+            numbering,
+            validity=timedelta(hours=settings.validity_hours),
+            max_parts=settings.max_parts,
+            on_accepted=on_accepted,
+        )
         identity = IdentityService(db, auth_failures_per_minute=settings.auth_failures_per_minute)
         return cls(
             identity=identity,
             billing=BillingService(db),
             numbering=numbering,
-            messaging=MessagingService(
+            messaging=messaging,
+            device_messages=DeviceMessagingService(
                 db,
-                numbering,
-                validity=timedelta(hours=settings.validity_hours),
-                max_parts=settings.max_parts,
-                on_accepted=on_accepted,
+                messaging,
+                carrier=settings.sim_carrier,
+                validity=timedelta(hours=settings.device_validity_hours),
+                queue_limit=settings.sim_queue_limit,
             ),
             delivery=DeliveryService(
                 db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
+from jumbe.core.sim_identifiers import COUNTRY_CODE
 from jumbe.core.status import MessageStatus, combine_parts
 from jumbe.services.numbering import NumberingService
 from jumbe.services.smpp_outbox import Announcements, OwedDelivery
@@ -33,6 +34,7 @@ from jumbe.store.schema import (
     inbound_fragments,
     message_parts,
     messages,
+    sims,
     utcnow,
 )
 
@@ -146,7 +148,20 @@ _PART_STATES = (
 _OWNERS = select(account_numbers.c.number, account_numbers.c.account_id).where(
     account_numbers.c.number.in_(bindparam("numbers", expanding=True))
 )
+_DEVICES = select(sims.c.msisdn, sims.c.id, sims.c.account_id).where(
+    sims.c.msisdn.in_(bindparam("numbers", expanding=True))
+)
 _INSERT_INBOUND = insert(messages).returning(messages.c.id, messages.c.uuid)
+
+
+def _devices(conn: Connection, senders: list[str]) -> dict[str, tuple[int, int]]:
+    """IoT SIMs among the senders, by the number as received: (sim id, account id)."""
+    national = {n[len(COUNTRY_CODE) :]: n for n in senders if n.startswith(COUNTRY_CODE)}
+    if not national:
+        return {}
+    rows = conn.execute(_DEVICES, {"numbers": sorted(national)})
+    return {national[r.msisdn]: (r.id, r.account_id) for r in rows}
+
 
 Finals = dict[tuple[MessageStatus, str | None], list[int]]
 
@@ -340,13 +355,18 @@ class DeliveryService:
             r.number: r.account_id
             for r in conn.execute(_OWNERS, {"numbers": list({m.recipient for m in whole})})
         }
+        devices = _devices(conn, [m.sender for m in whole])
         rows = []
         for m in whole:
             text, encoding = decode_short_message(m.data_coding, m.payload)
+            owner = owners.get(m.recipient)
+            device = devices.get(m.sender)
             rows.append(
                 {
                     "uuid": str(uuid.uuid4()),
-                    "account_id": owners.get(m.recipient),
+                    "account_id": owner,
+                    # a reply from one of the account's own IoT SIMs joins the SIM's thread
+                    "sim_id": device[0] if device and device[1] == owner else None,
                     "direction": "mo",
                     "source": "carrier",
                     "sender": m.sender[:21],

@@ -40,6 +40,12 @@ class InsufficientBalance(ServiceError):
     code = "insufficient_balance"
 
 
+class QueueFull(ServiceError):
+    """The operator's queue for this recipient (an IoT SIM) is full: "rejected by operator"."""
+
+    code = "queue_full"
+
+
 class TooManyAttempts(ServiceError):
     code = "too_many_attempts"
 

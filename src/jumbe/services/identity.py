@@ -109,6 +109,8 @@ class NewAccount:
     vpn_group: str
     daraja_consumer_key: str
     daraja_consumer_secret: str
+    m2m_username: str
+    m2m_password: str
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -124,6 +126,8 @@ class NewAccount:
             "vpn_group": self.vpn_group,
             "daraja_consumer_key": self.daraja_consumer_key,
             "daraja_consumer_secret": self.daraja_consumer_secret,
+            "m2m_username": self.m2m_username,
+            "m2m_password": self.m2m_password,
         }
 
 
@@ -176,11 +180,20 @@ class IdentityService:
                 "an alphanumeric sender ID is 1 to 11 letters, digits, spaces, dots or dashes"
             )
         password = secrets.token_urlsafe(12)
+        m2m_password = secrets.token_urlsafe(18)
         password_hash = await asyncio.to_thread(_passwords.hash, password)
+        m2m_hash = await asyncio.to_thread(_passwords.hash, m2m_password)
         for _attempt in range(20):
             try:
                 return await self._insert_account(
-                    name, sender, owner_username, vpn_group, password, password_hash
+                    name,
+                    sender,
+                    owner_username,
+                    vpn_group,
+                    password,
+                    password_hash,
+                    m2m_password,
+                    m2m_hash,
                 )
             except IntegrityError as exc:
                 if owner_username and "username" in str(exc.orig):
@@ -198,6 +211,8 @@ class IdentityService:
         vpn_group: str | None,
         password: str,
         password_hash: str,
+        m2m_password: str,
+        m2m_hash: str,
     ) -> NewAccount:
         now = utcnow()
         raw_token = new_token()
@@ -229,6 +244,19 @@ class IdentityService:
                     password_hash=password_hash,
                     role="owner",
                     permissions=",".join(PERMISSIONS),
+                    created_at=now,
+                )
+            )
+            # the M2M XML API's user: it authenticates with a username and password
+            # in each document, and may only look at and message the SIMs
+            m2m_username = f"m2m-{team_code.lower()}"
+            conn.execute(
+                insert(users).values(
+                    account_id=account_id,
+                    username=m2m_username,
+                    password_hash=m2m_hash,
+                    role="member",
+                    permissions="view,message",
                     created_at=now,
                 )
             )
@@ -268,6 +296,8 @@ class IdentityService:
                 vpn_group=vpn_group,
                 daraja_consumer_key=daraja.key,
                 daraja_consumer_secret=daraja.secret,
+                m2m_username=m2m_username,
+                m2m_password=m2m_password,
             )
 
         return await self.db.write(work)

@@ -34,6 +34,7 @@ from jumbe.services.errors import (
     InvalidRequest,
     MessageTooLong,
     NotFound,
+    QueueFull,
     ServiceError,
     UnknownSender,
 )
@@ -45,7 +46,22 @@ from jumbe.store.group_commit import GroupCommit
 from jumbe.store.schema import messages, sender_ids, utcnow, wallets
 
 MAX_TEXT_CHARS = 10_000
+UNFINISHED = (MessageStatus.ACCEPTED, MessageStatus.SENT)
 MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """An IoT SIM as the recipient.
+
+    Its number lies outside the mobile ranges numbering knows, so the caller
+    names the carrier; and the operator queues only so many unfinished
+    messages per SIM, checked in the transaction that stores a new one.
+    """
+
+    sim_id: int
+    carrier: str
+    queue_limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,9 @@ class SendRequest:
     binary: bytes | None = None  # 8-bit data to send instead of text
     udh: bytes | None = None  # one segment the sender cut and headed itself
     resent_from: int | None = None
+    device: Device | None = None  # to an IoT SIM; ``to`` is then its international number
+    validity: timedelta | None = None  # the longest validity, instead of the platform's
+    origin: str | None = None  # a source number the SIM type lets the sender choose
 
 
 @dataclass(slots=True)
@@ -144,14 +163,17 @@ class MessagingService:
             ("reference", req.client_ref),
         ):
             _check_unicode(name, value)
-        msisdn, carrier = self.numbering.recipient(req.to)
+        if req.device is not None:
+            msisdn, carrier = req.to, req.device.carrier
+        else:
+            msisdn, carrier = self.numbering.recipient(req.to)
         body, encoding, parts = self._content(req)
         if parts > self.max_parts:
             raise MessageTooLong(
                 f"message needs {parts} parts; the limit is {self.max_parts} ({encoding})"
             )
         deliver_at = max(req.deliver_at or now, now)
-        longest = deliver_at + self.validity
+        longest = deliver_at + (req.validity or self.validity)
         valid_until = min(req.valid_until, longest) if req.valid_until else longest
         if valid_until <= now:
             raise InvalidRequest("validity period has already ended")
@@ -185,6 +207,7 @@ class MessagingService:
             "callback_url": req.callback_url,
             "client_ref": req.client_ref,
             "resent_from": req.resent_from,
+            "sim_id": req.device.sim_id if req.device is not None else None,
         }
         return _Pending(account_id, req, row)
 
@@ -226,24 +249,32 @@ class MessagingService:
         results: list[MessageView | ServiceError | Exception]
         try:
             results = list(await self.db.write(lambda conn: self._accept_in(conn, batch)))
+        except IntegrityError as exc:
+            results = [_conflict(exc)] if len(batch) == 1 else await self._accept_each(batch)
         except Exception:
             if len(batch) == 1:
                 raise
-            # One bad row must not sink its neighbours: retry each on its own, so
-            # only the culprit fails (and a database that is down fails them all).
-            results = []
-            for one in batch:
-                try:
-                    results.extend(await self.db.write(partial(self._accept_in, batch=[one])))
-                except IntegrityError as exc:
-                    results.append(Conflict(f"message could not be stored: {exc.orig}"))
-                except Exception as exc:
-                    results.append(exc)
+            results = await self._accept_each(batch)
         stored = [r for r in results if isinstance(r, MessageView)]
         for source, count in Counter(view.source for view in stored).items():  # once committed
             metrics.messages_accepted.labels(source).inc(count)
         if stored and self.on_accepted is not None:
             self.on_accepted()
+        return results
+
+    async def _accept_each(
+        self, batch: list[_Pending]
+    ) -> list[MessageView | ServiceError | Exception]:
+        """One bad row must not sink its neighbours: each on its own, so only the
+        culprit fails (and a database that is down fails them all)."""
+        results: list[MessageView | ServiceError | Exception] = []
+        for one in batch:
+            try:
+                results.extend(await self.db.write(partial(self._accept_in, batch=[one])))
+            except IntegrityError as exc:
+                results.append(_conflict(exc))
+            except Exception as exc:
+                results.append(exc)
         return results
 
     def _accept_in(
@@ -252,18 +283,30 @@ class MessagingService:
         account_ids = sorted({p.account_id for p in batch})
         senders = _senders(conn, account_ids)
         balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
+        queued = _unfinished_per_sim(conn, {p.row["sim_id"] for p in batch} - {None})
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
         accepted: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
-            sender = _resolve_sender(senders.get(p.account_id, ()), p.request.sender)
+            sender = p.request.origin or _resolve_sender(
+                senders.get(p.account_id, ()), p.request.sender
+            )
             if isinstance(sender, ServiceError):
                 results[i] = sender
+                continue
+            device = p.request.device
+            if device is not None and queued[device.sim_id] >= device.queue_limit:
+                results[i] = QueueFull(
+                    f"rejected by operator: the SIM already has {device.queue_limit}"
+                    " messages queued"
+                )
                 continue
             units = p.row["units"]
             if balances.get(p.account_id, 0) < units:
                 results[i] = InsufficientBalance("Insufficient SMS unit balance")
                 continue
             balances[p.account_id] -= units
+            if device is not None:
+                queued[device.sim_id] += 1
             p.row["sender"] = sender
             accepted[p.account_id].append(i)
         rows: list[dict[str, Any]] = []
@@ -361,6 +404,8 @@ class MessagingService:
         original = await self.get(account_id, message_uuid, history=False)
         if original.direction != "mt":
             raise Conflict("only outgoing messages can be resent")
+        if original.sim_id is not None:
+            raise Conflict("messages to IoT SIMs are sent again through the SIM portal APIs")
         if original.api_status != "failed":
             raise Conflict(f"only failed messages can be resent; this one is {original.api_status}")
         binary = original.encoding == BINARY
@@ -435,6 +480,26 @@ def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | Service
     return UnknownSender(f"sender ID {wanted!r} is not registered for this account")
 
 
+def _conflict(exc: IntegrityError) -> Conflict:
+    """A row the schema refuses: in practice a reference (an M2M sms_uid) used twice."""
+    return Conflict(f"message could not be stored: {exc.orig}")
+
+
+def _unfinished_per_sim(conn: Connection, sim_ids: set[int]) -> Counter[int]:
+    """How many messages each SIM has that are not final yet (the operator's queue)."""
+    if not sim_ids:
+        return Counter()
+    rows = conn.execute(
+        select(messages.c.sim_id, func.count())
+        .where(
+            messages.c.sim_id.in_(sorted(sim_ids)),
+            messages.c.status.in_([s.value for s in UNFINISHED]),
+        )
+        .group_by(messages.c.sim_id)
+    )
+    return Counter({r[0]: int(r[1]) for r in rows})
+
+
 def _balances(conn: Connection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
     query = select(wallets.c.account_id, wallets.c.balance).where(
         wallets.c.account_id.in_(account_ids), wallets.c.asset == UNITS
@@ -470,6 +535,7 @@ def _view_of(message_id: int, row: dict[str, Any]) -> MessageView:
         resent_from=row["resent_from"],
         registered_delivery=row["registered_delivery"],
         udh=row["udh"],
+        sim_id=row["sim_id"],
     )
 
 

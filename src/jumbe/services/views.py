@@ -57,6 +57,7 @@ class MessageView:
     resent_from: int | None
     registered_delivery: int = 0
     udh: str | None = None  # hex
+    sim_id: int | None = None  # to or from an IoT SIM
     history: tuple[StatusChange, ...] = ()
 
     @property
@@ -90,6 +91,7 @@ class MessageView:
             resent_from=row.resent_from,
             registered_delivery=row.registered_delivery,
             udh=row.udh,
+            sim_id=row.sim_id,
             history=history,
         )
 

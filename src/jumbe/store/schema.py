@@ -252,6 +252,9 @@ messages = Table(
     Column("callback_url", Text),
     Column("client_ref", String(64)),
     Column("resent_from", BigInteger),
+    # An IoT SIM's messages, both ways, carry it; the SIM portal hides ("deletes") its own view.
+    Column("sim_id", ForeignKey("sims.id")),
+    Column("portal_hidden_at", UTCDateTime),
     Column("ledger_entry_id", ForeignKey("ledger_entries.id")),  # the debit that paid for it
     Column("refund_entry_id", ForeignKey("ledger_entries.id")),  # set when it never left us
     CheckConstraint("direction IN ('mt', 'mo')", name="direction"),
@@ -269,6 +272,31 @@ messages = Table(
         "next_attempt_at",
         sqlite_where=text("status = 'accepted'"),
         postgresql_where=text("status = 'accepted'"),
+    ),
+    # A SIM's thread, and its messages not yet final (the operator's queue limit).
+    Index("ix_messages_sim_id_id", "sim_id", "id"),
+    Index(
+        "ix_messages_sim_unfinished",
+        "sim_id",
+        sqlite_where=text("status IN ('accepted', 'sent')"),
+        postgresql_where=text("status IN ('accepted', 'sent')"),
+    ),
+    # The SIM portal's lists: an account's device messages without its bulk traffic.
+    Index(
+        "ix_messages_device_account_id_id",
+        "account_id",
+        "id",
+        sqlite_where=text("sim_id IS NOT NULL"),
+        postgresql_where=text("sim_id IS NOT NULL"),
+    ),
+    # An M2M sms_uid is unique per account.
+    Index(
+        "ux_messages_m2m_account_id_client_ref",
+        "account_id",
+        "client_ref",
+        unique=True,
+        sqlite_where=text("source = 'm2m'"),
+        postgresql_where=text("source = 'm2m'"),
     ),
     # Sent messages waiting for a receipt, for the expiry sweep.
     Index(

@@ -21,6 +21,7 @@ import pytest
 
 from jumbe.app import Jumbe
 from jumbe.settings import Settings
+from tests.conftest import wait_until
 
 VPN = "1-225560081663_VPN"  # the documents' own account number
 OWNER = "user@safaricom.co.ke"
@@ -44,6 +45,7 @@ SIMS_CSV = """iccid,imsi,msisdn,asset_name,imei,product_id,status
 89254014010100443539,639014010443539,300000443539,,,14205001,idle
 89254014010100038722,639014010038722,300000038722,Tracker001,,14205001,active
 89254014010100100001,639014010100001,300000100001,,,14205001,suspended
+89254014010100117201,639014010117201,300001172001,,,14205001,active
 """
 SUBSCRIBERS_CSV = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-01\n"
 
@@ -86,6 +88,30 @@ SUSPEND = """{
     "product": "14205***",
     "operation": "resume"
 }"""
+SEARCH_MESSAGES = """{
+    "searchValue": "25430000010****"
+}"""
+FILTER_MESSAGES = """{
+    "startDate": "02-05-2022 08:39:11",
+    "endDate": "02-10-2022 00:00:00",
+    "status": "1"
+}"""
+DELETE_THREAD = """{
+    "msisdn": "254724751076"
+}"""
+ALL_MESSAGES = """{
+    "vpnGroup": "1-24856327146_VPN",
+    "pageNo": 1,
+    "pageSize": 10,
+}"""
+SEND_SINGLE = """{
+    "msisdn": "300001172***",
+    "message": "Test",
+    "vpnGroup": "1-47820525***_VPN"
+}"""
+DELETE_MESSAGE = """{
+    "id": 3888
+}"""
 CHECK_ATI = """{
 "customerNumber": "254722000000"
 }"""
@@ -99,6 +125,8 @@ MASKED = {
     "300000443***": "300000443539",
     "30000010****": "300000100001",
     "14205***": "14205001",
+    "300001172***": "300001172001",
+    "1-47820525***_VPN": VPN,
 }
 
 
@@ -172,6 +200,7 @@ async def portal(jumbe: Jumbe, settings: Settings, tmp_path: Path) -> AsyncItera
     (tmp_path / "subscribers.csv").write_text(SUBSCRIBERS_CSV)
     await run_cli(settings, "subscribers", "import", str(tmp_path / "subscribers.csv"))
     await run_cli(settings, "accounts", "credit", VPN, "100", "--asset", "KES")
+    await run_cli(settings, "accounts", "credit", VPN, "100")
     async with httpx.AsyncClient(base_url=jumbe.base_url, timeout=10) as client:
         answer = await client.get(
             "/oauth/v1/generate?grant_type=client_credentials",
@@ -351,3 +380,156 @@ async def test_check_ati_as_documented(portal: Portal) -> None:
 
     answer = await portal.client.post("/imsi/v1/checkATI", content=CHECK_ATI)
     assert answer.status_code == 401 and answer.json()["errorMessage"] == "Invalid Access Token"
+
+
+MESSAGE_FIELDS = {
+    "id",
+    "receiptId",
+    "sourceAddr",
+    "msisdn",
+    "message",
+    "sourceSystem",
+    "processingStatus",
+    "messageId",
+    "date",
+    "deliverTime",
+    "description",
+    "vpnGroup",
+}
+PAGE_FIELDS = {
+    "content",
+    "pageable",
+    "totalPages",
+    "totalElements",
+    "last",
+    "size",
+    "number",
+    "sort",
+    "numberOfElements",
+    "first",
+    "empty",
+}
+
+
+def said(answer: httpx.Response, words: str) -> Any:
+    """The messaging operations' envelope: the same words in both message fields."""
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert set(data) == {"header", "body"} and set(data["header"]) == HEADER_FIELDS
+    header = data["header"]
+    assert (header["responseCode"], header["responseMessage"], header["customerMessage"]) == (
+        200,
+        words,
+        words,
+    )
+    return data["body"]
+
+
+def page(answer: httpx.Response) -> Any:
+    body = said(answer, "Details fetched successfully.")
+    assert set(body) == PAGE_FIELDS
+    assert all(set(m) == MESSAGE_FIELDS for m in body["content"])
+    return body
+
+
+async def test_messaging_operations_as_documented(portal: Portal) -> None:
+    sent = said(
+        await portal.post("/simportal/v1/sendsinglemessage", unmask(SEND_SINGLE)),
+        "Message queued successfully.",
+    )
+    assert set(sent) == MESSAGE_FIELDS
+    assert (sent["msisdn"], sent["message"], sent["sourceSystem"]) == (
+        "254300001172001",
+        "Test",
+        "sim-portal",
+    )
+    assert (sent["sourceAddr"], sent["vpnGroup"]) == (portal.account["short_code"], VPN)
+    assert sent["processingStatus"] in {"0", "1", "2"} and sent["receiptId"] in {-1, 1}
+    assert len(sent["date"]) == 19 and sent["date"][2] == "-" and sent["date"][5] == "-"
+
+    # The example names another account's number: verbatim it is an unknown account.
+    answer = await portal.post("/simportal/v1/getallmessages", ALL_MESSAGES)
+    assert answer.status_code == 404
+    assert answer.json()["header"]["responseMessage"] == "No records were found"
+
+    # With this account's own number, the message is there and reaches delivered.
+    ours = ALL_MESSAGES.replace("1-24856327146_VPN", VPN)
+
+    async def delivered() -> dict[str, Any] | None:
+        listed = page(await portal.post("/simportal/v1/getallmessages?pageNo=1&pageSize=10", ours))
+        row = listed["content"][0]
+        return row if row["processingStatus"] == "2" else None
+
+    row = await wait_until(delivered, what="the message to be delivered")
+    assert (row["id"], row["description"], row["receiptId"]) == (sent["id"], "delivered", 1)
+    assert row["messageId"] != "-" and row["deliverTime"] != "-"
+
+    found = page(
+        await portal.post(
+            "/simportal/v1/searchmessages?pageNo=1&pageSize=50", unmask(SEARCH_MESSAGES)
+        )
+    )
+    assert (found["totalElements"], found["empty"], found["size"]) == (0, True, 50)
+    mine = SEARCH_MESSAGES.replace("25430000010****", "254300001172001")
+    found = page(await portal.post("/simportal/v1/searchmessages?pageNo=1&pageSize=50", mine))
+    assert [m["id"] for m in found["content"]] == [sent["id"]]
+    assert (found["totalPages"], found["first"], found["last"]) == (1, True, True)
+
+    found = page(
+        await portal.post("/simportal/v1/filtermessages?pageNo=1&pageSize=10", FILTER_MESSAGES)
+    )
+    assert (found["totalElements"], found["pageable"]["pageSize"]) == (0, 10)
+    today = FILTER_MESSAGES.replace("02-05-2022 08:39:11", "01-01-2020 00:00:00").replace(
+        "02-10-2022 00:00:00", "31-12-2099 23:59:59"
+    )
+    found = page(await portal.post("/simportal/v1/filtermessages", today.replace('"1"', '"2"')))
+    assert [m["id"] for m in found["content"]] == [sent["id"]]
+
+    answer = await portal.post("/simportal/v1/deletemessage", DELETE_MESSAGE)
+    assert answer.json()["header"]["responseMessage"] == "Operation Failed"
+    said(
+        await portal.post(
+            "/simportal/v1/deletemessage", DELETE_MESSAGE.replace("3888", str(sent["id"]))
+        ),
+        "Message deleted successfully.",
+    )
+    answer = await portal.post("/simportal/v1/deleteMessageThread", DELETE_THREAD)
+    assert answer.status_code == 200
+    assert answer.json()["header"]["responseMessage"] == "Operation Failed"
+    thread = DELETE_THREAD.replace("254724751076", "254300001172001")
+    assert (
+        said(
+            await portal.post("/simportal/v1/deleteMessageThread", thread),
+            "Message deleted successfully.",
+        )
+        is None
+    )
+    assert page(await portal.post("/simportal/v1/getallmessages", ours))["empty"] is True
+
+
+async def test_messaging_errors(portal: Portal, jumbe: Jumbe) -> None:
+    send = unmask(SEND_SINGLE)
+    other = await jumbe.services.identity.create_account("Other")
+    answer = await portal.post(
+        "/simportal/v1/sendsinglemessage", send.replace(VPN, other.vpn_group)
+    )
+    assert answer.status_code == 400
+    suspended = send.replace("300001172001", "300000100001")
+    answer = await portal.post("/simportal/v1/sendsinglemessage", suspended)
+    assert answer.status_code == 200
+    header = answer.json()["header"]
+    assert header["responseMessage"] == "Operation Failed"
+    assert "active SIMs" in header["customerMessage"]
+    for path, body in (
+        ("/simportal/v1/sendsinglemessage", '{"msisdn": "300001172001"}'),
+        ("/simportal/v1/filtermessages", FILTER_MESSAGES.replace("02-05-2022", "2022-05-02")),
+        ("/simportal/v1/filtermessages", FILTER_MESSAGES.replace('"1"', '"9"')),
+        ("/simportal/v1/searchmessages", '{"searchValue": "DROP TABLE"}'),
+        ("/simportal/v1/deletemessage", '{"id": "x"}'),
+        ("/simportal/v1/getallmessages?pageNo=0", ALL_MESSAGES.replace("1-24856327146_VPN", VPN)),
+    ):
+        answer = await portal.post(path, body)
+        assert answer.status_code == 500, (path, body, answer.text)
+        assert "ExtractVariables" in answer.json()["fault"]["faultstring"]
+    answer = await portal.client.post("/simportal/v1/getallmessages", content=ALL_MESSAGES)
+    assert answer.status_code == 401

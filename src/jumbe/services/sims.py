@@ -122,22 +122,21 @@ class SimService:
         self.db = db
 
     async def authorise(
-        self, caller: int, vpn_groups: Sequence[str], username: str, permission: str
+        self, caller: int, vpn_groups: Sequence[str], username: str | None, permission: str
     ) -> int:
         """The caller's account when every account number given is its own and ``username``
-        (a user of it) holds ``permission``.
+        (a user of it, when the request names one) holds ``permission``.
 
         UnknownAccount for an account number that does not exist, ForeignAccount
         for one that is another account's, NotPermitted for the user.
         """
-        if not vpn_groups:
-            raise InvalidRequest("vpnGroup is required")
 
         def work(conn: Connection) -> None:
             for vpn_group in vpn_groups:
                 if account_by_vpn_group(conn, vpn_group) != caller:
                     raise ForeignAccount("Bad Request – Kindly use your own vpnGroup")
-            require_permission(conn, caller, username, permission)
+            if username is not None:
+                require_permission(conn, caller, username, permission)
 
         await self.db.read(work)
         return caller

@@ -1,4 +1,4 @@
-"""Safaricom IoT SIM Management: the seven SIM operations of ``/simportal/v1``.
+"""Safaricom IoT SIM Management: the 13 operations of ``/simportal/v1``.
 
 Every answer is ``{"header": {"requestRefId", "responseCode",
 "responseMessage", "customerMessage", "timestamp"}, "body": …}``. Errors keep
@@ -6,7 +6,8 @@ the documented statuses and words (see ``_failure``): the account number
 (``vpnGroup``) must be the caller's own, the ``username`` a user of it with the
 operation's permission, and a number outside the account is an HTTP 200 that
 says "No records were found" or "Operation Failed", as each operation's
-documentation does.
+documentation does. The six messaging operations' examples carry no
+``username`` and only some a ``vpnGroup``: each is checked when given.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from jumbe.faces.daraja.gateway import (
     services,
     too_many_requests,
 )
+from jumbe.faces.daraja.portal_messages import message_row, spring_page, status_of
 from jumbe.faces.daraja.wire import (
     BadPayload,
     Payload,
     compact_day,
     parse_compact_day,
+    parse_day_time,
     request_ref,
     stamp,
     timestamp,
@@ -40,8 +43,11 @@ from jumbe.services import Services
 from jumbe.services.errors import (
     Conflict,
     ForeignAccount,
+    InsufficientBalance,
     InvalidRequest,
+    NotFound,
     NotPermitted,
+    QueueFull,
     TooManyAttempts,
     Unauthenticated,
     UnknownAccount,
@@ -71,10 +77,22 @@ TREND_FIELDS = {
 }
 
 
+FETCHED = "Details fetched successfully."
+QUEUED = "Message queued successfully."
+DELETED = "Message deleted successfully."
+PORTAL = "sim-portal"  # the sourceSystem of messages sent here
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     body: Any
     customer_message: str = SUCCESSFUL
+    response_message: str = "Success"
+
+    @classmethod
+    def saying(cls, words: str, body: Any = None) -> Reply:
+        """The messaging operations say the same words in both message fields."""
+        return cls(body, words, words)
 
 
 Handler = Callable[[Services, int, Payload, str], Awaitable[Reply]]
@@ -86,6 +104,7 @@ class Operation:
     permission: str
     not_in_account: str  # what a number outside the account is called
     handler: Handler
+    names_user: bool = True  # its payload always carries vpnGroup and username
 
 
 def envelope(status: int, message: str, customer: str, body: Any) -> JSONResponse:
@@ -114,9 +133,9 @@ def _failure(exc: Exception, operation: Operation) -> JSONResponse:
             return envelope(401, exc.message, exc.message, None)
         case UnknownAccount():
             return envelope(404, NO_RECORDS, NO_RECORDS, None)
-        case UnknownSim():
+        case UnknownSim() | NotFound():
             return envelope(200, operation.not_in_account, exc.message, None)
-        case Conflict():
+        case Conflict() | QueueFull() | InsufficientBalance():
             return envelope(200, FAILED, exc.message, None)
     log.exception("unhandled error in %s", operation.path)
     return envelope(500, "Internal Server Error", "Internal Server Error", None)
@@ -125,16 +144,19 @@ def _failure(exc: Exception, operation: Operation) -> JSONResponse:
 async def _serve(request: Request, operation: Operation) -> JSONResponse:
     try:
         account = (await caller(request)).account_id
-        payload = Payload.parse(await request.body())
-        username = payload.text("username")
+        payload = Payload.parse(await request.body(), dict(request.query_params))
+        username: str | None
+        if operation.names_user:
+            vpn_groups, username = payload.texts("vpnGroup"), payload.text("username")
+        else:
+            vpn_groups = payload.texts("vpnGroup") if "vpnGroup" in payload.data else []
+            username = payload.optional_text("username")
         found = services(request)
-        await found.sims.authorise(
-            account, payload.texts("vpnGroup"), username, operation.permission
-        )
-        reply = await operation.handler(found, account, payload, username)
+        await found.sims.authorise(account, vpn_groups, username, operation.permission)
+        reply = await operation.handler(found, account, payload, username or PORTAL)
     except Exception as exc:
         return _failure(exc, operation)
-    return envelope(200, "Success", reply.customer_message, reply.body)
+    return envelope(200, reply.response_message, reply.customer_message, reply.body)
 
 
 # the operations ----------------------------------------------------------------
@@ -230,6 +252,50 @@ async def suspend_or_resume(s: Services, account: int, p: Payload, user: str) ->
     return Reply({"statusCode": 0, "statusDesc": "Operation successfully."})
 
 
+# the messaging operations -------------------------------------------------------
+
+
+async def _page_of(
+    s: Services, account: int, p: Payload, default_size: int, **narrowing: Any
+) -> Reply:
+    page_no, page_size = p.page(default_size)
+    found = await s.device_messages.page(account, page_no=page_no, page_size=page_size, **narrowing)
+    rows = [message_row(m) for m in found.items]
+    return Reply.saying(FETCHED, spring_page(rows, page_no, page_size, found.total))
+
+
+async def search_messages(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    return await _page_of(s, account, p, 50, sim=p.text("searchValue"))
+
+
+async def filter_messages(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    since = parse_day_time(p.text("startDate"), "startDate")
+    until = parse_day_time(p.text("endDate"), "endDate")
+    status = status_of(p.text("status"))
+    return await _page_of(s, account, p, 10, since=since, until=until, statuses=[status])
+
+
+async def all_messages(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    return await _page_of(s, account, p, 10)
+
+
+async def send_single_message(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    sent = await s.device_messages.send(
+        account, msisdn=p.text("msisdn"), text=p.text("message"), source=PORTAL
+    )
+    return Reply.saying(QUEUED, message_row(sent))
+
+
+async def delete_thread(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    await s.device_messages.hide_thread(account, p.text("msisdn"))
+    return Reply.saying(DELETED)
+
+
+async def delete_message(s: Services, account: int, p: Payload, _user: str) -> Reply:
+    await s.device_messages.hide(account, p.number("id"))
+    return Reply.saying(DELETED)
+
+
 OPERATIONS = (
     Operation("/allsims", "view", NO_RECORDS, all_sims),
     Operation("/queryLifeCycleStatus", "view", NO_RECORDS, life_cycle_status),
@@ -238,6 +304,12 @@ OPERATIONS = (
     Operation("/getactivationtrends", "view", NO_RECORDS, activation_trends),
     Operation("/renameasset", "rename", FAILED, rename_asset),
     Operation("/suspend_unsuspend_sub", "suspend_resume", FAILED, suspend_or_resume),
+    Operation("/searchmessages", "view", NO_RECORDS, search_messages, names_user=False),
+    Operation("/filtermessages", "view", NO_RECORDS, filter_messages, names_user=False),
+    Operation("/deleteMessageThread", "message", FAILED, delete_thread, names_user=False),
+    Operation("/getallmessages", "view", NO_RECORDS, all_messages, names_user=False),
+    Operation("/sendsinglemessage", "message", FAILED, send_single_message, names_user=False),
+    Operation("/deletemessage", "message", FAILED, delete_message, names_user=False),
 )
 
 

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from jumbe.core.kenya_time import kenyan
+from jumbe.core.kenya_time import EAT, kenyan
 
 # a JSON string (kept as it is) or a comma before a closing bracket (dropped)
 _TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
@@ -39,14 +39,25 @@ def lenient_json(raw: bytes) -> Any:
 class Payload:
     """The members of a JSON object, each read as the documented string whatever its type."""
 
-    def __init__(self, data: Any) -> None:
+    def __init__(self, data: Any, query: dict[str, str] | None = None) -> None:
         if not isinstance(data, dict):
             raise BadPayload("the body must be a JSON object")
         self.data = data
+        self.query = query or {}
 
     @classmethod
-    def parse(cls, raw: bytes) -> Payload:
-        return cls(lenient_json(raw))
+    def parse(cls, raw: bytes, query: dict[str, str] | None = None) -> Payload:
+        return cls(lenient_json(raw), query)
+
+    def page(self, default_size: int) -> tuple[int, int]:
+        """(pageNo from 1, pageSize): from the query string, as documented, else the body."""
+
+        def read(name: str, default: int) -> int:
+            if name in self.query:
+                return Payload({name: self.query[name]}).number(name)
+            return self.number(name, default=default)
+
+        return read("pageNo", 1), read("pageSize", default_size)
 
     def text(self, *names: str) -> str:
         """The first of ``names`` present, as a non-blank string (numbers accepted)."""
@@ -123,6 +134,19 @@ def parse_compact_day(text: str, name: str) -> date:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError as exc:
         raise BadPayload(f"{name} is not a real date: {text!r}") from exc
+
+
+def day_time(at: datetime) -> str:
+    """13-06-2024 11:39:58, on a Kenyan clock."""
+    return f"{kenyan(at):%d-%m-%Y %H:%M:%S}"
+
+
+def parse_day_time(text: str, name: str) -> datetime:
+    """The inverse of ``day_time``: a Kenyan wall-clock time as an aware instant."""
+    try:
+        return datetime.strptime(text, "%d-%m-%Y %H:%M:%S").replace(tzinfo=EAT)
+    except ValueError as exc:
+        raise BadPayload(f"{name} must be a time as dd-MM-yyyy HH:mm:ss, got {text!r}") from exc
 
 
 def day_month_year(day: date) -> str:

@@ -34,7 +34,7 @@ from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
-from jumbe.faces import daraja
+from jumbe.faces import daraja, m2m
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
@@ -98,6 +98,7 @@ class Jumbe:
             self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
         )
         self.http.include_router(daraja.router)
+        self.http.include_router(m2m.router)
         if self.simulator is not None:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False

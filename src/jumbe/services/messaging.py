@@ -482,6 +482,8 @@ def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | Service
 
 def _conflict(exc: IntegrityError) -> Conflict:
     """A row the schema refuses: in practice a reference (an M2M sms_uid) used twice."""
+    if "client_ref" in str(exc.orig):
+        return Conflict("a message with this reference was already sent")
     return Conflict(f"message could not be stored: {exc.orig}")
 
 

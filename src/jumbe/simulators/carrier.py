@@ -85,6 +85,7 @@ class Submission:
     source_addr_npi: int = 0
     dest_addr_ton: int = 0
     dest_addr_npi: int = 0
+    validity_period: str = ""  # as submitted: SMPP time, absolute or relative, or ""
 
 
 @dataclass(slots=True)
@@ -309,6 +310,7 @@ class CarrierSimulator:
             source_addr_npi=pdu.source_addr_npi,
             dest_addr_ton=pdu.dest_addr_ton,
             dest_addr_npi=pdu.dest_addr_npi,
+            validity_period=pdu.validity_period,
         )
         self._stats.submits += 1
         self.submissions.append(submission)

@@ -606,6 +606,8 @@ async def test_control_requires_the_token(
         ("POST", "/simulator/drop-binds"),
         ("POST", "/simulator/mo"),
         ("PUT", "/simulator/behaviour"),
+        ("GET", "/simulator/devices"),
+        ("PUT", f"/simulator/devices/{DEVICE}"),
     ):
         resp = await client.request(method, url, json={})
         assert resp.status_code == 401, url
@@ -652,6 +654,67 @@ async def test_control_mo_and_drop_binds(
     await asyncio.wait_for(session.wait_closed(), 2)
     stats = (await client.get("/simulator/stats")).json()
     assert stats["sessions"] == 0
+
+
+async def test_control_devices(control: tuple[CarrierSimulator, httpx.AsyncClient]) -> None:
+    sim, client = control
+    session, esme = await bind(sim)
+    assert (await client.get("/simulator/devices")).json() == {"devices": []}
+    resp = await client.put("/simulator/devices/300000003036", json={"online": False})
+    assert resp.status_code == 200
+    assert resp.json() == {"online": False, "msisdn": DEVICE, "held": 0, "back_at": None}
+    away = await client.put(
+        "/simulator/devices/+254712345678", json={"online": False, "for_seconds": 3600}
+    )
+    back_at = datetime.fromisoformat(away.json()["back_at"])
+    assert 3590 < (back_at - datetime.now(UTC)).total_seconds() <= 3600
+    resp = await submit(session, DEVICE)
+    listed = (await client.get("/simulator/devices")).json()["devices"]
+    assert listed == [
+        {"msisdn": DEVICE, "held": 1, "back_at": None},
+        {"msisdn": "254712345678", "held": 0, "back_at": away.json()["back_at"]},
+    ]
+    assert (await client.get("/simulator/stats")).json()["messages_held"] == 1
+    back = await client.put(f"/simulator/devices/{DEVICE}", json={"online": True})
+    assert back.json() == {"msisdn": DEVICE, "online": True, "released": 1}
+    await esme.wait_for(1)
+    assert esme.receipts()[0].message_id == resp.message_id  # type: ignore[attr-defined]
+    assert len((await client.get("/simulator/devices")).json()["devices"]) == 1
+    await session.unbind()
+
+
+async def test_control_devices_validation(
+    control: tuple[CarrierSimulator, httpx.AsyncClient],
+) -> None:
+    sim, client = control
+    for number, reason in (
+        ("12345", "must have 9 to 12 digits, got 5"),
+        ("3000000030x6", "must be digits only"),
+        ("2543000000030361", "must have 9 to 12 digits, got 13"),
+    ):
+        resp = await client.put(f"/simulator/devices/{number}", json={"online": False})
+        assert resp.status_code == 400, number
+        assert resp.json()["detail"].startswith("bad device number: msisdn ")
+        assert reason in resp.json()["detail"]
+    for body in (
+        {},
+        {"online": "false"},
+        {"online": False, "for_seconds": 0},
+        {"online": False, "for_seconds": -5},
+        {"online": False, "for_seconds": "soon"},
+        {"online": False, "for_seconds": 10 * 366 * 86400},
+        {"online": True, "for_seconds": 60},
+        {"online": False, "until": "tomorrow"},
+    ):
+        resp = await client.put(f"/simulator/devices/{DEVICE}", json=body)
+        assert resp.status_code == 422, body
+        assert resp.json()["detail"], body
+    assert sim.offline_devices() == []
+    resp = await client.put("/simulator/behaviour", json={"default_validity": 60})
+    assert resp.json()["default_validity"] == 60 and sim.behaviour.default_validity == 60
+    assert (
+        await client.put("/simulator/behaviour", json={"default_validity": 0})
+    ).status_code == 422
 
 
 # --- a third-party client -------------------------------------------------------------------------

@@ -517,7 +517,8 @@ def test_device_numbers_are_international() -> None:
     assert device_number(" +254300000003036 ") == DEVICE
     assert device_number("254712345678") == "254712345678"
     assert device_number("712345678") == "254712345678"
-    for bad in ("", "12345678", "30000000303612", "3000000030x6"):
+    assert device_number("0712345678") == "254712345678"
+    for bad in ("", "0", "12345678", "30000000303612", "3000000030x6", "00254712345678"):
         with pytest.raises(ValueError, match="msisdn"):
             device_number(bad)
 

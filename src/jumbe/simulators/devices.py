@@ -29,10 +29,14 @@ T = TypeVar("T")
 
 def device_number(raw: str) -> str:
     """The international form the SMSC sees on the wire (254300000003036), from either the
-    national (300000003036) or the international form, with or without '+'.
+    national (300000003036) or the international form, with or without '+'. A handset typed
+    with its trunk 0 (0712345678) works too: no Kenyan national number starts with 0.
 
     Raises ValueError (InvalidIdentifier) with a reason fit to show to whoever typed it.
     """
+    raw = raw.strip()
+    if raw[:1] == "0" and raw[1:2] != "0":
+        raw = raw[1:]
     return international(iot_msisdn(raw))
 
 

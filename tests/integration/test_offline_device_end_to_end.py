@@ -31,18 +31,17 @@ async def test_a_device_message_waits_in_the_carrier_until_the_device_is_back(
         account.account_id, msisdn="300000003036", text="washa pampu", source="sim-portal"
     )
 
-    async def status() -> MessageStatus:
-        return (await services.device_messages.get(account.account_id, sent.id)).status
+    async def reaches(wanted: MessageStatus) -> bool:
+        message = await services.device_messages.get(account.account_id, sent.id)
+        return message.status is wanted
 
-    await wait_until(lambda: simulator.stats()["messages_held"] == 1, what="the carrier to hold it")
-    assert await status() is MessageStatus.SENT
+    await wait_until(lambda: reaches(MessageStatus.SENT), what="sent, waiting for the device")
+    assert simulator.stats()["messages_held"] == 1  # taken by the carrier, not delivered
     (submission,) = [s for s in simulator.submissions if s.destination_addr == "254300000003036"]
     (stored,) = (await services.messaging.list(account.account_id)).items
     assert submission.validity_period == format_smpp_time(stored.valid_until)
 
     assert simulator.bring_online("254300000003036") == 1
 
-    async def delivered() -> bool:
-        return await status() is MessageStatus.DELIVERED
-
-    await wait_until(delivered, what="the receipt once the device is back")
+    await wait_until(lambda: reaches(MessageStatus.DELIVERED), what="delivered once it is back")
+    assert simulator.stats()["messages_held"] == 0

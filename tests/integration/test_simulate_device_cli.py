@@ -43,9 +43,12 @@ async def test_offline_then_online_through_the_pipeline(
 
     sent = await demo.post("/api/v1/messages", json={"to": "0712345678", "message": "Washa"})
     uuid = sent.json()["data"]["uuid"]
-    await wait_until(lambda: jumbe.simulator.stats()["messages_held"] == 1, what="the hold")  # type: ignore[union-attr]
-    state = (await demo.get(f"/api/v1/messages/{uuid}")).json()["data"]["state"]
-    assert state == "sent"  # accepted by the carrier, waiting for the device
+
+    async def is_sent() -> bool:
+        return bool((await demo.get(f"/api/v1/messages/{uuid}")).json()["data"]["state"] == "sent")
+
+    await wait_until(is_sent, what="sent: taken by the carrier, waiting for the device")
+    assert jumbe.simulator.stats()["messages_held"] == 1
 
     again = await asyncio.to_thread(run_cli, data_dir, port, HANDSET, "--offline", "--for", "3600")
     assert again.exit_code == 0, again.output

@@ -2,8 +2,8 @@
 
 Administrative commands open the same data directory as a running server and
 go through the same services; SQLite's WAL and busy timeout let them write
-while the server runs. ``simulate mo`` talks to the running server's embedded
-carrier over its loopback control API.
+while the server runs. ``simulate mo`` and ``simulate device`` talk to the
+running server's embedded carrier over its loopback control API.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import httpx
 import typer
@@ -448,6 +448,53 @@ def _instant(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=EAT)
 
 
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _simulator_call(data_dir: Path | None, method: str, path: str, body: Any) -> Any:
+    """Call the running server's simulator control API and return its JSON answer.
+
+    The token ``jumbe serve`` wrote into the data dir is the proof that we may; every way
+    this can go wrong ends the command with one line that says what to do about it.
+    """
+    settings = _settings(data_dir)
+    token_file = settings.data_dir / "simulator.token"
+    if not token_file.exists():
+        _fail(
+            f"no running embedded simulator found ({token_file} is missing);"
+            " start `jumbe serve` with the same data dir first"
+        )
+    url = f"http://{settings.http_host}:{settings.http_port}/simulator/{path}"
+    try:
+        response = httpx.request(
+            method,
+            url,
+            json=body,
+            headers={"X-Simulator-Token": token_file.read_text().strip()},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach the server at {url} (is `jumbe serve` running?): {exc}")
+    if response.status_code == 404:
+        _fail(f"the server at {url} runs no embedded simulator (an upstream is configured?)")
+    if response.status_code >= 300:
+        _fail(f"simulator answered {response.status_code}: {_error_detail(response)}")
+    return response.json()
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The reason in one line: the server's envelope says "error", a standalone simulator
+    (plain FastAPI) says "detail"; anything else is shown as it came."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    reason = (body.get("error") or body.get("detail")) if isinstance(body, dict) else None
+    return reason if isinstance(reason, str) else response.text
+
+
 @simulate_app.command("mo")
 def simulate_mo(
     sender: Annotated[str, typer.Option("--from", help="The handset's MSISDN")],
@@ -456,30 +503,48 @@ def simulate_mo(
     data_dir: DataDir = None,
 ) -> None:
     """Make the running server's simulated carrier deliver an inbound (MO) message."""
-    settings = _settings(data_dir)
-    token_file = settings.data_dir / "simulator.token"
-    if not token_file.exists():
-        typer.echo(
-            f"error: no running embedded simulator found ({token_file} is missing);"
-            " start `jumbe serve` with the same data dir first",
-            err=True,
-        )
-        raise typer.Exit(2)
-    url = f"http://{settings.http_host}:{settings.http_port}/simulator/mo"
-    try:
-        response = httpx.post(
-            url,
-            json={"from": sender, "to": to, "text": text},
-            headers={"X-Simulator-Token": token_file.read_text().strip()},
-            timeout=10,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: cannot reach the server at {url}: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if response.status_code >= 300:
-        typer.echo(f"error: simulator answered {response.status_code}: {response.text}", err=True)
-        raise typer.Exit(2)
+    _simulator_call(data_dir, "POST", "mo", {"from": sender, "to": to, "text": text})
     typer.echo(f"MO from {sender} to {to} handed to the simulated carrier")
+
+
+@simulate_app.command("device")
+def simulate_device(
+    msisdn: Annotated[
+        str, typer.Argument(help="The SIM's number, 300000003036 or 254300000003036")
+    ],
+    offline: Annotated[bool, typer.Option("--offline", help="Switch the device off")] = False,
+    online: Annotated[
+        bool, typer.Option("--online", help="Bring it back: held messages go out")
+    ] = False,
+    for_seconds: Annotated[
+        float | None,
+        typer.Option("--for", help="With --offline: seconds until it comes back by itself"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Take a device offline (its messages wait in the simulated carrier) or bring it back."""
+    from jumbe.simulators.devices import device_number
+
+    if offline == online:
+        _fail("give exactly one of --offline and --online")
+    if for_seconds is not None and (online or not 0 < for_seconds < float("inf")):
+        _fail("--for takes a number of seconds above 0, and goes with --offline")
+    try:
+        number = device_number(msisdn)
+    except ValueError as exc:
+        _fail(f"bad device number: {exc}")
+    body: dict[str, Any] = {"online": online}
+    if for_seconds is not None:
+        body["for_seconds"] = for_seconds
+    answer = _simulator_call(data_dir, "PUT", f"devices/{number}", body)
+    if online:
+        typer.echo(f"{number} is online; {answer['released']} held message(s) released")
+        return
+    until = "until brought back with --online"
+    if answer["back_at"]:
+        back = datetime.fromisoformat(answer["back_at"]).astimezone(EAT)
+        until = f"until {back:%Y-%m-%d %H:%M:%S} (Kenyan time)"
+    typer.echo(f"{number} is offline {until}; {answer['held']} message(s) held for it")
 
 
 @simulate_app.command("carrier")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from jumbe.engine.connector import DispatchJob, SmppConnector
 from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitOutcome
 from jumbe.settings import ConnectorSettings
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
+from jumbe.smpp.timefmt import parse_smpp_time
 from tests.conftest import wait_until
 
 
@@ -197,3 +199,22 @@ async def test_stop_hands_queued_jobs_back(simulator: CarrierSimulator) -> None:
     assert time.monotonic() - started < 3
     returned = [o for o in recorder.of(SubmitOutcome) if o.error and o.error.code == "not_sent"]
     assert len(returned) >= 4 and all(o.error.temporary for o in returned)
+
+
+async def test_every_part_carries_the_validity_period(simulator: CarrierSimulator) -> None:
+    """The carrier must keep retrying an offline device until the message's own end, not its
+    default: each segment carries valid_until as an absolute SMPP time in UTC."""
+    recorder = ListRecorder()
+    connector = await running(simulator, recorder)
+    eat = timezone(timedelta(hours=3))
+    valid_until = (datetime.now(eat) + timedelta(hours=72)).replace(microsecond=734_512)
+    try:
+        connector.enqueue(replace(job(9, "y" * 200, parts=2), valid_until=valid_until))
+        await wait_until(lambda: completed(recorder) == {9}, what="both parts")
+    finally:
+        await connector.stop()
+    in_utc = valid_until.astimezone(UTC)
+    expected = f"{in_utc:%y%m%d%H%M%S}700+"  # tenths of a second, quarter-hours from UTC: 00
+    assert [s.validity_period for s in simulator.submissions] == [expected, expected]
+    parsed = parse_smpp_time(expected, datetime.now(UTC))
+    assert parsed == in_utc.replace(microsecond=700_000)

@@ -8,6 +8,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from jumbe.core.segments import Encoding, decode_text, split_udh
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
+from jumbe.simulators.devices import device_number
 from jumbe.smpp import BindFailed, Session, connect
 from jumbe.smpp.constants import CommandStatus, MessageState, Tag
 from jumbe.smpp.pdu import (
@@ -33,6 +35,7 @@ from jumbe.smpp.pdu import (
     tlv_int,
 )
 from jumbe.smpp.receipt import DeliveryReceipt, receipt_from_pdu
+from jumbe.smpp.timefmt import format_smpp_time
 
 SYSTEM_ID = "jumbe"
 PASSWORD = "s3cret-but-rather-long-password"
@@ -377,6 +380,149 @@ async def test_submission_log(start_sim: StartSim, tmp_path: Path) -> None:
     await session.unbind()
 
 
+# --- offline devices ------------------------------------------------------------------------------
+
+DEVICE = "254300000003036"  # an IoT SIM as it appears on the wire; national 300000003036
+
+
+async def test_offline_device_holds_receipts_until_it_is_back(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    session, esme = await bind(sim)
+    view = sim.take_offline("300000003036")
+    assert (view.msisdn, view.held, view.back_at) == (DEVICE, 0, None)
+    held = [(await submit(session, DEVICE, b"cmd %d" % n)) for n in range(3)]
+    assert all(r.command_status == 0 and MESSAGE_ID.match(r.message_id) for r in held)  # type: ignore[attr-defined]
+    online = await submit(session, "254712345678", b"to a handset")
+    await esme.wait_for(1)  # submitted after the held ones, and yet first back
+    await asyncio.sleep(0.2)  # four receipt delays: nothing else falls due, nothing else comes
+    assert [r.message_id for r in esme.receipts()] == [online.message_id]  # type: ignore[attr-defined]
+    assert sim.stats()["messages_held"] == 3
+    assert sim.stats()["devices_offline"] == 1
+    assert [(v.msisdn, v.held) for v in sim.offline_devices()] == [(DEVICE, 3)]
+    assert sim.bring_online(DEVICE) == 3
+    assert sim.offline_devices() == [] and sim.stats()["messages_held"] == 0
+    await esme.wait_for(4)
+    released = esme.receipts()[1:]
+    assert [r.message_id for r in released] == [r.message_id for r in held]  # type: ignore[attr-defined]
+    assert {r.stat for r in released} == {"DELIVRD"}
+    assert [r.text for r in released] == ["cmd 0", "cmd 1", "cmd 2"]
+    assert sim.bring_online(DEVICE) == 0  # already back: nothing to do
+    await session.unbind()
+
+
+async def test_offline_for_a_while_comes_back_by_itself(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    session, esme = await bind(sim)
+    view = sim.take_offline(f"+{DEVICE}", for_seconds=0.3)
+    assert view.back_at is not None
+    assert 0 < (view.back_at - datetime.now(UTC)).total_seconds() <= 0.3
+    started = time.monotonic()
+    resp = await submit(session, DEVICE)
+    await esme.wait_for(1)
+    assert time.monotonic() - started >= 0.3
+    (receipt,) = esme.receipts()
+    assert (receipt.message_id, receipt.stat) == (resp.message_id, "DELIVRD")  # type: ignore[attr-defined]
+    assert sim.offline_devices() == []
+    await session.unbind()
+
+
+async def test_validity_ending_first_gives_expired(start_sim: StartSim) -> None:
+    sim = await start_sim(CarrierBehaviour(receipt_delay=0.05, default_validity=0.3))
+    session, esme = await bind(sim)
+    sim.take_offline(DEVICE)
+    later = format_smpp_time(datetime.now(UTC) + timedelta(hours=1))
+    by_default = await submit(session, DEVICE, b"default")  # 0.3 s: the behaviour's default
+    relative = await submit(session, DEVICE, b"relative", validity_period="000000000001000R")
+    absolute = await submit(session, DEVICE, b"absolute", validity_period=later)
+    await esme.wait_for(2)
+    expired = esme.receipts()
+    assert [(r.message_id, r.stat, r.err) for r in expired] == [
+        (by_default.message_id, "EXPIRED", "001"),  # type: ignore[attr-defined]
+        (relative.message_id, "EXPIRED", "001"),  # type: ignore[attr-defined]
+    ]
+    assert tlv_int(esme.delivered[0], Tag.MESSAGE_STATE) == MessageState.EXPIRED
+    assert sim.stats()["messages_held"] == 1
+    assert sim.bring_online(DEVICE) == 1  # the expired ones are gone
+    await esme.wait_for(3)
+    last = esme.receipts()[2]
+    assert (last.message_id, last.stat) == (absolute.message_id, "DELIVRD")  # type: ignore[attr-defined]
+    await session.unbind()
+
+
+async def test_released_messages_follow_the_usual_rules(start_sim: StartSim) -> None:
+    behaviour = CarrierBehaviour(receipt_delay=0.05, undeliverable_suffixes=("3036",))
+    sim = await start_sim(behaviour)
+    session, esme = await bind(sim)
+    sim.take_offline(DEVICE)
+    failing = await submit(session, DEVICE, b"fails")
+    await submit(session, DEVICE, b"no receipt wanted", registered_delivery=0)
+    await submit(session, DEVICE, b"on failure only", registered_delivery=2)
+    past = format_smpp_time(datetime.now(UTC) - timedelta(minutes=1))
+    gone = await submit(session, DEVICE, b"already over", validity_period=past)
+    await esme.wait_for(1)  # expired at once, without waiting for the device
+    assert [(r.message_id, r.stat) for r in esme.receipts()] == [(gone.message_id, "EXPIRED")]  # type: ignore[attr-defined]
+    assert sim.bring_online("300000003036") == 3
+    await esme.wait_for(3)
+    await asyncio.sleep(0.2)  # the one that asked for no receipt stays silent
+    stats = [(r.text, r.stat) for r in esme.receipts()[1:]]
+    assert stats == [("fails", "UNDELIV"), ("on failure only", "UNDELIV")]
+    assert esme.receipts()[1].message_id == failing.message_id  # type: ignore[attr-defined]
+    await session.unbind()
+
+
+async def test_malformed_validity_is_refused(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    session, _ = await bind(sim)
+    for bad in ("garbage", "991399000000000+", "000000000000000X"):
+        resp = await submit(session, "254712345678", validity_period=bad)
+        assert resp.command_status == CommandStatus.ESME_RINVEXPIRY, bad
+    assert sim.submissions == []
+    await session.unbind()
+
+
+async def test_held_receipts_survive_a_dropped_bind(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    session, esme = await bind(sim)
+    sim.take_offline(DEVICE)
+    ids = {(await submit(session, DEVICE)).message_id for _ in range(2)}  # type: ignore[attr-defined]
+    await sim.drop_binds()
+    await asyncio.wait_for(session.wait_closed(), 2)
+    assert sim.stats()["messages_held"] == 2  # held by the SMSC, not by the session
+    assert sim.bring_online(DEVICE) == 2
+    await eventually(lambda: sim.stats()["deliveries_queued"] == 2)  # nobody bound yet
+    again, again_esme = await bind(sim)
+    await again_esme.wait_for(2)
+    assert {r.message_id for r in again_esme.receipts()} == ids
+    assert esme.delivered == []
+    await again.unbind()
+
+
+async def test_taking_a_device_offline_again_changes_its_period(start_sim: StartSim) -> None:
+    sim = await start_sim()
+    session, esme = await bind(sim)
+    sim.take_offline(DEVICE, for_seconds=0.2)
+    await submit(session, DEVICE)
+    view = sim.take_offline("300000003036")  # now until told: the 0.2 s timer is cancelled
+    assert (view.held, view.back_at) == (1, None)
+    await asyncio.sleep(0.4)
+    assert esme.delivered == [] and sim.stats()["messages_held"] == 1
+    view = sim.take_offline(DEVICE, for_seconds=0.05)  # and back soon after all
+    assert view.held == 1
+    await esme.wait_for(1)
+    await session.unbind()
+
+
+def test_device_numbers_are_international() -> None:
+    assert device_number("300000003036") == DEVICE
+    assert device_number(" +254300000003036 ") == DEVICE
+    assert device_number("254712345678") == "254712345678"
+    assert device_number("712345678") == "254712345678"
+    assert device_number("0712345678") == "254712345678"
+    for bad in ("", "0", "12345678", "30000000303612", "3000000030x6", "00254712345678"):
+        with pytest.raises(ValueError, match="msisdn"):
+            device_number(bad)
+
+
 # --- MO -------------------------------------------------------------------------------------------
 
 
@@ -461,6 +607,8 @@ async def test_control_requires_the_token(
         ("POST", "/simulator/drop-binds"),
         ("POST", "/simulator/mo"),
         ("PUT", "/simulator/behaviour"),
+        ("GET", "/simulator/devices"),
+        ("PUT", f"/simulator/devices/{DEVICE}"),
     ):
         resp = await client.request(method, url, json={})
         assert resp.status_code == 401, url
@@ -507,6 +655,67 @@ async def test_control_mo_and_drop_binds(
     await asyncio.wait_for(session.wait_closed(), 2)
     stats = (await client.get("/simulator/stats")).json()
     assert stats["sessions"] == 0
+
+
+async def test_control_devices(control: tuple[CarrierSimulator, httpx.AsyncClient]) -> None:
+    sim, client = control
+    session, esme = await bind(sim)
+    assert (await client.get("/simulator/devices")).json() == {"devices": []}
+    resp = await client.put("/simulator/devices/300000003036", json={"online": False})
+    assert resp.status_code == 200
+    assert resp.json() == {"online": False, "msisdn": DEVICE, "held": 0, "back_at": None}
+    away = await client.put(
+        "/simulator/devices/+254712345678", json={"online": False, "for_seconds": 3600}
+    )
+    back_at = datetime.fromisoformat(away.json()["back_at"])
+    assert 3590 < (back_at - datetime.now(UTC)).total_seconds() <= 3600
+    resp = await submit(session, DEVICE)
+    listed = (await client.get("/simulator/devices")).json()["devices"]
+    assert listed == [
+        {"msisdn": DEVICE, "held": 1, "back_at": None},
+        {"msisdn": "254712345678", "held": 0, "back_at": away.json()["back_at"]},
+    ]
+    assert (await client.get("/simulator/stats")).json()["messages_held"] == 1
+    back = await client.put(f"/simulator/devices/{DEVICE}", json={"online": True})
+    assert back.json() == {"msisdn": DEVICE, "online": True, "released": 1}
+    await esme.wait_for(1)
+    assert esme.receipts()[0].message_id == resp.message_id  # type: ignore[attr-defined]
+    assert len((await client.get("/simulator/devices")).json()["devices"]) == 1
+    await session.unbind()
+
+
+async def test_control_devices_validation(
+    control: tuple[CarrierSimulator, httpx.AsyncClient],
+) -> None:
+    sim, client = control
+    for number, reason in (
+        ("12345", "must have 9 to 12 digits, got 5"),
+        ("3000000030x6", "must be digits only"),
+        ("2543000000030361", "must have 9 to 12 digits, got 13"),
+    ):
+        resp = await client.put(f"/simulator/devices/{number}", json={"online": False})
+        assert resp.status_code == 400, number
+        assert resp.json()["detail"].startswith("bad device number: msisdn ")
+        assert reason in resp.json()["detail"]
+    for body in (
+        {},
+        {"online": "false"},
+        {"online": False, "for_seconds": 0},
+        {"online": False, "for_seconds": -5},
+        {"online": False, "for_seconds": "soon"},
+        {"online": False, "for_seconds": 10 * 366 * 86400},
+        {"online": True, "for_seconds": 60},
+        {"online": False, "until": "tomorrow"},
+    ):
+        resp = await client.put(f"/simulator/devices/{DEVICE}", json=body)
+        assert resp.status_code == 422, body
+        assert resp.json()["detail"], body
+    assert sim.offline_devices() == []
+    resp = await client.put("/simulator/behaviour", json={"default_validity": 60})
+    assert resp.json()["default_validity"] == 60 and sim.behaviour.default_validity == 60
+    assert (
+        await client.put("/simulator/behaviour", json={"default_validity": 0})
+    ).status_code == 422
 
 
 # --- a third-party client -------------------------------------------------------------------------

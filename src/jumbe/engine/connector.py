@@ -36,6 +36,7 @@ from jumbe.smpp.errors import BindFailed, ResponseTimeout, SessionClosed
 from jumbe.smpp.pdu import BindTransceiver, DeliverSm, Pdu, SubmitSm, response_for
 from jumbe.smpp.receipt import receipt_from_pdu
 from jumbe.smpp.session import Session
+from jumbe.smpp.timefmt import format_smpp_time
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,8 @@ class SmppConnector:
         todo = [n for n in range(1, len(segments) + 1) if n not in job.done_parts]
         recorded: list[asyncio.Future[bool]] = []
         ton, npi = source_address(job.sender)
+        # the carrier keeps retrying an unreachable handset until then, not its own default
+        validity = format_smpp_time(job.valid_until)
         for number in todo:
             pdu = SubmitSm(
                 source_addr_ton=ton,
@@ -262,6 +265,7 @@ class SmppConnector:
                 dest_addr_npi=0x01,
                 destination_addr=job.recipient,
                 esm_class=ESM_UDHI if headed else 0,
+                validity_period=validity,
                 registered_delivery=1,
                 data_coding=data_coding_for(job.encoding),
                 short_message=segments[number - 1],

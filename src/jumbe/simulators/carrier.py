@@ -3,6 +3,10 @@
 Outcomes are decided by the destination number (suffix rules) so a test can ask for a
 rejection, a failure, an expiry or silence without any out-of-band setup, and everything else
 can be made to fail at a seeded random rate to exercise retry and reporting paths.
+
+Devices can be taken offline (``take_offline``): messages to them are accepted and kept, as a
+real SMSC stores and forwards, and their receipts wait until the device comes back or the
+submit's validity period ends (see ``devices.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Encoding, concat_udh, encode_text, segment, split_udh
+from jumbe.simulators.devices import DeviceView, OfflineDevices
 from jumbe.simulators.outbox import Outbox, Outgoing
 from jumbe.smpp import Session, serve
 from jumbe.smpp.constants import (
@@ -45,6 +50,7 @@ from jumbe.smpp.pdu import (
     set_tlv_int,
 )
 from jumbe.smpp.receipt import DeliveryReceipt, receipt_pdu
+from jumbe.smpp.timefmt import parse_smpp_time
 
 __all__ = ["CarrierBehaviour", "CarrierSimulator", "Submission"]
 
@@ -65,6 +71,8 @@ class CarrierBehaviour:
     failure_ratio: float = 0.0  # share of the remaining messages that end UNDELIV
     max_tps: float | None = None  # whole simulator, 1 s sliding window -> ESME_RTHROTTLED
     seed: int | None = None
+    # seconds a message waits for an offline device when its submit names no validity_period
+    default_validity: float = 72 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,7 @@ class Submission:
     source_addr_npi: int = 0
     dest_addr_ton: int = 0
     dest_addr_npi: int = 0
+    validity_period: str = ""  # as submitted: SMPP time, absolute or relative, or ""
 
 
 @dataclass(slots=True)
@@ -105,6 +114,13 @@ class _DueReceipt:
     submission: Submission = field(compare=False)
     state: MessageState = field(compare=False)
     origin: Session | None = field(compare=False)
+
+
+class _HeldMessage(NamedTuple):
+    """A message kept for an offline device; its receipt still prefers the submitting bind."""
+
+    submission: Submission
+    origin: Session | None
 
 
 _STAT_WORD = {
@@ -143,6 +159,9 @@ class CarrierSimulator:
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._recent_submits: deque[float] = deque()
+        self._devices: OfflineDevices[_HeldMessage] = OfflineDevices(
+            release=self._released, expire=self._expired
+        )
         # Ids: a random per-instance prefix keeps them unique across simulator restarts.
         self._id_prefix = int.from_bytes(os.urandom(4), "big")
         self._id_counter = 0
@@ -190,6 +209,7 @@ class CarrierSimulator:
         if self._scheduler is not None:
             self._scheduler.cancel()
             self._scheduler = None
+        self._devices.close()
         self._outbox.close()
         if self._server is not None:
             await self._server.wait_closed()
@@ -210,6 +230,8 @@ class CarrierSimulator:
             "throttled": s.throttled,
             "receipts_sent": s.receipts_sent,
             "receipts_scheduled": len(self._due),
+            "messages_held": self._devices.held,
+            "devices_offline": self._devices.offline,
             "mo_sent": s.mo_sent,
             "deliveries_queued": self._outbox.pending,
             "sessions": len(self._sessions),
@@ -239,6 +261,21 @@ class CarrierSimulator:
                 payload = concat_udh(reference, total, number) + payload
             pdu.short_message = payload
             self._outbox.put(Outgoing(pdu, "mo"))
+
+    def take_offline(self, msisdn: str, for_seconds: float | None = None) -> DeviceView:
+        """Make a device unreachable (for ``for_seconds``, or until ``bring_online``).
+
+        ``msisdn`` is national (300000003036) or international (254300000003036); a bad one
+        raises ValueError with the reason.
+        """
+        return self._devices.take_offline(msisdn, for_seconds)
+
+    def bring_online(self, msisdn: str) -> int:
+        """The device attaches again; returns how many held messages go out to it now."""
+        return self._devices.bring_online(msisdn)
+
+    def offline_devices(self) -> list[DeviceView]:
+        return self._devices.views()
 
     async def drop_binds(self) -> int:
         """Abort every bound session, as a carrier-side network failure would."""
@@ -283,13 +320,17 @@ class CarrierSimulator:
         if destination.endswith(behaviour.rejected_suffixes):
             self._stats.rejected += 1
             return response_for(pdu, CommandStatus.ESME_RINVDSTADR)
+        try:
+            validity = _validity(pdu.validity_period, behaviour.default_validity)
+        except ValueError:
+            self._stats.rejected += 1
+            return response_for(pdu, CommandStatus.ESME_RINVEXPIRY)
         submission = self._record(session, pdu)
-        state = self._outcome(destination, behaviour)
-        wanted = pdu.registered_delivery & 0x03
-        if state is not None and (
-            wanted == 1 or (wanted == 2 and state is not MessageState.DELIVERED)
-        ):
-            self._schedule(submission, state, session, behaviour.receipt_delay)
+        if self._devices.holds(destination):
+            self._devices.hold(destination, _HeldMessage(submission, session), validity)
+        else:
+            state = self._outcome(destination, behaviour)
+            self._report(submission, state, session, behaviour.receipt_delay)
         return SubmitSmResp(message_id=submission.message_id)
 
     def _record(self, session: Session, pdu: SubmitSm) -> Submission:
@@ -309,6 +350,7 @@ class CarrierSimulator:
             source_addr_npi=pdu.source_addr_npi,
             dest_addr_ton=pdu.dest_addr_ton,
             dest_addr_npi=pdu.dest_addr_npi,
+            validity_period=pdu.validity_period,
         )
         self._stats.submits += 1
         self.submissions.append(submission)
@@ -341,8 +383,32 @@ class CarrierSimulator:
 
     # --- receipts ------------------------------------------------------------------------------
 
+    def _released(self, held: _HeldMessage) -> None:
+        """The device came back: the message reaches it now, by the usual rules and delay."""
+        behaviour = self._behaviour
+        state = self._outcome(held.submission.destination_addr, behaviour)
+        self._report(held.submission, state, held.origin, behaviour.receipt_delay)
+
+    def _expired(self, held: _HeldMessage) -> None:
+        """The validity period ended first: the SMSC gives up and says so at once."""
+        self._report(held.submission, MessageState.EXPIRED, held.origin, 0.0)
+
+    def _report(
+        self,
+        submission: Submission,
+        state: MessageState | None,
+        origin: Session | None,
+        delay: float,
+    ) -> None:
+        """Schedule the receipt the submit asked for (registered_delivery), if any."""
+        wanted = submission.registered_delivery & 0x03
+        if state is not None and (
+            wanted == 1 or (wanted == 2 and state is not MessageState.DELIVERED)
+        ):
+            self._schedule(submission, state, origin, delay)
+
     def _schedule(
-        self, submission: Submission, state: MessageState, origin: Session, delay: float
+        self, submission: Submission, state: MessageState, origin: Session | None, delay: float
     ) -> None:
         self._due_seq += 1
         item = _DueReceipt(time.monotonic() + delay, self._due_seq, submission, state, origin)
@@ -402,6 +468,17 @@ class CarrierSimulator:
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
         self._outbox.remove_receiver(session)
+
+
+def _validity(value: str, default: float) -> float:
+    """Seconds from now until a submit's validity_period ends (absolute or relative SMPP time;
+    ``default`` when absent). Already past is fine: such a message expires at once if held.
+    Raises ValueError for a malformed value, which the caller answers with ESME_RINVEXPIRY."""
+    if not value:
+        return default
+    now = datetime.now(UTC)
+    until = parse_smpp_time(value, now)
+    return default if until is None else (until - now).total_seconds()
 
 
 def _text_of(sub: Submission) -> str:

@@ -1,4 +1,5 @@
-"""HTTP control of a running carrier simulator: inject MOs, drop binds, change behaviour.
+"""HTTP control of a running carrier simulator: inject MOs, drop binds, change behaviour,
+take devices offline and bring them back.
 
 Tests of a standalone simulator (another process) need the same levers the in-process tests
 get from the CarrierSimulator object; a shared token keeps anyone else on the network off them.
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
+from jumbe.simulators.devices import DeviceView, device_number
 
 __all__ = ["control_router", "run_standalone"]
 
@@ -44,6 +46,25 @@ class BehaviourPatch(BaseModel):
     failure_ratio: float | None = Field(default=None, ge=0, le=1)
     max_tps: float | None = Field(default=None, ge=0)  # 0: throttle everything
     seed: int | None = None
+    default_validity: float | None = Field(default=None, gt=0)
+
+
+MAX_OFFLINE_SECONDS = 366 * 24 * 3600.0  # a year: longer is a typo, and timers need a bound
+
+
+class DeviceChange(BaseModel):
+    """Body of PUT /simulator/devices/{msisdn}: offline (for a while, or until told), or back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    online: StrictBool  # "false" as a string is a mistake worth a 422, not a silent True
+    for_seconds: float | None = Field(default=None, gt=0, le=MAX_OFFLINE_SECONDS)
+
+    @model_validator(mode="after")
+    def _period_only_when_offline(self) -> DeviceChange:
+        if self.online and self.for_seconds is not None:
+            raise ValueError("for_seconds goes with online: false (how long the device is away)")
+        return self
 
 
 # Fields where an explicit null means "unset" rather than "leave alone".
@@ -82,7 +103,32 @@ def control_router(simulator: CarrierSimulator, token: str) -> APIRouter:
         simulator.behaviour = dataclasses.replace(simulator.behaviour, **changes)
         return dataclasses.asdict(simulator.behaviour)
 
+    @router.get("/devices")
+    async def offline_devices() -> dict[str, list[dict[str, Any]]]:
+        return {"devices": [_device_json(view) for view in simulator.offline_devices()]}
+
+    @router.put("/devices/{msisdn}")
+    async def change_device(msisdn: str, body: DeviceChange) -> dict[str, Any]:
+        number = _number(msisdn)
+        if body.online:
+            released = simulator.bring_online(number)
+            return {"msisdn": number, "online": True, "released": released}
+        return {"online": False, **_device_json(simulator.take_offline(number, body.for_seconds))}
+
     return router
+
+
+def _number(msisdn: str) -> str:
+    """The device's international number, or a 400 that says what is wrong with it."""
+    try:
+        return device_number(msisdn)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad device number: {exc}") from None
+
+
+def _device_json(view: DeviceView) -> dict[str, Any]:
+    back_at = view.back_at.isoformat(timespec="seconds") if view.back_at else None
+    return {"msisdn": view.msisdn, "held": view.held, "back_at": back_at}
 
 
 async def run_standalone(

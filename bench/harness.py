@@ -247,6 +247,47 @@ class Sampler:
         return 100 * self.cpu_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
+class Contention:
+    """CPU used meanwhile by processes other than this benchmark and its children.
+
+    100 is one core. On a shared machine (another session's test suite, say) this
+    is what tells a clean run from one whose latencies were queued behind others.
+    """
+
+    def __enter__(self) -> Contention:
+        self._machine0, self._own0 = self._machine(), self._own()
+        self._t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self._t0
+        busy, steal = (b - a for a, b in zip(self._machine0, self._machine(), strict=True))
+        others = busy - (self._own() - self._own0)
+        self.cpu_percent = max(0.0, 100 * others / wall) if wall else 0.0
+        # a virtual machine's CPU taken by its host for others: contention we cannot see
+        self.steal_percent = 100 * steal / wall if wall else 0.0
+
+    @staticmethod
+    def _machine() -> tuple[float, float]:
+        """CPU seconds the machine's processes used (guest time is inside user), and steal."""
+        t = psutil.cpu_times()
+        busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+        return float(busy), float(getattr(t, "steal", 0.0))
+
+    @staticmethod
+    def _own() -> float:
+        me = psutil.Process()
+        mine = me.cpu_times()  # with the children it has waited for (CLI runs, py-spy)
+        total = mine.children_user + mine.children_system
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
     """p50/p95/p99 in milliseconds."""
     if not samples:

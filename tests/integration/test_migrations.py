@@ -121,3 +121,46 @@ async def test_downgrade_to_0002_and_back(
     assert wallets == [0]  # the units wallet stays; KES had no place in 0002
     monkeypatch.undo()
     await db.migrate()
+
+
+async def test_upgrade_numbers_existing_sims_per_account(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = Services.build(db, settings)
+    mine = await services.identity.create_account("Mine")
+    other = await services.identity.create_account("Other")
+    monkeypatch.setattr(
+        database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0006")
+    )
+    await db.migrate()
+    stamp = "2024-01-01 00:00:00" if db.is_sqlite else datetime.now(UTC)
+
+    def interleaved(conn: Connection) -> None:
+        for n, account in enumerate((mine, other, mine, mine, other)):
+            conn.execute(
+                text(
+                    "INSERT INTO sims (account_id, iccid, imsi, msisdn, sim_type, status,"
+                    " status_at, created_at) VALUES (:a, :iccid, :imsi, :msisdn, 'standard',"
+                    " 'idle', :n, :n)"
+                ),
+                {
+                    "a": account.account_id,
+                    "iccid": f"892540140101000000{n:02d}",
+                    "imsi": f"6390140100000{n:02d}",
+                    "msisdn": f"3000000000{n:02d}",
+                    "n": stamp,
+                },
+            )
+
+    await db.write(interleaved)
+    monkeypatch.undo()
+    await db.migrate()
+    rows = await db.read(
+        lambda conn: conn.execute(text("SELECT account_id, position FROM sims ORDER BY id")).all()
+    )
+    counts = await db.read(
+        lambda conn: dict(conn.execute(text("SELECT id, sim_count FROM accounts")).all())
+    )
+    a, b = mine.account_id, other.account_id
+    assert [tuple(r) for r in rows] == [(a, 0), (b, 0), (a, 1), (a, 2), (b, 1)]
+    assert counts == {a: 3, b: 2}

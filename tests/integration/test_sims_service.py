@@ -23,7 +23,7 @@ from jumbe.services.errors import (
 from jumbe.services.identity import NewAccount
 from jumbe.services.sim_import import import_sims
 from jumbe.store.database import Database
-from jumbe.store.schema import sim_events, utcnow
+from jumbe.store.schema import sim_events, sims, utcnow
 
 HEADER = "iccid,imsi,msisdn,asset_name,imei,product_id,sim_type,status\n"
 
@@ -214,3 +214,48 @@ async def test_authorise_checks_account_number_and_user_permission(services: Ser
         await sims.authorise(me, [mine.vpn_group], "viewer@mine.co.ke", "view")
     with pytest.raises(InvalidRequest):
         await services.identity.grant("viewer@mine.co.ke", ["teleport"])
+
+
+async def positions(services: Services, account_id: int) -> list[int]:
+    query = select(sims.c.position).where(sims.c.account_id == account_id).order_by(sims.c.id)
+    return list(await services.sims.db.read(lambda conn: conn.execute(query).scalars().all()))
+
+
+async def test_positions_stay_dense_when_the_database_refuses_rows(services: Services) -> None:
+    """A SIM already registered leaves no hole: allsims' startAtIndex stays exact."""
+    first = await account_with_sims(services, sim_line(2) + sim_line(4))
+    me = (await account_with_sims(services, sim_line(1))).account_id
+    report = await services.sims.import_csv(
+        me, io.StringIO(HEADER + sim_line(2) + sim_line(3) + sim_line(4) + sim_line(5))
+    )
+    assert (report.accepted, report.rejected) == (2, 2)
+    assert await positions(services, me) == [0, 1, 2]
+    assert await positions(services, first.account_id) == [0, 1]
+    page = await services.sims.page(me, offset=1, limit=5)
+    assert [s.msisdn for s in page] == ["300000000003", "300000000005"]
+    more = await services.sims.import_csv(me, io.StringIO(HEADER + sim_line(6)))
+    assert more.accepted == 1 and await positions(services, me) == [0, 1, 2, 3]
+
+
+async def test_concurrent_imports_into_one_account_page_every_sim_once(
+    services: Services,
+) -> None:
+    account = await services.identity.create_account("Fleet")
+    files = [
+        HEADER + "".join(sim_line(n) for n in range(start, start + 300))
+        for start in (1, 1001, 2001, 3001)
+    ]
+    reports = await asyncio.gather(
+        *(
+            import_sims(services.sims.db, account.account_id, io.StringIO(f), batch=50)
+            for f in files
+        )
+    )
+    assert sum(r.accepted for r in reports) == 1200
+    assert sorted(await positions(services, account.account_id)) == list(range(1200))
+    seen = []
+    for start in range(0, 1200, 70):
+        seen += [
+            s.iccid for s in await services.sims.page(account.account_id, offset=start, limit=70)
+        ]
+    assert len(seen) == len(set(seen)) == 1200

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
@@ -31,7 +31,7 @@ from jumbe.services.csv_import import (
     Row,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import products, sim_events, sims, utcnow
+from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
 
 REQUIRED = ("iccid", "imsi", "msisdn")
 OPTIONAL = ("asset_name", "imei", "product_id", "sim_type", "status", "expiry_year")
@@ -84,13 +84,15 @@ async def import_sims(
             return refused
 
         def work(conn: Connection) -> list[Rejection]:
+            start = _next_position(conn, account_id)
             inserted = conn.execute(
                 db.insert(sims)
                 .on_conflict_do_nothing()
-                .returning(sims.c.id, sims.c.iccid, sims.c.status),
-                [r for _line, r in fresh.values()],
+                .returning(sims.c.id, sims.c.iccid, sims.c.status, sims.c.position),
+                [r | {"position": start + n} for n, (_line, r) in enumerate(fresh.values())],
             )
             stored = {r.iccid: r for r in inserted}
+            _close_gaps(conn, account_id, start, list(stored.values()))
             if stored:
                 conn.execute(
                     insert(sim_events),
@@ -158,6 +160,24 @@ def _parse(values: dict[str, str], catalogue: set[str], now: datetime) -> dict[s
         "created_at": now,
     }
     return row
+
+
+def _next_position(conn: Connection, account_id: int) -> int:
+    """The account's next SIM position; on PostgreSQL the row stays locked until commit,
+    so concurrent imports into one account take their positions one after the other."""
+    query = select(accounts.c.sim_count).where(accounts.c.id == account_id).with_for_update()
+    return int(conn.execute(query).scalar_one())
+
+
+def _close_gaps(conn: Connection, account_id: int, start: int, stored: list[Any]) -> None:
+    """Renumber the stored SIMs densely from ``start`` (rows the database refused left
+    holes) and move the account's counter past them."""
+    for n, row in enumerate(sorted(stored, key=lambda r: r.position)):
+        if row.position != start + n:  # ascending: the lower position is always free
+            conn.execute(update(sims).where(sims.c.id == row.id).values(position=start + n))
+    conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(sim_count=start + len(stored))
+    )
 
 
 def _why_taken(conn: Connection, lost: list[tuple[int, dict[str, Any]]]) -> list[Rejection]:

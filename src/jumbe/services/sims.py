@@ -170,13 +170,17 @@ class SimService:
             raise InvalidRequest("the start index must be 0 or more")
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"the page size must be between 1 and {MAX_PAGE}")
-        # Pick the page's ids first, from the (account_id, id) index alone, and join
-        # only those: with OFFSET, SQLite would otherwise join every skipped row too.
+        # Pick the page's ids first, from the (account_id, position) index, and join only
+        # those. Unfiltered, positions are dense, so the page is a seek; filtered by
+        # status it is an OFFSET over the index (SQLite would otherwise join every
+        # skipped row too).
         page = select(sims.c.id).where(sims.c.account_id == account_id)
-        if status is not None:
-            page = page.where(sims.c.status == status.value)
-        page = page.order_by(sims.c.id).limit(limit).offset(offset)
-        query = _select().where(sims.c.id.in_(page.scalar_subquery())).order_by(sims.c.id)
+        if status is None:
+            page = page.where(sims.c.position >= offset)
+        else:
+            page = page.where(sims.c.status == status.value).offset(offset)
+        page = page.order_by(sims.c.position).limit(limit)
+        query = _select().where(sims.c.id.in_(page.scalar_subquery())).order_by(sims.c.position)
         rows = await self.db.read(lambda conn: conn.execute(query).all())
         return [_view(r) for r in rows]
 

@@ -123,6 +123,8 @@ accounts = Table(
     # SMPP server limits for this account; NULL means the platform default
     Column("smpp_max_sessions", Integer),
     Column("smpp_tps", Float),
+    # how many SIMs the account has had: the next SIM's position
+    Column("sim_count", BigInteger, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -442,10 +444,12 @@ sims = Table(
     Column("activated_by", String(254)),
     Column("expiry_year", Integer),
     Column("created_at", UTCDateTime, nullable=False),
+    # 0, 1, 2, ... per account in arrival order: allsims' startAtIndex is an index seek
+    Column("position", BigInteger, nullable=False),
     CheckConstraint(
         "status IN ('idle', 'pooled', 'active', 'suspended', 'terminated')", name="status"
     ),
-    Index("ix_sims_account_id_id", "account_id", "id"),
+    Index("ux_sims_account_id_position", "account_id", "position", unique=True),
 )
 
 # Every lifecycle change of a SIM (its arrival included: from_status NULL). ``day`` is

@@ -242,28 +242,20 @@ class IdentityService:
             ).scalar_one()
             open_wallets(conn, account_id, now)
             username = owner_username or f"{team_code.lower()}@jumbe.local"
-            conn.execute(
-                insert(users).values(
-                    account_id=account_id,
-                    username=username,
-                    password_hash=password_hash,
-                    role="owner",
-                    permissions=",".join(PERMISSIONS),
-                    created_at=now,
-                )
+            _insert_user(
+                conn, account_id, username, password_hash, "owner", frozenset(PERMISSIONS), now
             )
             # the M2M XML API's user: it authenticates with a username and password
             # in each document, and may only look at and message the SIMs
             m2m_username = f"m2m-{team_code.lower()}"
-            conn.execute(
-                insert(users).values(
-                    account_id=account_id,
-                    username=m2m_username,
-                    password_hash=m2m_hash,
-                    role="member",
-                    permissions="view,message",
-                    created_at=now,
-                )
+            _insert_user(
+                conn,
+                account_id,
+                m2m_username,
+                m2m_hash,
+                "member",
+                frozenset({"view", "message"}),
+                now,
             )
             _insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
             daraja = insert_client(conn, account_id, now)
@@ -601,15 +593,8 @@ class IdentityService:
         password_hash = await asyncio.to_thread(_passwords.hash, password)
         try:
             await self.db.write(
-                lambda conn: conn.execute(
-                    insert(users).values(
-                        account_id=account_id,
-                        username=username,
-                        password_hash=password_hash,
-                        role=role,
-                        permissions=_joined(granted),
-                        created_at=utcnow(),
-                    )
+                lambda conn: _insert_user(
+                    conn, account_id, username, password_hash, role, granted, utcnow()
                 )
             )
         except IntegrityError as exc:
@@ -732,6 +717,27 @@ def _free_team_code(conn: Connection, name: str) -> str:
         if taken.first() is None:
             return code
     raise Conflict("could not allocate a unique team code")
+
+
+def _insert_user(
+    conn: Connection,
+    account_id: int,
+    username: str,
+    password_hash: str,
+    role: str,
+    permissions: frozenset[str],
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(users).values(
+            account_id=account_id,
+            username=username,
+            password_hash=password_hash,
+            role=role,
+            permissions=_joined(permissions),
+            created_at=now,
+        )
+    )
 
 
 def _next_short_code(conn: Connection) -> str:

@@ -48,6 +48,8 @@ async def test_a_message_to_a_sim_is_an_ordinary_billed_message(services: Servic
         "89254014010100030360",
         None,
     )
+    # the answer built at acceptance is what the store holds
+    assert sent == await services.device_messages.get(account.account_id, sent.id)
     stored = await services.messaging.list(account.account_id)
     assert [(m.id, m.recipient, m.units) for m in stored.items] == [(sent.id, "254300000003036", 1)]
     assert stored.items[0].valid_until - stored.items[0].created_at == timedelta(hours=72)

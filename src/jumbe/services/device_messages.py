@@ -168,8 +168,9 @@ class DeviceMessagingService:
         takes it, else InvalidRequest. An M2M ``client_ref`` (its sms_uid) is
         unique per account.
         """
-        sim, short_code = await self.db.read(
-            lambda conn: _sim_and_short_code(conn, account_id, msisdn, iccid_)
+        m2m_ref = client_ref if source == M2M else None
+        sim, short_code, ref_used = await self.db.read(
+            lambda conn: _target(conn, account_id, msisdn, iccid_, m2m_ref)
         )
         kind = sim_type(sim.sim_type)
         if not kind.sms:
@@ -184,8 +185,8 @@ class DeviceMessagingService:
                 raise InvalidRequest("origin must be a number of 3 to 15 digits")
         else:
             origin = None
-        if client_ref is not None and source == M2M:
-            await self._check_unused(account_id, client_ref)
+        if ref_used:  # a clear reason; the partial unique index makes it race-free
+            raise Conflict(f"a message with the reference {client_ref!r} was already sent")
         view = await self.messaging.send(
             account_id,
             SendRequest(
@@ -200,17 +201,23 @@ class DeviceMessagingService:
                 validity=self.validity,
             ),
         )
-        return await self.get(account_id, view.id)
-
-    async def _check_unused(self, account_id: int, client_ref: str) -> None:
-        """A clear refusal for a reused sms_uid; the unique index makes it race-free."""
-        query = select(messages.c.id).where(
-            messages.c.account_id == account_id,
-            text(f"source = '{M2M}'"),  # literal, so the partial unique index serves it
-            messages.c.client_ref == client_ref,
+        return DeviceMessage(
+            id=view.id,
+            direction=view.direction,
+            source=view.source,
+            sender=view.sender,
+            sim_msisdn=view.recipient,
+            iccid=sim.iccid,
+            body=view.body,
+            encoding=view.encoding,
+            status=view.status,
+            status_at=view.status_at,
+            status_detail=view.status_detail,
+            created_at=view.created_at,
+            carrier_message_id=None,  # just accepted: no carrier has it yet
+            client_ref=view.client_ref,
+            vpn_group=sim.vpn_group,
         )
-        if await self.db.read(lambda conn: conn.execute(query.limit(1)).first()) is not None:
-            raise Conflict(f"a message with the reference {client_ref!r} was already sent")
 
     # reading -----------------------------------------------------------------
 
@@ -343,10 +350,15 @@ def _iccid(value: str) -> str:
         raise InvalidRequest(str(exc)) from exc
 
 
-def _sim_and_short_code(
-    conn: Connection, account_id: int, msisdn: str | None, iccid_: str | None
-) -> tuple[Any, str]:
-    """The account's SIM by number or ICCID, and the short code its messages come from."""
+def _target(
+    conn: Connection,
+    account_id: int,
+    msisdn: str | None,
+    iccid_: str | None,
+    m2m_ref: str | None,
+) -> tuple[Any, str, bool]:
+    """The account's SIM by number or ICCID, the short code its messages come from,
+    and whether the M2M reference (if any) was used already."""
     if (msisdn is None) == (iccid_ is None):
         raise InvalidRequest("name the SIM by its msisdn or by its iccid")
     condition = (
@@ -355,9 +367,16 @@ def _sim_and_short_code(
         else sims.c.iccid == _iccid(iccid_ or "")
     )
     sim = conn.execute(
-        select(sims.c.id, sims.c.msisdn, sims.c.status, sims.c.sim_type).where(
-            sims.c.account_id == account_id, condition
+        select(
+            sims.c.id,
+            sims.c.iccid,
+            sims.c.msisdn,
+            sims.c.status,
+            sims.c.sim_type,
+            accounts.c.vpn_group,
         )
+        .join(accounts, accounts.c.id == sims.c.account_id)
+        .where(sims.c.account_id == account_id, condition)
     ).one_or_none()
     if sim is None:
         raise UnknownSim(f"no SIM {msisdn or iccid_} in this account")
@@ -368,4 +387,16 @@ def _sim_and_short_code(
     ).scalar_one()
     if short_code is None:
         raise Conflict("this account has no short code to send device messages from")
-    return sim, str(short_code)
+    used = m2m_ref is not None and (
+        conn.execute(
+            select(messages.c.id)
+            .where(
+                messages.c.account_id == account_id,
+                text(f"source = '{M2M}'"),  # literal, so the partial unique index serves it
+                messages.c.client_ref == m2m_ref,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+    return sim, str(short_code), used

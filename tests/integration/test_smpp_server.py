@@ -183,13 +183,15 @@ async def test_registered_delivery_two_reports_failures_only(jumbe: Jumbe) -> No
 
 
 async def test_a_silent_client_is_closed_while_others_work(settings: Settings) -> None:
-    app = Jumbe(settings.model_copy(update={"smpp_idle_timeout": 0.5}))
+    # 2 s of silence: long enough that the working session's bind and submit never
+    # count as silence on a loaded machine, short enough for a test
+    app = Jumbe(settings.model_copy(update={"smpp_idle_timeout": 2.0}))
     await app.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", app.smpp.ports[0])
         session = await bind(app)
         assert (await session.request(submit("still here"))).command_status == 0
-        farewell = await asyncio.wait_for(reader.read(), 5)  # returns at EOF: it hung up
+        farewell = await asyncio.wait_for(reader.read(), 10)  # returns at EOF: it hung up
         assert farewell == b"" or farewell[4:8] == b"\x00\x00\x00\x06"  # after an unbind
         writer.close()
         await session.unbind()

@@ -59,8 +59,11 @@ def _settings(data_dir: Path | None) -> Settings:
     return load_settings(**({"data_dir": data_dir} if data_dir else {}))
 
 
-def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(services)`` against the configured database, migrated first."""
+def _with_services(
+    settings: Settings, work: Callable[[Any], Awaitable[T]], *, refused_exit: int = 2
+) -> T:
+    """Run ``work(services)`` against the configured database, migrated first; a service's
+    refusal ends the command with its reason in one line and ``refused_exit``."""
     from jumbe.services import Services
     from jumbe.store.database import Database
 
@@ -78,7 +81,7 @@ def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
         return asyncio.run(main())
     except ServiceError as exc:
         typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(refused_exit) from exc
 
 
 @app.command()
@@ -357,7 +360,8 @@ def _run_import(
             return await work(s, source)
 
     try:
-        report = _with_services(_settings(data_dir), run)
+        # a file that cannot be imported at all fails like one with bad rows: exit 1
+        report = _with_services(_settings(data_dir), run, refused_exit=1)
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from exc

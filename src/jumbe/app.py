@@ -35,7 +35,10 @@ from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
+from jumbe.faces.http_limits import BodyLimits, BodyRule, guarded_http
+from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
+from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.identity import NewAccount
@@ -99,6 +102,9 @@ class Jumbe:
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
+        self.http.add_middleware(
+            BodyLimits, rules=_body_rules(settings), timeout=settings.http_body_timeout
+        )
         if self.simulator is not None:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False
@@ -202,6 +208,7 @@ class Jumbe:
             lifespan="off",
             timeout_graceful_shutdown=10,
             server_header=False,
+            http=guarded_http(self.settings.http_header_timeout),
         )
         self._server = _Server(config)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -315,6 +322,16 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _body_rules(settings: Settings) -> list[BodyRule]:
+    """Each face's cap on request bodies, refused in its own format; the first match wins."""
+    return [
+        BodyRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        BodyRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
+        *(BodyRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
+        BodyRule("/", settings.http_max_body, envelope.failure),
+    ]
 
 
 @contextlib.contextmanager

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
 
     # security
     auth_failures_per_minute: int = Field(default=30, ge=1)
+    http_max_body: int = Field(default=64 * 1024, ge=1024)  # bytes, every route but uploads
+    http_max_upload: int = Field(default=256 * 1024 * 1024, ge=1024)  # bytes, CSV imports
+    http_header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's head
+    http_body_timeout: float = Field(default=30.0, gt=0)  # for a body; an upload's longest pause
 
     # the IMSI / SIM-swap check
     imsi_price_kes: Decimal = Field(default=Decimal("20"), ge=0, decimal_places=2)

@@ -233,5 +233,10 @@ async def _body(request: Request) -> bytes:
     return bytes(body)
 
 
+def refuse(status: int, message: str) -> Response:
+    """A body refused before it is read (too large, too slow): no call can be named."""
+    return _answer(status, "error", None, message)
+
+
 def _answer(status: int, call: str, api_id: str | None, error: str) -> Response:
     return Response(response(call, api_id, error=error), status_code=status, media_type=MEDIA_TYPE)

@@ -35,6 +35,7 @@ from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
+from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import BodyLimits, BodyRule, guarded_http
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
@@ -42,7 +43,7 @@ from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.identity import NewAccount
-from jumbe.settings import ConnectorSettings, Settings
+from jumbe.settings import ConnectorSettings, Settings, cannot_listen
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
 from jumbe.store import queue
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SIMULATOR_SYSTEM_ID = "jumbe"
 SIMULATOR_TOKEN_FILE = "simulator.token"
+SERVER_URL_FILE = "server.url"  # where this data dir's running server answers, for the CLI
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
 
@@ -105,6 +107,7 @@ class Jumbe:
         self.http.add_middleware(
             BodyLimits, rules=_body_rules(settings), timeout=settings.http_body_timeout
         )
+        self.http.add_middleware(AccessLog)  # outside the limits: it logs their refusals too
         if self.simulator is not None:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False
@@ -123,7 +126,12 @@ class Jumbe:
         await self.services.numbering.refresh(force=True)
         connector_settings = self.settings.all_connectors
         if self.simulator is not None:
-            await self.simulator.start()
+            try:
+                await self.simulator.start()
+            except OSError as exc:
+                raise cannot_listen(
+                    exc, self.simulator.host, self.simulator.port, "JUMBE_SIMULATOR_PORT"
+                ) from exc
             self._write_secret(SIMULATOR_TOKEN_FILE, self.simulator_token)
             connector_settings = [self._simulator_connector(self.simulator)]
         self.services.messaging.start()
@@ -148,9 +156,11 @@ class Jumbe:
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
+        (self.settings.data_dir / SERVER_URL_FILE).write_text(self.local_url + "\n")
 
     async def stop(self) -> None:
         if self._server is not None and self._server_task is not None:
+            (self.settings.data_dir / SERVER_URL_FILE).unlink(missing_ok=True)
             self._server.should_exit = True
             await self._server_task
         await self.smpp.stop()
@@ -186,6 +196,14 @@ class Jumbe:
     def base_url(self) -> str:
         return f"http://{self.settings.http_host}:{self.http_port}"
 
+    @property
+    def local_url(self) -> str:
+        """The URL this machine reaches the server at, whichever addresses it listens on."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+            self.settings.http_host, self.settings.http_host
+        )
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}"
+
     async def _start_http(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -193,9 +211,8 @@ class Jumbe:
             sock.bind((self.settings.http_host, self.settings.http_port))
         except OSError as exc:
             sock.close()
-            raise OSError(
-                f"cannot listen on {self.settings.http_host}:{self.settings.http_port}: {exc}"
-                " (set JUMBE_HTTP_PORT to another port)"
+            raise cannot_listen(
+                exc, self.settings.http_host, self.settings.http_port, "JUMBE_HTTP_PORT"
             ) from exc
         sock.listen(1024)
         sock.setblocking(False)

@@ -463,14 +463,23 @@ def _simulator_call(data_dir: Path | None, method: str, path: str, body: Any) ->
     The token ``jumbe serve`` wrote into the data dir is the proof that we may; every way
     this can go wrong ends the command with one line that says what to do about it.
     """
+    from jumbe.app import SERVER_URL_FILE, SIMULATOR_TOKEN_FILE
+
     settings = _settings(data_dir)
-    token_file = settings.data_dir / "simulator.token"
+    token_file = settings.data_dir / SIMULATOR_TOKEN_FILE
     if not token_file.exists():
         _fail(
             f"no running embedded simulator found ({token_file} is missing);"
             " start `jumbe serve` with the same data dir first"
         )
-    url = f"http://{settings.http_host}:{settings.http_port}/simulator/{path}"
+    # the server of this data dir wrote where it answers; settings are the fallback
+    written = settings.data_dir / SERVER_URL_FILE
+    server = (
+        written.read_text().strip()
+        if written.exists()
+        else f"http://{settings.http_host}:{settings.http_port}"
+    )
+    url = f"{server}/simulator/{path}"
     try:
         response = httpx.request(
             method,
@@ -507,8 +516,14 @@ def simulate_mo(
     data_dir: DataDir = None,
 ) -> None:
     """Make the running server's simulated carrier deliver an inbound (MO) message."""
-    _simulator_call(data_dir, "POST", "mo", {"from": sender, "to": to, "text": text})
-    typer.echo(f"MO from {sender} to {to} handed to the simulated carrier")
+    from jumbe.simulators.control import handset_number
+
+    try:
+        number = handset_number(sender)
+    except ValueError as exc:
+        _fail(f"--from: {exc}")
+    _simulator_call(data_dir, "POST", "mo", {"from": number, "to": to, "text": text})
+    typer.echo(f"MO from {number} to {to} handed to the simulated carrier")
 
 
 @simulate_app.command("device")

@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def cannot_listen(exc: OSError, host: str, port: int, setting: str) -> OSError:
+    """A listener that could not start, saying which setting moves it (a port in use)."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words it at length
+    return OSError(f"cannot listen on {host}:{port}: {reason} (set {setting} to another port)")
+
+
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("jumbe_config_file", default=None)
 
 

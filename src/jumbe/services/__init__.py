@@ -44,7 +44,9 @@ class Services:
     def build(
         cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
     ) -> Services:
-        numbering = NumberingService(db)
+        numbering = NumberingService(
+            db, routed=[*(c for c in settings.routes if c != "default"), settings.sim_carrier]
+        )
         messaging = MessagingService(
             db,
             numbering,

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.devices import DeviceView, device_number
 
@@ -31,6 +32,20 @@ class MoRequest(BaseModel):
     sender: str = Field(alias="from", min_length=1)
     to: str = Field(min_length=1)
     text: str
+
+    @field_validator("sender")
+    @classmethod
+    def _handset(cls, value: str) -> str:
+        """A handset's number, sent on as a carrier does: international, without '+'."""
+        return handset_number(value)
+
+
+def handset_number(raw: str) -> str:
+    """The international form of a handset's number; ValueError saying what is wrong."""
+    try:
+        return normalise(raw)
+    except InvalidNumber as exc:
+        raise ValueError(f"not a handset's number: {exc.reason}") from None
 
 
 class BehaviourPatch(BaseModel):

@@ -30,6 +30,7 @@ from jumbe import metrics
 from jumbe.core.status import MessageStatus
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
+from jumbe.engine.receipt_queries import ReceiptQueries
 from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 SIMULATOR_SYSTEM_ID = "jumbe"
 SIMULATOR_TOKEN_FILE = "simulator.token"
+SIMULATOR_JOURNAL_FILE = "simulator.db"
 SERVER_URL_FILE = "server.url"  # where this data dir's running server answers, for the CLI
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
@@ -79,9 +81,12 @@ class Jumbe:
                     failure_ratio=settings.simulator.failure_ratio,
                     max_tps=settings.simulator.max_tps,
                 ),
+                # what it owes (receipts, held messages, MO) outlives a crash, as an SMSC's does
+                journal=settings.data_dir / SIMULATOR_JOURNAL_FILE,
             )
         self.connectors: dict[str, SmppConnector] = {}
         self.dispatcher: Dispatcher | None = None
+        self.receipt_queries: ReceiptQueries | None = None
         self.sweeper = Sweeper(
             self.db,
             self.services.delivery,
@@ -148,9 +153,16 @@ class Jumbe:
             batch=self.settings.dispatch_batch,
             poll_interval=self.settings.dispatch_poll_interval,
         )
+        self.receipt_queries = ReceiptQueries(
+            self.db,
+            self.connectors,
+            self.recorder,
+            per_second=self.settings.receipt_queries_per_second,
+        )
         for connector in self.connectors.values():
             connector.start()
         await self.dispatcher.start()
+        self.receipt_queries.start()
         self.sweeper.start()
         self.webhooks.start()
         self.demo = await self._ensure_demo_account()
@@ -167,6 +179,8 @@ class Jumbe:
         await self.services.messaging.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.receipt_queries is not None:
+            await self.receipt_queries.stop()
         await asyncio.gather(*(c.stop() for c in self.connectors.values()))
         await self.recorder.stop()
         await self.webhooks.stop()

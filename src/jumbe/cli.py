@@ -578,6 +578,12 @@ def simulate_carrier(
         Path | None, typer.Option(help="Append every submission as a JSON line here")
     ] = None,
     window: Annotated[int, typer.Option(help="Outstanding PDUs per session, each way")] = 10,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep owed receipts, MO and offline devices in this file across restarts"
+        ),
+    ] = None,
 ) -> None:
     """Run the carrier simulator alone, as a separate SMSC for benchmarks and crash tests."""
     from jumbe.simulators.carrier import CarrierBehaviour
@@ -595,6 +601,7 @@ def simulate_carrier(
             token,
             submission_log,
             window,
+            journal,
         )
     )
 

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     dispatch_poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     receipt_grace_hours: float = Field(default=1.0, ge=0)
+    # a part sent this many seconds without a receipt is asked about with query_sm
+    receipt_query_after: float = Field(default=600.0, gt=0)
+    receipt_queries_per_second: float = Field(default=5.0, gt=0)  # per node, every connector
     demo_units: int = Field(default=1000, ge=0)
 
     # IoT SIMs' messages (device messaging)

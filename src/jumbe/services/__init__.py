@@ -68,7 +68,10 @@ class Services:
                 queue_limit=settings.sim_queue_limit,
             ),
             delivery=DeliveryService(
-                db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
+                db,
+                numbering,
+                receipt_grace=timedelta(hours=settings.receipt_grace_hours),
+                receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),
             oauth=OAuthService(db, identity.limiter),
             products=ProductService(db),

@@ -171,11 +171,18 @@ Finals = dict[tuple[MessageStatus, str | None], list[int]]
 
 class DeliveryService:
     def __init__(
-        self, db: Database, numbering: NumberingService, *, receipt_grace: timedelta
+        self,
+        db: Database,
+        numbering: NumberingService,
+        *,
+        receipt_grace: timedelta,
+        receipt_query_after: timedelta,
     ) -> None:
+        """``receipt_query_after``: a part this long without a receipt is asked about."""
         self.db = db
         self.numbering = numbering
         self.receipt_grace = receipt_grace
+        self.receipt_query_after = receipt_query_after
         # Set by the composition root when this node serves SMPP receivers: owed
         # receipts and MO for accounts bound here go straight to them after commit.
         self.has_receiver: Callable[[int], bool] = lambda _account: False
@@ -243,6 +250,7 @@ class DeliveryService:
                 "connector": o.connector,
                 "carrier_message_id": carrier_id,
                 "submitted_at": now,
+                "query_at": now + self.receipt_query_after,
             }
             for o in outcomes
             for part_no, carrier_id in o.acked_parts

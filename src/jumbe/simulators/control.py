@@ -58,6 +58,7 @@ class BehaviourPatch(BaseModel):
     rejected_suffixes: tuple[str, ...] | None = None
     expired_suffixes: tuple[str, ...] | None = None
     silent_suffixes: tuple[str, ...] | None = None
+    lost_receipt_suffixes: tuple[str, ...] | None = None
     failure_ratio: float | None = Field(default=None, ge=0, le=1)
     max_tps: float | None = Field(default=None, ge=0)  # 0: throttle everything
     seed: int | None = None
@@ -157,6 +158,7 @@ async def run_standalone(
     token: str,
     submission_log: Path | None = None,
     window: int = 10,
+    journal: Path | None = None,
 ) -> None:
     """Serve SMPP on host:port and the control API on control_host:control_port until cancelled
     (or until uvicorn sees SIGINT/SIGTERM)."""
@@ -170,6 +172,7 @@ async def run_standalone(
         behaviour=behaviour,
         submission_log=submission_log,
         window=window,
+        journal=journal,
     )
     await simulator.start()
     app = FastAPI(title="Jumbe carrier simulator")

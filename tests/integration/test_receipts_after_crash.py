@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import wait_until
-from tests.integration.test_crash_recovery import free_port, start_server, wait_ready
+from tests.integration.test_crash_recovery import all_final, free_port, start_server, wait_ready
 
 MESSAGES = 40
 
@@ -76,17 +76,7 @@ async def test_owed_receipts_arrive_after_kill_minus_nine(
         async with httpx.AsyncClient(
             base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}
         ) as api:
-
-            async def all_final() -> list[dict[str, object]] | None:
-                found = []
-                for uuid in uuids:
-                    data = (await api.get(f"/api/v1/messages/{uuid}")).json()["data"]
-                    if data["state"] in ("accepted", "sent"):
-                        return None
-                    found.append(data)
-                return found
-
-            finals = await wait_until(all_final, within=30, what="every message to be final")
+            finals = await all_final(api, uuids, within=30)
         took = time.monotonic() - started
     finally:
         restarted.send_signal(signal.SIGTERM)

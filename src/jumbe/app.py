@@ -37,7 +37,7 @@ from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
 from jumbe.faces.access_log import AccessLog
-from jumbe.faces.http_limits import BodyLimits, BodyRule, guarded_http
+from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.sims import UPLOAD
@@ -110,7 +110,7 @@ class Jumbe:
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
         self.http.add_middleware(
-            BodyLimits, rules=_body_rules(settings), timeout=settings.http_body_timeout
+            RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout
         )
         self.http.add_middleware(AccessLog)  # outside the limits: it logs their refusals too
         if self.simulator is not None:
@@ -355,13 +355,13 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _body_rules(settings: Settings) -> list[BodyRule]:
+def _route_rules(settings: Settings) -> list[RouteRule]:
     """Each face's cap on request bodies, refused in its own format; the first match wins."""
     return [
-        BodyRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
-        BodyRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
-        *(BodyRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
-        BodyRule("/", settings.http_max_body, envelope.failure),
+        RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
+        *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
+        RouteRule("/", settings.http_max_body, envelope.failure),
     ]
 
 

@@ -168,3 +168,31 @@ def test_a_csv_header_beyond_the_field_limit_is_one_line_from_the_cli(
     assert result.stderr.splitlines() == [
         "error: the header row is not readable CSV: field larger than field limit (131072)"
     ]
+
+
+async def test_nul_characters_are_refused_before_the_database_sees_them(
+    daraja: tuple[httpx.AsyncClient, NewAccount], demo: httpx.AsyncClient
+) -> None:
+    """PostgreSQL cannot store or even compare text holding NUL: it answered with 500s."""
+    for path in ("/api/v1/messages/a%00b", "/api/v1/messages?phone=%00", "/api/v1/tokens/%00"):
+        answer = await demo.get(path)
+        assert answer.status_code == 400, path
+        assert answer.json() == {
+            "success": False,
+            "error": "the request's path or query contains a NUL character",
+        }
+    client, account = daraja
+    owner = {"vpnGroup": account.vpn_group, "username": account.username}
+    for member in ("vpnGroup", "username"):
+        body = owner | {member: owner[member] + "\u0000"}
+        answer = await client.post("/simportal/v1/allsims", json=body)
+        assert_extract_variables_fault(answer, f"{member} must not contain NUL characters")
+    imsi = await client.post("/imsi/v1/checkATI", json={"customerNumber": "2547\u000012345678"})
+    assert imsi.status_code == 400
+    basic = base64.b64encode(b"key\x00:secret").decode()
+    oauth = await client.get(
+        "/oauth/v1/generate",
+        params={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert (oauth.status_code, oauth.json()["errorCode"]) == (400, "400.008.01")

@@ -1,4 +1,4 @@
-"""Size and time limits for every HTTP request, whichever face serves it.
+"""Size, time and character limits for every HTTP request, whichever face serves it.
 
 Two layers, because a slow or oversized client can hold a connection at two moments:
 
@@ -8,13 +8,15 @@ Two layers, because a slow or oversized client can hold a connection at two mome
   httptools protocol with a deadline) closes a connection whose head is not complete
   within ``head_timeout`` seconds (answering 408 if it had started one) and refuses a
   head over ``MAX_HEAD`` bytes with 431.
-- Once the head is in, ``BodyLimits`` (ASGI middleware) caps the body by route: the
+- Once the head is in, ``RequestLimits`` (ASGI middleware) caps the body by route: the
   first rule whose prefix matches decides the cap and who words the refusal (each face
   answers in its own format). A declared ``Content-Length`` over the cap is refused at
   once, unread; otherwise the body is read, at most ``timeout`` seconds for the whole of
   it, and handed to the route only when complete and within the cap. Uploads
   (``streamed`` rules) are passed on as they arrive, for the route to spool, with the
-  same cap and no pause between two pieces longer than ``timeout``.
+  same cap and no pause between two pieces longer than ``timeout``. A path or query
+  string with a NUL character (``%00``) is refused before any route sees it: no
+  identifier holds one, and PostgreSQL cannot even compare text that does.
 
 Every refusal carries ``Connection: close``, so the server stops reading what the
 client still sends instead of draining it.
@@ -36,7 +38,7 @@ Refusal = Callable[[int, str], Response]  # (status, reason) -> the face's own e
 
 
 @dataclass(frozen=True, slots=True)
-class BodyRule:
+class RouteRule:
     prefix: str  # the paths it applies to
     max_bytes: int
     refuse: Refusal
@@ -51,13 +53,13 @@ class _TooSlow(Exception):
     pass
 
 
-class BodyLimits:
-    def __init__(self, app: ASGIApp, *, rules: Sequence[BodyRule], timeout: float) -> None:
+class RequestLimits:
+    def __init__(self, app: ASGIApp, *, rules: Sequence[RouteRule], timeout: float) -> None:
         self.app = app
         self.rules = tuple(rules)
         self.timeout = timeout
 
-    def rule_for(self, path: str) -> BodyRule:
+    def rule_for(self, path: str) -> RouteRule:
         for rule in self.rules:
             if path.startswith(rule.prefix):
                 return rule
@@ -68,6 +70,9 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         rule = self.rule_for(scope["path"])
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await _refuse(rule, 400, "the request's path or query contains a NUL character", send)
+            return
         declared = _content_length(scope)
         try:
             if declared is not None and declared > rule.max_bytes:
@@ -93,7 +98,7 @@ class BodyLimits:
     def _too_slow(self) -> str:
         return f"the request body did not arrive within {self.timeout:g} seconds"
 
-    async def _streamed(self, rule: BodyRule, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _streamed(self, rule: RouteRule, scope: Scope, receive: Receive, send: Send) -> None:
         """The app reads the body itself; a piece over the cap or too late ends the request."""
         size = 0
         started = False
@@ -157,7 +162,7 @@ async def _read_whole(receive: Receive, limit: int) -> Receive | None:
     return replay
 
 
-async def _refuse(rule: BodyRule, status: int, reason: str, send: Send) -> None:
+async def _refuse(rule: RouteRule, status: int, reason: str, send: Send) -> None:
     response = rule.refuse(status, reason)
     response.headers["connection"] = "close"
     await response({"type": "http"}, _nothing, send)

@@ -75,6 +75,8 @@ class Payload:
             text = str(value).strip()
             if not text:
                 raise BadPayload(f"{name} must not be empty")
+            if "\x00" in text:  # no value holds one, and the database cannot compare it
+                raise BadPayload(f"{name} must not contain NUL characters")
             return text
         raise BadPayload(f"{names[0]} is required")
 

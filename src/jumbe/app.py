@@ -30,16 +30,21 @@ from jumbe import metrics
 from jumbe.core.status import MessageStatus
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
+from jumbe.engine.receipt_queries import ReceiptQueries
 from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
+from jumbe.faces.access_log import AccessLog
+from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
+from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
+from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.identity import NewAccount
-from jumbe.settings import ConnectorSettings, Settings
+from jumbe.settings import ConnectorSettings, Settings, cannot_listen
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
 from jumbe.store import queue
@@ -50,6 +55,8 @@ log = logging.getLogger(__name__)
 
 SIMULATOR_SYSTEM_ID = "jumbe"
 SIMULATOR_TOKEN_FILE = "simulator.token"
+SIMULATOR_JOURNAL_FILE = "simulator.db"
+SERVER_URL_FILE = "server.url"  # where this data dir's running server answers, for the CLI
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
 
@@ -74,9 +81,12 @@ class Jumbe:
                     failure_ratio=settings.simulator.failure_ratio,
                     max_tps=settings.simulator.max_tps,
                 ),
+                # what it owes (receipts, held messages, MO) outlives a crash, as an SMSC's does
+                journal=settings.data_dir / SIMULATOR_JOURNAL_FILE,
             )
         self.connectors: dict[str, SmppConnector] = {}
         self.dispatcher: Dispatcher | None = None
+        self.receipt_queries: ReceiptQueries | None = None
         self.sweeper = Sweeper(
             self.db,
             self.services.delivery,
@@ -99,6 +109,10 @@ class Jumbe:
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
+        self.http.add_middleware(
+            RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout
+        )
+        self.http.add_middleware(AccessLog)  # outside the limits: it logs their refusals too
         if self.simulator is not None:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False
@@ -117,7 +131,12 @@ class Jumbe:
         await self.services.numbering.refresh(force=True)
         connector_settings = self.settings.all_connectors
         if self.simulator is not None:
-            await self.simulator.start()
+            try:
+                await self.simulator.start()
+            except OSError as exc:
+                raise cannot_listen(
+                    exc, self.simulator.host, self.simulator.port, "JUMBE_SIMULATOR_PORT"
+                ) from exc
             self._write_secret(SIMULATOR_TOKEN_FILE, self.simulator_token)
             connector_settings = [self._simulator_connector(self.simulator)]
         self.services.messaging.start()
@@ -134,23 +153,34 @@ class Jumbe:
             batch=self.settings.dispatch_batch,
             poll_interval=self.settings.dispatch_poll_interval,
         )
+        self.receipt_queries = ReceiptQueries(
+            self.db,
+            self.connectors,
+            self.recorder,
+            per_second=self.settings.receipt_queries_per_second,
+        )
         for connector in self.connectors.values():
             connector.start()
         await self.dispatcher.start()
+        self.receipt_queries.start()
         self.sweeper.start()
         self.webhooks.start()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
+        (self.settings.data_dir / SERVER_URL_FILE).write_text(self.local_url + "\n")
 
     async def stop(self) -> None:
         if self._server is not None and self._server_task is not None:
+            (self.settings.data_dir / SERVER_URL_FILE).unlink(missing_ok=True)
             self._server.should_exit = True
             await self._server_task
         await self.smpp.stop()
         await self.services.messaging.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.receipt_queries is not None:
+            await self.receipt_queries.stop()
         await asyncio.gather(*(c.stop() for c in self.connectors.values()))
         await self.recorder.stop()
         await self.webhooks.stop()
@@ -180,6 +210,14 @@ class Jumbe:
     def base_url(self) -> str:
         return f"http://{self.settings.http_host}:{self.http_port}"
 
+    @property
+    def local_url(self) -> str:
+        """The URL this machine reaches the server at, whichever addresses it listens on."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+            self.settings.http_host, self.settings.http_host
+        )
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}"
+
     async def _start_http(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -187,9 +225,8 @@ class Jumbe:
             sock.bind((self.settings.http_host, self.settings.http_port))
         except OSError as exc:
             sock.close()
-            raise OSError(
-                f"cannot listen on {self.settings.http_host}:{self.settings.http_port}: {exc}"
-                " (set JUMBE_HTTP_PORT to another port)"
+            raise cannot_listen(
+                exc, self.settings.http_host, self.settings.http_port, "JUMBE_HTTP_PORT"
             ) from exc
         sock.listen(1024)
         sock.setblocking(False)
@@ -202,6 +239,7 @@ class Jumbe:
             lifespan="off",
             timeout_graceful_shutdown=10,
             server_header=False,
+            http=guarded_http(self.settings.http_header_timeout),
         )
         self._server = _Server(config)
         self._server_task = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -315,6 +353,16 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def _route_rules(settings: Settings) -> list[RouteRule]:
+    """Each face's cap on request bodies, refused in its own format; the first match wins."""
+    return [
+        RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
+        *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
+        RouteRule("/", settings.http_max_body, envelope.failure),
+    ]
 
 
 @contextlib.contextmanager

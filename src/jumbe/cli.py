@@ -59,8 +59,11 @@ def _settings(data_dir: Path | None) -> Settings:
     return load_settings(**({"data_dir": data_dir} if data_dir else {}))
 
 
-def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(services)`` against the configured database, migrated first."""
+def _with_services(
+    settings: Settings, work: Callable[[Any], Awaitable[T]], *, refused_exit: int = 2
+) -> T:
+    """Run ``work(services)`` against the configured database, migrated first; a service's
+    refusal ends the command with its reason in one line and ``refused_exit``."""
     from jumbe.services import Services
     from jumbe.store.database import Database
 
@@ -78,7 +81,7 @@ def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
         return asyncio.run(main())
     except ServiceError as exc:
         typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(refused_exit) from exc
 
 
 @app.command()
@@ -357,7 +360,8 @@ def _run_import(
             return await work(s, source)
 
     try:
-        report = _with_services(_settings(data_dir), run)
+        # a file that cannot be imported at all fails like one with bad rows: exit 1
+        report = _with_services(_settings(data_dir), run, refused_exit=1)
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from exc
@@ -459,14 +463,23 @@ def _simulator_call(data_dir: Path | None, method: str, path: str, body: Any) ->
     The token ``jumbe serve`` wrote into the data dir is the proof that we may; every way
     this can go wrong ends the command with one line that says what to do about it.
     """
+    from jumbe.app import SERVER_URL_FILE, SIMULATOR_TOKEN_FILE
+
     settings = _settings(data_dir)
-    token_file = settings.data_dir / "simulator.token"
+    token_file = settings.data_dir / SIMULATOR_TOKEN_FILE
     if not token_file.exists():
         _fail(
             f"no running embedded simulator found ({token_file} is missing);"
             " start `jumbe serve` with the same data dir first"
         )
-    url = f"http://{settings.http_host}:{settings.http_port}/simulator/{path}"
+    # the server of this data dir wrote where it answers; settings are the fallback
+    written = settings.data_dir / SERVER_URL_FILE
+    server = (
+        written.read_text().strip()
+        if written.exists()
+        else f"http://{settings.http_host}:{settings.http_port}"
+    )
+    url = f"{server}/simulator/{path}"
     try:
         response = httpx.request(
             method,
@@ -503,8 +516,14 @@ def simulate_mo(
     data_dir: DataDir = None,
 ) -> None:
     """Make the running server's simulated carrier deliver an inbound (MO) message."""
-    _simulator_call(data_dir, "POST", "mo", {"from": sender, "to": to, "text": text})
-    typer.echo(f"MO from {sender} to {to} handed to the simulated carrier")
+    from jumbe.simulators.control import handset_number
+
+    try:
+        number = handset_number(sender)
+    except ValueError as exc:
+        _fail(f"--from: {exc}")
+    _simulator_call(data_dir, "POST", "mo", {"from": number, "to": to, "text": text})
+    typer.echo(f"MO from {number} to {to} handed to the simulated carrier")
 
 
 @simulate_app.command("device")
@@ -559,6 +578,12 @@ def simulate_carrier(
         Path | None, typer.Option(help="Append every submission as a JSON line here")
     ] = None,
     window: Annotated[int, typer.Option(help="Outstanding PDUs per session, each way")] = 10,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep owed receipts, MO and offline devices in this file across restarts"
+        ),
+    ] = None,
 ) -> None:
     """Run the carrier simulator alone, as a separate SMSC for benchmarks and crash tests."""
     from jumbe.simulators.carrier import CarrierBehaviour
@@ -576,6 +601,7 @@ def simulate_carrier(
             token,
             submission_log,
             window,
+            journal,
         )
     )
 

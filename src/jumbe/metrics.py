@@ -39,3 +39,8 @@ submit_errors = Counter(
 receipts = Counter("jumbe_receipts", "Delivery receipts from carriers", ["connector", "matched"])
 inbound_messages = Counter("jumbe_inbound_messages", "MO messages from carriers", ["connector"])
 webhook_deliveries = Counter("jumbe_webhook_deliveries", "Webhook POST attempts", ["outcome"])
+receipt_queries = Counter(
+    "jumbe_receipt_queries",
+    "query_sm about messages whose receipt did not come, by what the carrier answered",
+    ["connector", "answer"],
+)

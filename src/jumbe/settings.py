@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     dispatch_poll_interval: float = Field(default=1.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     receipt_grace_hours: float = Field(default=1.0, ge=0)
+    # a part sent this many seconds without a receipt is asked about with query_sm
+    receipt_query_after: float = Field(default=600.0, gt=0)
+    receipt_queries_per_second: float = Field(default=5.0, gt=0)  # per node, every connector
     demo_units: int = Field(default=1000, ge=0)
 
     # IoT SIMs' messages (device messaging)
@@ -127,6 +130,10 @@ class Settings(BaseSettings):
 
     # security
     auth_failures_per_minute: int = Field(default=30, ge=1)
+    http_max_body: int = Field(default=64 * 1024, ge=1024)  # bytes, every route but uploads
+    http_max_upload: int = Field(default=256 * 1024 * 1024, ge=1024)  # bytes, CSV imports
+    http_header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's head
+    http_body_timeout: float = Field(default=30.0, gt=0)  # for a body; an upload's longest pause
 
     # the IMSI / SIM-swap check
     imsi_price_kes: Decimal = Field(default=Decimal("20"), ge=0, decimal_places=2)
@@ -192,6 +199,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def cannot_listen(exc: OSError, host: str, port: int, setting: str) -> OSError:
+    """A listener that could not start, saying which setting moves it (a port in use)."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio words it at length
+    return OSError(f"cannot listen on {host}:{port}: {reason} (set {setting} to another port)")
 
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("jumbe_config_file", default=None)

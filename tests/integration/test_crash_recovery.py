@@ -155,17 +155,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
     try:
         await wait_ready(base, restarted)
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
-
-            async def all_final() -> list[dict[str, object]] | None:
-                found = []
-                for uuid in acknowledged:
-                    data = (await api.get(f"/api/v1/messages/{uuid}")).json()["data"]
-                    if data["state"] in ("accepted", "sent"):
-                        return None
-                    found.append(data)
-                return found
-
-            finals = await wait_until(all_final, within=60, what="every message to finish")
+            finals = await all_final(api, acknowledged, within=60)
             assert {m["state"] for m in finals} == {"delivered"}
 
             async def unfinished() -> int:
@@ -204,6 +194,23 @@ async def test_kill_minus_nine_with_messages_in_flight(
     assert len(per_destination) == stored
     assert duplicates <= CONNECTOR_WINDOW, f"{duplicates} messages were submitted twice"
     print(f"acknowledged={len(acknowledged)} stored={stored} resubmitted={duplicates}")
+
+
+async def all_final(
+    api: httpx.AsyncClient, uuids: list[str], *, within: float
+) -> list[dict[str, object]]:
+    """Every message, once none of them is accepted or sent any more."""
+
+    async def final() -> list[dict[str, object]] | None:
+        found = []
+        for uuid in uuids:
+            data = (await api.get(f"/api/v1/messages/{uuid}")).json()["data"]
+            if data["state"] in ("accepted", "sent"):
+                return None
+            found.append(data)
+        return found
+
+    return await wait_until(final, within=within, what="every message to be final")  # type: ignore[no-any-return]
 
 
 async def _zero(count: object) -> bool:

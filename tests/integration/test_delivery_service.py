@@ -230,6 +230,29 @@ async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -
     ]
 
 
+async def test_mo_senders_are_stored_like_every_other_number(services: Services) -> None:
+    """A carrier may send the national form; names (a bank, a shop) stay as they came."""
+    owner = await services.identity.create_account("Owner")
+    senders = ["0712345678", "+254 722 000 111", "MPESA", "22141"]
+    await services.delivery.record(
+        [InboundMessage("c1", s, owner.short_code, b"hi", 0, NOW) for s in senders]
+    )
+    page = await services.messaging.list(owner.account_id, direction="mo")
+    assert sorted(m.sender for m in page.items) == sorted(
+        ["254712345678", "254722000111", "MPESA", "22141"]
+    )
+
+
+async def test_an_mo_to_nobodys_number_is_stored_and_logged(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    await services.delivery.record([InboundMessage("c1", "0712345678", "99999", b"hi", 0, NOW)])
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "unroutable MO message from 254712****** via c1: no account owns the number 99999;"
+        " stored without an account"
+    ]
+
+
 async def test_long_inbound_is_reassembled_from_stored_segments(services: Services) -> None:
     owner = await services.identity.create_account("Owner")
 

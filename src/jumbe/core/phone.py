@@ -16,10 +16,12 @@ import phonenumbers
 from phonenumbers.carrierdata import CARRIER_DATA
 
 __all__ = [
+    "KENYAN_CARRIERS",
     "CarrierTable",
     "InvalidNumber",
     "carrier_slug",
     "default_carrier_table",
+    "is_builtin_carrier",
     "normalise",
 ]
 
@@ -214,6 +216,15 @@ def _builtin_prefixes() -> dict[str, str]:
 _BUILTIN = _builtin_prefixes()
 _BUILTIN_KE = {k: v for k, v in _BUILTIN.items() if k.startswith(KENYA_CC)}
 _BUILTIN_LENGTHS = frozenset(len(k) for k in _BUILTIN)
+_BUILTIN_SLUGS = frozenset(_BUILTIN.values())
+KENYAN_CARRIERS = tuple(sorted(set(_BUILTIN_KE.values())))
+
+
+def is_builtin_carrier(slug: str) -> bool:
+    """Whether libphonenumber names this carrier (in any country)."""
+    return slug in _BUILTIN_SLUGS
+
+
 _BUILTIN_KE_LENGTHS = frozenset(len(k) for k in _BUILTIN_KE)
 
 

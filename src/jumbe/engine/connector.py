@@ -25,18 +25,26 @@ from aiolimiter import AsyncLimiter
 from jumbe import metrics
 from jumbe.core.data_coding import data_coding_for
 from jumbe.core.segments import split_udh
-from jumbe.core.status import status_for_receipt
+from jumbe.core.status import MessageStatus, status_for_receipt
 from jumbe.core.user_data import payloads
 from jumbe.engine.recorder import Recorder
 from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
 from jumbe.settings import ConnectorSettings
 from jumbe.smpp.client import connect
-from jumbe.smpp.constants import ESM_UDHI, CommandStatus
+from jumbe.smpp.constants import ESM_UDHI, CommandStatus, MessageState
 from jumbe.smpp.errors import BindFailed, ResponseTimeout, SessionClosed
-from jumbe.smpp.pdu import BindTransceiver, DeliverSm, Pdu, SubmitSm, response_for
-from jumbe.smpp.receipt import receipt_from_pdu
+from jumbe.smpp.pdu import (
+    BindTransceiver,
+    DeliverSm,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    SubmitSm,
+    response_for,
+)
+from jumbe.smpp.receipt import STAT_BY_STATE, receipt_from_pdu
 from jumbe.smpp.session import Session
-from jumbe.smpp.timefmt import format_smpp_time
+from jumbe.smpp.timefmt import format_smpp_time, parse_smpp_time
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +346,43 @@ class SmppConnector:
             )
         metrics.connector_queue.labels(self.name).set(0)
 
+    # asking the carrier --------------------------------------------------------
+
+    async def query(self, carrier_message_id: str, sender: str) -> CarrierReceipt | None:
+        """The carrier's final word on a message whose receipt has not come (query_sm), as
+        the receipt would have said it; None while it has none, or cannot be asked now."""
+        session = next(iter(self._sessions), None)
+        if session is None:
+            return None
+        ton, npi = source_address(sender)
+        await self._limiter.acquire()  # a question counts against the carrier's rate too
+        try:
+            resp = await session.request(
+                QuerySm(
+                    message_id=carrier_message_id,
+                    source_addr_ton=ton,
+                    source_addr_npi=npi,
+                    source_addr=sender,
+                )
+            )
+        except (ResponseTimeout, SessionClosed):
+            metrics.receipt_queries.labels(self.name, "unanswered").inc()
+            return None
+        if not isinstance(resp, QuerySmResp) or resp.command_status != CommandStatus.ESME_ROK:
+            metrics.receipt_queries.labels(self.name, _status_name(resp.command_status)).inc()
+            return None
+        status = _final_status(resp.message_state)
+        metrics.receipt_queries.labels(self.name, status.value if status else "pending").inc()
+        if status is None:
+            return None
+        return CarrierReceipt(
+            connector=self.name,
+            carrier_message_id=carrier_message_id,
+            status=status,
+            error_code=f"{resp.error_code:03d}",
+            done_at=_final_date(resp.final_date),
+        )
+
     # from the carrier ----------------------------------------------------------
 
     async def on_deliver(self, pdu: DeliverSm) -> Pdu:
@@ -425,3 +470,18 @@ def _status_name(status: int) -> str:
         return CommandStatus(status).name
     except ValueError:
         return f"0x{status:08X}"
+
+
+def _final_status(message_state: int) -> MessageStatus | None:
+    """query_sm's message_state as a receipt's final status; UNKNOWN is no answer."""
+    if message_state == MessageState.UNKNOWN:
+        return None
+    return status_for_receipt(STAT_BY_STATE.get(message_state, ""))
+
+
+def _final_date(value: str) -> datetime:
+    now = datetime.now(UTC)
+    try:
+        return parse_smpp_time(value, now) or now
+    except ValueError:
+        return now

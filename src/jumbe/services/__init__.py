@@ -44,7 +44,9 @@ class Services:
     def build(
         cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
     ) -> Services:
-        numbering = NumberingService(db)
+        numbering = NumberingService(
+            db, routed=[*(c for c in settings.routes if c != "default"), settings.sim_carrier]
+        )
         messaging = MessagingService(
             db,
             numbering,
@@ -66,7 +68,10 @@ class Services:
                 queue_limit=settings.sim_queue_limit,
             ),
             delivery=DeliveryService(
-                db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
+                db,
+                numbering,
+                receipt_grace=timedelta(hours=settings.receipt_grace_hours),
+                receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),
             oauth=OAuthService(db, identity.limiter),
             products=ProductService(db),

@@ -107,7 +107,10 @@ class CsvImport:
     def _batches(self) -> Iterator[list[Row | Rejection]]:
         """Read the header now (so a bad one fails before anything is written), rows later."""
         reader = csv.reader(self.source)
-        header = [h.strip().lower() for h in next(reader, [])]
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+        except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+            raise InvalidRequest(f"the header row is not readable CSV: {exc}") from None
         missing = [c for c in self.required if c not in header]
         if missing or not header:
             raise InvalidRequest(

@@ -9,10 +9,11 @@ receipts that may refer to them, so a fast receipt never overtakes its submit.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -37,6 +38,8 @@ from jumbe.store.schema import (
     sims,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +171,18 @@ Finals = dict[tuple[MessageStatus, str | None], list[int]]
 
 class DeliveryService:
     def __init__(
-        self, db: Database, numbering: NumberingService, *, receipt_grace: timedelta
+        self,
+        db: Database,
+        numbering: NumberingService,
+        *,
+        receipt_grace: timedelta,
+        receipt_query_after: timedelta,
     ) -> None:
+        """``receipt_query_after``: a part this long without a receipt is asked about."""
         self.db = db
         self.numbering = numbering
         self.receipt_grace = receipt_grace
+        self.receipt_query_after = receipt_query_after
         # Set by the composition root when this node serves SMPP receivers: owed
         # receipts and MO for accounts bound here go straight to them after commit.
         self.has_receiver: Callable[[int], bool] = lambda _account: False
@@ -183,8 +193,14 @@ class DeliveryService:
         now = utcnow()
         outcomes = [f for f in facts if isinstance(f, SubmitOutcome)]
         receipts = [f for f in facts if isinstance(f, CarrierReceipt)]
-        inbound = [f for f in facts if isinstance(f, InboundMessage)]
+        # senders as every number is stored: 0712… becomes 254712…; names stay as they came
+        inbound = [
+            replace(f, sender=self.numbering.sender(f.sender))
+            for f in facts
+            if isinstance(f, InboundMessage)
+        ]
         announce = Announcements(self.has_receiver, [])
+        unroutable: list[InboundMessage] = []
 
         def work(conn: Connection) -> dict[int, bool]:
             finals: Finals = defaultdict(list)
@@ -208,10 +224,18 @@ class DeliveryService:
                     announce=announce,
                 )
             if inbound:
-                self._record_inbound(conn, inbound, now, announce)
+                unroutable[:] = self._record_inbound(conn, inbound, now, announce)
             return matched
 
         matched = await self.db.write(work)
+        for m in unroutable:
+            log.warning(
+                "unroutable MO message from %s via %s: no account owns the number %s;"
+                " stored without an account",
+                _masked(m.sender),
+                m.connector,
+                m.recipient,
+            )
         if announce.owed and self.on_owed is not None:
             self.on_owed(announce.owed)
         return [matched.get(id(f), True) for f in facts]
@@ -226,6 +250,7 @@ class DeliveryService:
                 "connector": o.connector,
                 "carrier_message_id": carrier_id,
                 "submitted_at": now,
+                "query_at": now + self.receipt_query_after,
             }
             for o in outcomes
             for part_no, carrier_id in o.acked_parts
@@ -344,13 +369,14 @@ class DeliveryService:
         inbound: list[InboundMessage],
         now: datetime,
         announce: Announcements,
-    ) -> None:
+    ) -> list[InboundMessage]:
+        """Store the complete MO messages; those to a number no account owns are returned."""
         whole = [m for m in inbound if m.concat is None]
         fragments = [m for m in inbound if m.concat is not None]
         if fragments:
             whole.extend(self._reassemble(conn, fragments))
         if not whole:
-            return
+            return []
         owners = {
             r.number: r.account_id
             for r in conn.execute(_OWNERS, {"numbers": list({m.recipient for m in whole})})
@@ -401,6 +427,7 @@ class DeliveryService:
                     )
                 )
         announce.queue(conn, owed, now)  # for the account's SMPP receivers
+        return [m for m in whole if m.recipient not in owners]
 
     def _reassemble(
         self, conn: Connection, fragments: list[InboundMessage]
@@ -511,3 +538,8 @@ class DeliveryService:
             return len(moved) + len(moved_sent)
 
         return await self.db.write(work)
+
+
+def _masked(number: str) -> str:
+    """A sender for the log: enough to recognise it, not the whole personal number."""
+    return number[:6] + "*" * (len(number) - 6) if number.isdigit() and len(number) > 8 else number

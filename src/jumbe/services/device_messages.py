@@ -35,6 +35,7 @@ from jumbe.store.database import Database
 from jumbe.store.schema import account_numbers, accounts, message_parts, messages, sims, utcnow
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_NO = 10_000_000  # a page's offset must stay a number the database can hold
 M2M = "m2m"  # the M2M XML API's source name
 _ORIGIN = re.compile(r"\d{3,15}")
 _SEARCH = re.compile(r"[\d*]{1,15}")
@@ -244,8 +245,8 @@ class DeviceMessagingService:
         ``sim`` narrows them to SIMs whose number matches (see ``_sim_pattern``);
         ``since``/``until`` to those created in that span, both included.
         """
-        if page_no < 1:
-            raise InvalidRequest("pageNo must be 1 or more")
+        if not 1 <= page_no <= MAX_PAGE_NO:
+            raise InvalidRequest(f"pageNo must be between 1 and {MAX_PAGE_NO}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
         if since is not None and until is not None and since > until:

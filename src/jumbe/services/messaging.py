@@ -225,6 +225,8 @@ class MessagingService:
         else:
             if not req.text:
                 raise InvalidRequest("message must not be empty")
+            if req.text.isspace() and req.udh is None:  # a segment cut by its sender may be
+                raise InvalidRequest("message must not be only spaces and line breaks")
             if len(req.text) > MAX_TEXT_CHARS:
                 raise MessageTooLong(f"message is longer than {MAX_TEXT_CHARS} characters")
             try:

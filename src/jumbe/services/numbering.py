@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 
-from jumbe.core.phone import CarrierTable, InvalidNumber, carrier_slug, normalise
+from jumbe.core.phone import (
+    KENYAN_CARRIERS,
+    CarrierTable,
+    InvalidNumber,
+    carrier_slug,
+    is_builtin_carrier,
+    normalise,
+)
 from jumbe.services.errors import InvalidRecipient, InvalidRequest, NotFound
 from jumbe.store.database import Database
 from jumbe.store.schema import carrier_prefixes, utcnow
@@ -22,8 +30,10 @@ REFRESH_SECONDS = 30.0
 
 
 class NumberingService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, routed: Iterable[str] = ()) -> None:
+        """``routed``: carriers the operator names in its routes, known beside the built-in."""
         self.db = db
+        self.routed = frozenset(routed)
         self._table = CarrierTable()
         self._loaded_at = float("-inf")
 
@@ -38,6 +48,15 @@ class NumberingService:
         except InvalidNumber as exc:
             raise InvalidRecipient(f"invalid phone number {raw!r}: {exc.reason}") from exc
         return msisdn, self._table.carrier_of(msisdn)
+
+    @staticmethod
+    def sender(raw: str) -> str:
+        """An MO sender as stored: a phone number in international form like every other,
+        anything else (an alphanumeric name, a short code) as it came."""
+        try:
+            return normalise(raw)
+        except InvalidNumber:
+            return raw
 
     async def refresh(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
@@ -58,6 +77,12 @@ class NumberingService:
         slug = carrier_slug(carrier)
         if not slug:
             raise InvalidRequest("carrier name must contain letters or digits")
+        if not (is_builtin_carrier(slug) or slug in self.routed):
+            known = ", ".join(sorted({*KENYAN_CARRIERS, *self.routed}))
+            raise InvalidRequest(
+                f"unknown carrier {carrier!r}; the known carriers are {known}"
+                " (or another country's, or one named in the [routes] of the settings)"
+            )
         values = {"prefix": prefix, "carrier": slug, "updated_at": utcnow()}
         stmt = self.db.insert(carrier_prefixes).values(**values)
         stmt = stmt.on_conflict_do_update(

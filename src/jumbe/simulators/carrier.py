@@ -7,6 +7,11 @@ can be made to fail at a seeded random rate to exercise retry and reporting path
 Devices can be taken offline (``take_offline``): messages to them are accepted and kept, as a
 real SMSC stores and forwards, and their receipts wait until the device comes back or the
 submit's validity period ends (see ``devices.py``).
+
+Like a real SMSC it forgets nothing it owes when its process dies: every accepted message
+(its outcome, answered to ``query_sm``), each receipt and MO not yet taken by a receiver,
+and the offline devices are kept in a journal (``journal.py``), and a restarted simulator
+sends what is still owed to the next receiver that binds.
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ import os
 import random
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Encoding, concat_udh, encode_text, segment, split_udh
-from jumbe.simulators.devices import DeviceView, OfflineDevices
+from jumbe.simulators.devices import DeviceView, OfflineDevices, device_number
+from jumbe.simulators.journal import Journal
 from jumbe.simulators.outbox import Outbox, Outgoing
 from jumbe.smpp import Session, serve
 from jumbe.smpp.constants import (
@@ -44,13 +50,17 @@ from jumbe.smpp.pdu import (
     BindTransmitter,
     DeliverSm,
     Pdu,
+    QuerySm,
+    QuerySmResp,
     SubmitSm,
     SubmitSmResp,
+    decode,
+    encode,
     response_for,
     set_tlv_int,
 )
 from jumbe.smpp.receipt import DeliveryReceipt, receipt_pdu
-from jumbe.smpp.timefmt import parse_smpp_time
+from jumbe.smpp.timefmt import format_smpp_time, parse_smpp_time
 
 __all__ = ["CarrierBehaviour", "CarrierSimulator", "Submission"]
 
@@ -59,6 +69,7 @@ _log = logging.getLogger(__name__)
 SMSC_SYSTEM_ID = "JUMBESIM"
 MAX_SUBMISSIONS = 100_000
 WINDOW = 10
+PRUNE_EVERY = 3600.0  # seconds between sweeps of the journal's settled messages
 
 
 @dataclass
@@ -68,6 +79,8 @@ class CarrierBehaviour:
     rejected_suffixes: tuple[str, ...] = ()  # submit_sm_resp ESME_RINVDSTADR
     expired_suffixes: tuple[str, ...] = ()  # receipt stat EXPIRED
     silent_suffixes: tuple[str, ...] = ()  # no receipt ever
+    # delivered, but the receipt is lost on the way: only query_sm tells
+    lost_receipt_suffixes: tuple[str, ...] = ()
     failure_ratio: float = 0.0  # share of the remaining messages that end UNDELIV
     max_tps: float | None = None  # whole simulator, 1 s sliding window -> ESME_RTHROTTLED
     seed: int | None = None
@@ -141,7 +154,9 @@ class CarrierSimulator:
         behaviour: CarrierBehaviour | None = None,
         submission_log: Path | None = None,
         window: int = WINDOW,
+        journal: Path | None = None,
     ) -> None:
+        """``journal``: the file that keeps what is owed across restarts (None: memory)."""
         self.host = host
         self.port = port
         self.system_id = system_id
@@ -153,7 +168,7 @@ class CarrierSimulator:
         self._sessions: set[Session] = set()
         self._server: asyncio.Server | None = None
         self.window = window  # outstanding PDUs per session, each way, as carriers allow
-        self._outbox = Outbox(workers_per_session=window, on_sent=self._delivered)
+        self._outbox = Outbox(workers_per_session=window, on_done=self._delivered)
         self._due: list[_DueReceipt] = []
         self._due_seq = 0
         self._wake = asyncio.Event()
@@ -167,6 +182,9 @@ class CarrierSimulator:
         self._id_counter = 0
         self._concat_ref = 0
         self._log_file: IO[str] | None = None
+        self._journal_path = journal
+        self._journal: Journal | None = None
+        self._pruning: asyncio.TimerHandle | None = None
 
     @property
     def behaviour(self) -> CarrierBehaviour:
@@ -180,10 +198,18 @@ class CarrierSimulator:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    @property
+    def journal(self) -> Journal:
+        assert self._journal is not None, "the simulator is not started"
+        return self._journal
+
     async def start(self) -> None:
         if self.submission_log is not None:
             self.submission_log.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.submission_log.open("a", encoding="utf-8")
+        self._journal = Journal(self._journal_path)
+        self._restore()
+        self._prune()
         self._server = await serve(
             lambda session: _Handler(self, session),
             self.host,
@@ -209,11 +235,16 @@ class CarrierSimulator:
         if self._scheduler is not None:
             self._scheduler.cancel()
             self._scheduler = None
+        if self._pruning is not None:
+            self._pruning.cancel()
         self._devices.close()
         self._outbox.close()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -260,7 +291,8 @@ class CarrierSimulator:
                 pdu.esm_class = ESM_UDHI
                 payload = concat_udh(reference, total, number) + payload
             pdu.short_message = payload
-            self._outbox.put(Outgoing(pdu, "mo"))
+            self._outbox.put(Outgoing(pdu, "mo", key=self.journal.mo_queued(encode(pdu))))
+        await self.journal.durable()
 
     def take_offline(self, msisdn: str, for_seconds: float | None = None) -> DeviceView:
         """Make a device unreachable (for ``for_seconds``, or until ``bring_online``).
@@ -268,11 +300,16 @@ class CarrierSimulator:
         ``msisdn`` is national (300000003036) or international (254300000003036); a bad one
         raises ValueError with the reason.
         """
-        return self._devices.take_offline(msisdn, for_seconds)
+        view = self._devices.take_offline(msisdn, for_seconds)
+        # a device that comes back by itself leaves its row behind; a past back_at says so
+        self.journal.offline(view.msisdn, view.back_at.timestamp() if view.back_at else None)
+        return view
 
     def bring_online(self, msisdn: str) -> int:
         """The device attaches again; returns how many held messages go out to it now."""
-        return self._devices.bring_online(msisdn)
+        released = self._devices.bring_online(msisdn)
+        self.journal.online(device_number(msisdn))
+        return released
 
     def offline_devices(self) -> list[DeviceView]:
         return self._devices.views()
@@ -326,12 +363,52 @@ class CarrierSimulator:
             self._stats.rejected += 1
             return response_for(pdu, CommandStatus.ESME_RINVEXPIRY)
         submission = self._record(session, pdu)
+        expires = time.time() + validity
         if self._devices.holds(destination):
             self._devices.hold(destination, _HeldMessage(submission, session), validity)
+            self.journal.submitted(
+                submission.message_id,
+                _to_json(submission),
+                state=None,
+                due=None,
+                owed=False,
+                held_for=destination.removeprefix("+"),
+                expires=expires,
+            )
         else:
             state = self._outcome(destination, behaviour)
-            self._report(submission, state, session, behaviour.receipt_delay)
+            owed = self._report(submission, state, session, behaviour.receipt_delay)
+            self.journal.submitted(
+                submission.message_id,
+                _to_json(submission),
+                state=state,
+                due=time.time() + behaviour.receipt_delay,
+                owed=owed,
+                held_for=None,
+                expires=expires,
+            )
         return SubmitSmResp(message_id=submission.message_id)
+
+    def _query(self, pdu: QuerySm) -> Pdu:
+        """The message's state as this SMSC knows it: en route until its outcome is due."""
+        found = self.journal.find(pdu.message_id)
+        if found is None:
+            return response_for(pdu, CommandStatus.ESME_RQUERYFAIL)
+        now = time.time()
+        state, final = MessageState.ENROUTE, ""
+        if found.held or found.due is None or now < found.due:
+            pass  # waiting for its device, or not there yet
+        elif found.state is not None:
+            state, final = MessageState(found.state), _smpp_time(found.due)
+        elif now >= found.expires:  # the network never reported on it: it lapsed
+            state, final = MessageState.EXPIRED, _smpp_time(found.expires)
+        failed = state in (MessageState.UNDELIVERABLE, MessageState.EXPIRED)
+        return QuerySmResp(
+            message_id=pdu.message_id,
+            final_date=final,
+            message_state=state,
+            error_code=1 if failed else 0,
+        )
 
     def _record(self, session: Session, pdu: SubmitSm) -> Submission:
         self._id_counter += 1
@@ -387,11 +464,17 @@ class CarrierSimulator:
         """The device came back: the message reaches it now, by the usual rules and delay."""
         behaviour = self._behaviour
         state = self._outcome(held.submission.destination_addr, behaviour)
-        self._report(held.submission, state, held.origin, behaviour.receipt_delay)
+        self._settle(held, state, behaviour.receipt_delay)
 
     def _expired(self, held: _HeldMessage) -> None:
         """The validity period ended first: the SMSC gives up and says so at once."""
-        self._report(held.submission, MessageState.EXPIRED, held.origin, 0.0)
+        self._settle(held, MessageState.EXPIRED, 0.0)
+
+    def _settle(self, held: _HeldMessage, state: MessageState | None, delay: float) -> None:
+        owed = self._report(held.submission, state, held.origin, delay)
+        self.journal.settled(
+            held.submission.message_id, state=state, due=time.time() + delay, owed=owed
+        )
 
     def _report(
         self,
@@ -399,13 +482,17 @@ class CarrierSimulator:
         state: MessageState | None,
         origin: Session | None,
         delay: float,
-    ) -> None:
-        """Schedule the receipt the submit asked for (registered_delivery), if any."""
+    ) -> bool:
+        """Schedule the receipt the submit asked for (registered_delivery); whether one is."""
+        if submission.destination_addr.endswith(self._behaviour.lost_receipt_suffixes):
+            return False
         wanted = submission.registered_delivery & 0x03
         if state is not None and (
             wanted == 1 or (wanted == 2 and state is not MessageState.DELIVERED)
         ):
             self._schedule(submission, state, origin, delay)
+            return True
+        return False
 
     def _schedule(
         self, submission: Submission, state: MessageState, origin: Session | None, delay: float
@@ -423,7 +510,10 @@ class CarrierSimulator:
             now = time.monotonic()
             while due and due[0].due <= now:
                 item = heapq.heappop(due)
-                self._outbox.put(Outgoing(self._receipt(item), "receipt", item.origin))
+                receipt = self._receipt(item)
+                self._outbox.put(
+                    Outgoing(receipt, "receipt", item.origin, key=item.submission.message_id)
+                )
             self._wake.clear()
             try:
                 async with asyncio.timeout(due[0].due - now if due else None):
@@ -454,11 +544,51 @@ class CarrierSimulator:
         pdu.dest_addr_ton, pdu.dest_addr_npi = sub.source_addr_ton, sub.source_addr_npi
         return pdu
 
-    def _delivered(self, item: Outgoing) -> None:
+    def _delivered(self, item: Outgoing, accepted: bool) -> None:
+        """A receiver took it (or refused it for good): it is owed no longer."""
         if item.kind == "receipt":
-            self._stats.receipts_sent += 1
+            self._stats.receipts_sent += accepted
+            self.journal.receipt_delivered(str(item.key))
         else:
-            self._stats.mo_sent += 1
+            self._stats.mo_sent += accepted
+            self.journal.mo_delivered(int(item.key or 0))
+
+    # --- restarts ------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Take up what a previous run of this SMSC still owed, as if it had never stopped."""
+        pending = self.journal.pending()
+        now = time.time()
+        for device, back_at in pending.offline:
+            if back_at is None or back_at > now:
+                self._devices.take_offline(device, None if back_at is None else back_at - now)
+            else:
+                self.journal.online(device)  # it came back while we were down
+        for _message_id, record, device, expires in pending.held:
+            held = _HeldMessage(_from_json(record), None)
+            if self._devices.holds(device):
+                self._devices.hold(device, held, expires - now)
+            else:
+                self._released(held)
+        for _message_id, record, state, due in pending.receipts:
+            self._schedule(_from_json(record), MessageState(state), None, max(due - now, 0.0))
+        for row, encoded in pending.mo:
+            pdu = decode(encoded)
+            assert isinstance(pdu, DeliverSm)
+            self._outbox.put(Outgoing(pdu, "mo", key=row))
+        owed = len(pending.receipts) + len(pending.held) + len(pending.mo)
+        if owed:
+            _log.info(
+                "carrier simulator: %d receipt(s), %d held message(s) and %d MO message(s)"
+                " still owed from before the restart",
+                len(pending.receipts),
+                len(pending.held),
+                len(pending.mo),
+            )
+
+    def _prune(self) -> None:
+        self.journal.prune()
+        self._pruning = asyncio.get_running_loop().call_later(PRUNE_EVERY, self._prune)
 
     # --- session bookkeeping -------------------------------------------------------------------
 
@@ -479,6 +609,25 @@ def _validity(value: str, default: float) -> float:
     now = datetime.now(UTC)
     until = parse_smpp_time(value, now)
     return default if until is None else (until - now).total_seconds()
+
+
+def _to_json(sub: Submission) -> str:
+    """A submission as the journal keeps it."""
+    record = {f.name: getattr(sub, f.name) for f in fields(sub)}
+    record["short_message"] = sub.short_message.hex()
+    record["tlvs"] = {str(tag): value.hex() for tag, value in sub.tlvs.items()}
+    return json.dumps(record)
+
+
+def _from_json(text: str) -> Submission:
+    record = json.loads(text)
+    record["short_message"] = bytes.fromhex(record["short_message"])
+    record["tlvs"] = {int(tag): bytes.fromhex(value) for tag, value in record["tlvs"].items()}
+    return Submission(**record)
+
+
+def _smpp_time(at: float) -> str:
+    return format_smpp_time(datetime.fromtimestamp(at, UTC))
 
 
 def _text_of(sub: Submission) -> str:
@@ -502,7 +651,12 @@ class _Handler:
 
     async def on_request(self, session: Session, pdu: Pdu) -> Pdu | None:
         if isinstance(pdu, SubmitSm):
-            return self._sim._submit(session, pdu)
+            resp = self._sim._submit(session, pdu)
+            if resp.command_status == CommandStatus.ESME_ROK:
+                await self._sim.journal.durable()  # acknowledged only once it is kept
+            return resp
+        if isinstance(pdu, QuerySm):
+            return self._sim._query(pdu)
         if isinstance(pdu, BindTransmitter | BindReceiver | BindTransceiver):
             return self._sim._bind(session, pdu)
         return response_for(pdu, CommandStatus.ESME_RINVCMDID)

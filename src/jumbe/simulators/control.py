@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.devices import DeviceView, device_number
 
@@ -32,6 +33,20 @@ class MoRequest(BaseModel):
     to: str = Field(min_length=1)
     text: str
 
+    @field_validator("sender")
+    @classmethod
+    def _handset(cls, value: str) -> str:
+        """A handset's number, sent on as a carrier does: international, without '+'."""
+        return handset_number(value)
+
+
+def handset_number(raw: str) -> str:
+    """The international form of a handset's number; ValueError saying what is wrong."""
+    try:
+        return normalise(raw)
+    except InvalidNumber as exc:
+        raise ValueError(f"not a handset's number: {exc.reason}") from None
+
 
 class BehaviourPatch(BaseModel):
     """Every field optional: a PUT changes only what it names."""
@@ -43,6 +58,7 @@ class BehaviourPatch(BaseModel):
     rejected_suffixes: tuple[str, ...] | None = None
     expired_suffixes: tuple[str, ...] | None = None
     silent_suffixes: tuple[str, ...] | None = None
+    lost_receipt_suffixes: tuple[str, ...] | None = None
     failure_ratio: float | None = Field(default=None, ge=0, le=1)
     max_tps: float | None = Field(default=None, ge=0)  # 0: throttle everything
     seed: int | None = None
@@ -142,6 +158,7 @@ async def run_standalone(
     token: str,
     submission_log: Path | None = None,
     window: int = 10,
+    journal: Path | None = None,
 ) -> None:
     """Serve SMPP on host:port and the control API on control_host:control_port until cancelled
     (or until uvicorn sees SIGINT/SIGTERM)."""
@@ -155,6 +172,7 @@ async def run_standalone(
         behaviour=behaviour,
         submission_log=submission_log,
         window=window,
+        journal=journal,
     )
     await simulator.start()
     app = FastAPI(title="Jumbe carrier simulator")

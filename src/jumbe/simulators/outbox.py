@@ -38,6 +38,7 @@ class Outgoing:
     pdu: DeliverSm
     kind: str  # "receipt" or "mo", for the statistics
     origin: Session | None = None  # preferred session: the one the message was submitted on
+    key: str | int | None = None  # what the carrier's journal knows it by
 
 
 class _Outlet:
@@ -54,9 +55,12 @@ class _Outlet:
 
 
 class Outbox:
-    def __init__(self, *, workers_per_session: int, on_sent: Callable[[Outgoing], None]) -> None:
+    def __init__(
+        self, *, workers_per_session: int, on_done: Callable[[Outgoing, bool], None]
+    ) -> None:
+        """``on_done(item, accepted)``: a receiver took it, or refused it for good."""
         self._workers = workers_per_session
-        self._on_sent = on_sent
+        self._on_done = on_done
         self._outlets: dict[Session, _Outlet] = {}
         self._waiting: deque[Outgoing] = deque()  # nobody bound to receive it yet
         self._retries: set[asyncio.TimerHandle] = set()
@@ -129,11 +133,12 @@ class Outbox:
                 self._retry_later(item)
                 continue
             if resp.command_status == CommandStatus.ESME_ROK:
-                self._on_sent(item)
+                self._on_done(item, True)
             elif resp.command_status in _RETRYABLE:
                 self._retry_later(item)
             else:
                 _log.info("receiver refused %s with status 0x%X", item.kind, resp.command_status)
+                self._on_done(item, False)
 
     def _retry_later(self, item: Outgoing) -> None:
         def again() -> None:

@@ -321,7 +321,15 @@ message_parts = Table(
     Column("error_code", String(16)),
     Column("submitted_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime),
+    # when to ask the carrier (query_sm) if no receipt has come; NULL: not to be asked
+    Column("query_at", UTCDateTime),
     Index("ix_message_parts_connector_carrier_message_id", "connector", "carrier_message_id"),
+    Index(
+        "ix_message_parts_query_at",
+        "query_at",
+        sqlite_where=text("status IS NULL"),
+        postgresql_where=text("status IS NULL"),
+    ),
 )
 
 # Segments of a long inbound message, kept until the last one arrives, so that a

@@ -54,6 +54,11 @@ def too_many_requests(message: str) -> JSONResponse:
     return gateway_error(429, "429.001.01", message)
 
 
+def refuse(status: int, message: str) -> JSONResponse:
+    """A request the gateway will not pass on (too large, too slow), in its own shape."""
+    return gateway_error(status, f"{status}.001.01", message)
+
+
 def extract_variables_failed(reason: str) -> JSONResponse:
     """The 500 Safaricom documents for a missing or invalid payload; ``reason`` is ours."""
     return JSONResponse(

@@ -28,6 +28,8 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     key, colon, secret = decoded.partition(":")
+    if "\x00" in decoded:  # no credential holds one
+        return None
     return (key, secret) if colon and key and secret else None
 
 

@@ -21,6 +21,9 @@ from jumbe.core.kenya_time import EAT, kenyan
 
 # a JSON string (kept as it is) or a comma before a closing bracket (dropped)
 _TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
+# No count, index or id is larger than the database's integers (BIGINT): a bigger number
+# is refused here, as every other bad value is, rather than overflowing a query.
+MAX_NUMBER = 2**63 - 1
 
 
 class BadPayload(ValueError):
@@ -32,7 +35,9 @@ def lenient_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
         return json.loads(_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise BadPayload("the body is not JSON this API reads: nested too deeply") from None
+    except ValueError as exc:  # undecodable, malformed, or a number of thousands of digits
         raise BadPayload(f"the body is not JSON: {exc}") from exc
 
 
@@ -70,6 +75,8 @@ class Payload:
             text = str(value).strip()
             if not text:
                 raise BadPayload(f"{name} must not be empty")
+            if "\x00" in text:  # no value holds one, and the database cannot compare it
+                raise BadPayload(f"{name} must not contain NUL characters")
             return text
         raise BadPayload(f"{names[0]} is required")
 
@@ -85,6 +92,8 @@ class Payload:
         text = self.text(*names)
         if not (text.isdigit() and text.isascii()):
             raise BadPayload(f"{names[0]} must be a whole number, got {text!r}")
+        if len(text) > len(str(MAX_NUMBER)) or int(text) > MAX_NUMBER:
+            raise BadPayload(f"{names[0]} must be at most {MAX_NUMBER}")
         return int(text)
 
     def texts(self, name: str) -> list[str]:
@@ -144,8 +153,9 @@ def day_time(at: datetime) -> str:
 def parse_day_time(text: str, name: str) -> datetime:
     """The inverse of ``day_time``: a Kenyan wall-clock time as an aware instant."""
     try:
-        return datetime.strptime(text, "%d-%m-%Y %H:%M:%S").replace(tzinfo=EAT)
-    except ValueError as exc:
+        at = datetime.strptime(text, "%d-%m-%Y %H:%M:%S").replace(tzinfo=EAT)
+        return at.astimezone(UTC)  # stored times are UTC: 01-01-0001 00:00:00 has none
+    except (ValueError, OverflowError) as exc:
         raise BadPayload(f"{name} must be a time as dd-MM-yyyy HH:mm:ss, got {text!r}") from exc
 
 

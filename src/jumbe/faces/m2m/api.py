@@ -147,7 +147,10 @@ async def query_sms_mt_details(services: Services, doc: Element, client: str) ->
     account_id = await _authenticate(services, doc, client, permission="view")
     iccid = _required(doc, "iccid")
     lastx = text(doc, "lastx") or "1"
-    if not (lastx.isascii() and lastx.isdigit() and 1 <= int(lastx) <= MAX_LASTX):
+    # a few digits at most before int(): thousands of them are an error, not a number
+    if not (
+        lastx.isascii() and lastx.isdigit() and len(lastx) < 10 and 1 <= int(lastx) <= MAX_LASTX
+    ):
         raise Refused(f"invalid parameter: lastx must be a whole number from 1 to {MAX_LASTX}")
     sent = await services.device_messages.latest_sent(account_id, iccid, int(lastx))
     return [_sms(message) for message in sent] or [element("sms")]
@@ -228,6 +231,11 @@ async def _body(request: Request) -> bytes:
         if len(body) > MAX_DOCUMENT:
             break
     return bytes(body)
+
+
+def refuse(status: int, message: str) -> Response:
+    """A body refused before it is read (too large, too slow): no call can be named."""
+    return _answer(status, "error", None, message)
 
 
 def _answer(status: int, call: str, api_id: str | None, error: str) -> Response:

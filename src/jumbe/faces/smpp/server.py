@@ -24,7 +24,7 @@ from jumbe.faces.smpp import translate
 from jumbe.faces.smpp.outbound import Outbound
 from jumbe.services import Services
 from jumbe.services.errors import NotFound, ServiceError, TooManyAttempts, Unauthenticated
-from jumbe.settings import Settings
+from jumbe.settings import Settings, cannot_listen
 from jumbe.smpp.constants import CommandStatus, Tag
 from jumbe.smpp.pdu import (
     BindReceiver,
@@ -73,23 +73,30 @@ class SmppServer:
             "enquire_link_interval": None,
         }
         host = self.settings.smpp_host
-        self._servers.append(
-            await serve(lambda s: _EsmeHandler(self, s), host, self.settings.smpp_port, **options)
-        )
+        await self._listen(host, self.settings.smpp_port, "JUMBE_SMPP_PORT", None, options)
         if self.settings.smpp_tls_cert and self.settings.smpp_tls_key:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.settings.smpp_tls_cert, self.settings.smpp_tls_key)
-            self._servers.append(
-                await serve(
-                    lambda s: _EsmeHandler(self, s),
-                    host,
-                    self.settings.smpp_tls_port,
-                    ssl=context,
-                    **options,
-                )
-            )
+            port = self.settings.smpp_tls_port
+            await self._listen(host, port, "JUMBE_SMPP_TLS_PORT", context, options)
         self.outbound.start()
         log.info("SMPP server listening on %s", ", ".join(f"{host}:{p}" for p in self.ports))
+
+    async def _listen(
+        self,
+        host: str,
+        port: int,
+        setting: str,
+        context: ssl.SSLContext | None,
+        options: dict[str, Any],
+    ) -> None:
+        try:
+            server = await serve(
+                lambda s: _EsmeHandler(self, s), host, port, ssl=context, **options
+            )
+        except OSError as exc:
+            raise cannot_listen(exc, host, port, setting) from exc
+        self._servers.append(server)
 
     @property
     def ports(self) -> list[int]:

@@ -38,7 +38,7 @@ from jumbe.faces import daraja, m2m
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
-from jumbe.services.identity import NewAccount
+from jumbe.services.accounts import NewAccount
 from jumbe.settings import ConnectorSettings, Settings
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
@@ -261,7 +261,7 @@ class Jumbe:
         )
         if existing:
             return None
-        demo = await self.services.identity.create_account("demo", sender="JUMBE")
+        demo = await self.services.accounts.create_account("demo", sender="JUMBE")
         if self.settings.demo_units:
             await self.services.billing.credit(
                 demo.account_id, self.settings.demo_units, "demo account starting units"

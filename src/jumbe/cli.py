@@ -25,7 +25,7 @@ from jumbe.core.sim_lifecycle import parse_state
 from jumbe.services.billing import ASSETS, KES, UNITS
 from jumbe.services.csv_import import ImportReport, Rejection
 from jumbe.services.errors import ServiceError
-from jumbe.services.identity import PERMISSIONS
+from jumbe.services.users import PERMISSIONS
 from jumbe.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -124,7 +124,7 @@ def accounts_create(
     """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret."""
     account = _with_services(
         _settings(data_dir),
-        lambda s: s.identity.create_account(
+        lambda s: s.accounts.create_account(
             name, sender=sender, owner_username=username, vpn_group=vpn_group
         ),
     )
@@ -151,7 +151,7 @@ def accounts_credit(
         raise typer.Exit(2) from exc
 
     async def work(s: Any) -> int:
-        account_id = await s.identity.find_account(account)
+        account_id = await s.accounts.find_account(account)
         return await s.billing.credit(
             account_id, smallest, "credit from the command line", asset=asset
         )
@@ -172,7 +172,7 @@ def accounts_balance(
     """Show each wallet and check it against the ledger and what it paid for."""
 
     async def work(s: Any) -> Any:
-        account_id = await s.identity.find_account(account)
+        account_id = await s.accounts.find_account(account)
         return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
     ok = True
@@ -203,8 +203,8 @@ def accounts_smpp_limits(
     """Set an account's SMPP session and rate limits; omitted ones return to the defaults."""
 
     async def work(s: Any) -> None:
-        account_id = await s.identity.find_account(account)
-        await s.identity.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
+        account_id = await s.accounts.find_account(account)
+        await s.smpp_credentials.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
 
     _with_services(_settings(data_dir), work)
     typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
@@ -255,8 +255,8 @@ def users_add(
     """Add a user to an account; the password is printed once."""
 
     async def work(s: Any) -> str:
-        account_id = await s.identity.find_account(account)
-        return await s.identity.add_user(account_id, username, role=role, permissions=permission)
+        account_id = await s.accounts.find_account(account)
+        return await s.users.add_user(account_id, username, role=role, permissions=permission)
 
     password = _with_services(_settings(data_dir), work)
     typer.echo(f"user {username} added; password (shown only now): {password}")
@@ -268,13 +268,13 @@ PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS
 @users_app.command("grant")
 def users_grant(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Give a user permissions on the account's SIMs."""
-    _change_permissions(data_dir, username, lambda s: s.identity.grant(username, permissions))
+    _change_permissions(data_dir, username, lambda s: s.users.grant(username, permissions))
 
 
 @users_app.command("revoke")
 def users_revoke(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Take permissions away from a user."""
-    _change_permissions(data_dir, username, lambda s: s.identity.revoke(username, permissions))
+    _change_permissions(data_dir, username, lambda s: s.users.revoke(username, permissions))
 
 
 def _change_permissions(
@@ -292,7 +292,7 @@ def users_list(
     """The account's users, their roles and permissions."""
 
     async def work(s: Any) -> Any:
-        return await s.identity.list_users(await s.identity.find_account(account))
+        return await s.users.list_users(await s.accounts.find_account(account))
 
     for user in _with_services(_settings(data_dir), work):
         typer.echo(f"{user.username}  {user.role}  {','.join(user.permissions) or '-'}")
@@ -375,7 +375,7 @@ def sims_import(
     """Import SIMs into an account from CSV, streamed; bad rows are reported by line."""
 
     async def work(s: Any, source: Any) -> ImportReport:
-        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.import_csv(
             account_id, source, on_progress=_report_progress, on_rejection=_report_rejection
         )
@@ -398,7 +398,7 @@ def sims_set_state(
         raise typer.Exit(2) from exc
 
     async def work(s: Any) -> Any:
-        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.move(account_id, msisdn, target, actor="operator")
 
     sim = _with_services(_settings(data_dir), work)

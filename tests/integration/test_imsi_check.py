@@ -27,7 +27,7 @@ REGISTRY = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-
 
 
 async def partner(services: Services, kes_cents: int = 10_000) -> int:
-    account = await services.identity.create_account("Bank")
+    account = await services.accounts.create_account("Bank")
     if kes_cents:
         await services.billing.credit(account.account_id, kes_cents, asset=KES)
     return account.account_id
@@ -151,7 +151,7 @@ async def test_registry_import_refuses_bad_and_known_numbers(services: Services)
 async def test_access_tokens_expire_and_wrong_secrets_fail(
     services: Services, db: Database
 ) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     oauth = services.oauth
     with pytest.raises(Unauthenticated, match="Invalid Authentication passed"):
         await oauth.issue(account.daraja_consumer_key, "wrong", client="t")

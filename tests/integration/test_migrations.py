@@ -109,7 +109,7 @@ async def test_downgrade_to_0002_and_back(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = Services.build(db, settings)
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 500, asset=KES)
     monkeypatch.setattr(
         database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0002")
@@ -127,8 +127,8 @@ async def test_upgrade_numbers_existing_sims_per_account(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = Services.build(db, settings)
-    mine = await services.identity.create_account("Mine")
-    other = await services.identity.create_account("Other")
+    mine = await services.accounts.create_account("Mine")
+    other = await services.accounts.create_account("Other")
     monkeypatch.setattr(
         database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0006")
     )

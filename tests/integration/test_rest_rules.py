@@ -30,10 +30,10 @@ def client(jumbe: Jumbe, **headers: str) -> httpx.AsyncClient:
 
 async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, token = await jumbe.services.identity.create_token(
+    raw, token = await jumbe.services.tokens.create_token(
         jumbe.demo.account_id, "soon gone", ["messages"]
     )
-    await jumbe.services.identity.revoke_token(jumbe.demo.account_id, token.uuid)
+    await jumbe.services.tokens.revoke_token(jumbe.demo.account_id, token.uuid)
     cases = {
         "missing": {},
         "wrong": {"Authorization": "Bearer jmb_not_a_real_token"},
@@ -51,7 +51,7 @@ async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
 
 async def test_expired_token(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, _token = await jumbe.services.identity.create_token(
+    raw, _token = await jumbe.services.tokens.create_token(
         jumbe.demo.account_id,
         "short",
         ["messages"],
@@ -66,7 +66,7 @@ async def test_expired_token(jumbe: Jumbe) -> None:
 
 async def test_scope_is_enforced(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, _ = await jumbe.services.identity.create_token(jumbe.demo.account_id, "ro", ["contacts"])
+    raw, _ = await jumbe.services.tokens.create_token(jumbe.demo.account_id, "ro", ["contacts"])
     async with client(jumbe, **{"X-API-Key": raw}) as c:
         answer = await c.post("/api/v1/messages", json=SEND)
         tokens = await c.get("/api/v1/tokens")
@@ -76,7 +76,7 @@ async def test_scope_is_enforced(jumbe: Jumbe) -> None:
 
 async def test_other_accounts_messages_are_404(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:
     mine = (await demo.post("/api/v1/messages", json=SEND)).json()["data"]["uuid"]
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     await jumbe.services.billing.credit(other.account_id, 10)
     async with client(jumbe, Authorization=f"Bearer {other.api_token}") as c:
         assert (await c.get(f"/api/v1/messages/{mine}")).status_code == 404
@@ -86,7 +86,7 @@ async def test_other_accounts_messages_are_404(jumbe: Jumbe, demo: httpx.AsyncCl
 
 
 async def test_insufficient_balance_is_402(jumbe: Jumbe) -> None:
-    poor = await jumbe.services.identity.create_account("Poor")
+    poor = await jumbe.services.accounts.create_account("Poor")
     async with client(jumbe, Authorization=f"Bearer {poor.api_token}") as c:
         answer = await c.post("/api/v1/messages", json=SEND)
         listing = (await c.get("/api/v1/messages")).json()["data"]
@@ -128,7 +128,7 @@ async def test_unknown_route_and_method(demo: httpx.AsyncClient) -> None:
 
 
 async def test_too_many_failed_attempts_is_429(jumbe: Jumbe) -> None:
-    jumbe.services.identity.limiter.per_minute = 5
+    jumbe.services.tokens.limiter.per_minute = 5
     async with client(jumbe, Authorization="Bearer jmb_guess") as c:
         codes = [(await c.get("/api/v1/messages")).status_code for _ in range(7)]
     assert codes == [401] * 5 + [429] * 2

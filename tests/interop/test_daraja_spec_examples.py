@@ -294,7 +294,7 @@ async def test_documented_errors(portal: Portal, jumbe: Jumbe) -> None:
         assert answer.status_code == 401
         assert answer.json()["errorMessage"] == "Invalid Access Token"
 
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     answer = await portal.post(
         "/simportal/v1/queryLifeCycleStatus", lifecycle.replace(VPN, other.vpn_group)
     )
@@ -509,7 +509,7 @@ async def test_messaging_operations_as_documented(portal: Portal) -> None:
 
 async def test_messaging_errors(portal: Portal, jumbe: Jumbe) -> None:
     send = unmask(SEND_SINGLE)
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     answer = await portal.post(
         "/simportal/v1/sendsinglemessage", send.replace(VPN, other.vpn_group)
     )

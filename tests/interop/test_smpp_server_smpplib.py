@@ -212,7 +212,7 @@ async def test_mo_reaches_a_bound_receiver(jumbe: Jumbe) -> None:
 
 async def test_bad_credentials_are_refused(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     cases = [
         (team, "jmb_wrong"),
         ("NOSUCHTEAM", token),
@@ -237,7 +237,9 @@ async def test_bad_credentials_are_refused(jumbe: Jumbe) -> None:
 async def test_session_limit(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
     assert jumbe.demo is not None
-    await jumbe.services.identity.set_smpp_limits(jumbe.demo.account_id, max_sessions=2, tps=None)
+    await jumbe.services.smpp_credentials.set_smpp_limits(
+        jumbe.demo.account_id, max_sessions=2, tps=None
+    )
 
     def scenario() -> int:
         first, second, third = (
@@ -263,7 +265,9 @@ async def test_session_limit(jumbe: Jumbe) -> None:
 async def test_throttling_per_session(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
     assert jumbe.demo is not None
-    await jumbe.services.identity.set_smpp_limits(jumbe.demo.account_id, max_sessions=None, tps=5)
+    await jumbe.services.smpp_credentials.set_smpp_limits(
+        jumbe.demo.account_id, max_sessions=None, tps=5
+    )
 
     def scenario() -> list[int]:
         esme = Esme(smpp_port(jumbe))
@@ -296,7 +300,7 @@ async def test_enquire_link_and_unbind(jumbe: Jumbe) -> None:
 
 async def test_refusals_map_to_smpp_statuses(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
-    poor = await jumbe.services.identity.create_account("Poor")
+    poor = await jumbe.services.accounts.create_account("Poor")
 
     def submit_one(system_id: str, password: str, **fields: Any) -> int:
         esme = Esme(smpp_port(jumbe))

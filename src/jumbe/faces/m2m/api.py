@@ -190,7 +190,7 @@ async def _authenticate(services: Services, doc: Element, client: str, *, permis
     credentials = child(doc, "authentication")
     if credentials is None:
         raise Unauthenticated("authentication is required")
-    return await services.identity.authenticate_user(
+    return await services.users.authenticate_user(
         text(credentials, "username") or "",
         text(credentials, "password", strip=False) or "",
         client=client,

@@ -171,13 +171,13 @@ class _EsmeHandler:
     ) -> Pdu:
         client = session.peer[0] if session.peer else "unknown"
         try:
-            caller = await self.services.identity.authenticate_bind(
+            caller = await self.services.smpp_credentials.authenticate_bind(
                 pdu.system_id, pdu.password, client=f"smpp:{client}"
             )
         except (Unauthenticated, TooManyAttempts) as exc:
             log.info("SMPP bind from %s as %r refused: %s", client, pdu.system_id, exc.message)
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
-        max_sessions, tps = await self.services.identity.smpp_limits(caller.account_id)
+        max_sessions, tps = await self.services.smpp_credentials.smpp_limits(caller.account_id)
         limit = max_sessions or self.server.settings.smpp_max_sessions
         receives = not isinstance(pdu, BindTransmitter)
         if not self.server.register(caller.account_id, session, limit, receives=receives):

@@ -107,7 +107,7 @@ async def _noop(_services: Any) -> None:
 
 @accounts_app.command("create")
 def accounts_create(
-    name: str,
+    name: Annotated[str, typer.Argument(help="A new name (compared ignoring case and spacing)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     sender: Annotated[
         str | None, typer.Option(help="An approved alphanumeric sender ID, made the default")

@@ -32,8 +32,10 @@ def sim_line(n: int, *, status: str = "", product: str = "", sim_type: str = "")
     return f"8925401401{n:010d},6390140{n:08d},30000{n:07d},T{n},,{product},{sim_type},{status}\n"
 
 
-async def account_with_sims(services: Services, rows: str, batch: int = 1000) -> NewAccount:
-    account = await services.accounts.create_account("Fleet")
+async def account_with_sims(
+    services: Services, rows: str, batch: int = 1000, name: str = "Fleet"
+) -> NewAccount:
+    account = await services.accounts.create_account(name)
     report = await services.sims.import_csv(account.account_id, io.StringIO(HEADER + rows))
     assert report.rejected == 0, report.rejections
     return account
@@ -224,7 +226,7 @@ async def positions(services: Services, account_id: int) -> list[int]:
 async def test_positions_stay_dense_when_the_database_refuses_rows(services: Services) -> None:
     """A SIM already registered leaves no hole: allsims' startAtIndex stays exact."""
     first = await account_with_sims(services, sim_line(2) + sim_line(4))
-    me = (await account_with_sims(services, sim_line(1))).account_id
+    me = (await account_with_sims(services, sim_line(1), name="Mine")).account_id
     report = await services.sims.import_csv(
         me, io.StringIO(HEADER + sim_line(2) + sim_line(3) + sim_line(4) + sim_line(5))
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from jumbe.store.database import Database
 from jumbe.store.schema import account_numbers, accounts, sender_ids, utcnow
 
 FIRST_SHORT_CODE = 20000
+NAME_KEY_LENGTH = 255
 VPN_GROUP = re.compile(r"1-\d{11,12}_VPN")
 # A new account draws a team code, a short code and an account number; two
 # accounts created at the same moment may draw the same one, and the loser tries again.
@@ -103,9 +105,10 @@ class AccountService:
         again.
         """
         name = name.strip()
+        key = name_key(name)
         if vpn_group is not None and not VPN_GROUP.fullmatch(vpn_group):
             raise InvalidRequest("an account number looks like 1-225560081663_VPN")
-        if not name or len(name) > 120:
+        if not name or len(name) > 120 or len(key) > NAME_KEY_LENGTH:
             raise InvalidRequest("account name must be 1 to 120 characters")
         if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
             raise InvalidRequest(
@@ -120,7 +123,9 @@ class AccountService:
         )
         for _draw in range(DRAWS):
             try:
-                return await self._insert_account(name, sender, owner_username, vpn_group, drawn)
+                return await self._insert_account(
+                    name, key, sender, owner_username, vpn_group, drawn
+                )
             except IntegrityError:
                 continue
         raise Conflict("could not allocate a unique team code; try again")
@@ -128,6 +133,7 @@ class AccountService:
     async def _insert_account(
         self,
         name: str,
+        key: str,
         sender: str | None,
         owner_username: str | None,
         vpn_group: str | None,
@@ -138,6 +144,11 @@ class AccountService:
         webhook_secret = "whsec_" + secrets.token_urlsafe(24)
 
         def provision(conn: Connection) -> NewAccount:
+            if _name_taken(conn, key):
+                raise Conflict(
+                    f"an account named {name!r} already exists (names are compared"
+                    " without regard to case or spacing); choose another name"
+                )
             if owner_username and username_taken(conn, owner_username):
                 raise Conflict(f"user {owner_username!r} already exists")
             if vpn_group and _vpn_group_taken(conn, vpn_group):
@@ -149,6 +160,7 @@ class AccountService:
                     insert(accounts)
                     .values(
                         name=name,
+                        name_key=key,
                         team_code=team_code,
                         status="active",
                         webhook_secret=webhook_secret,
@@ -224,18 +236,28 @@ class AccountService:
         return await self.db.write(provision)
 
     async def find_account(self, ref: str) -> int:
-        """An account by id, team code, account number, or name when unique (CLI use)."""
+        """An account by id, team code, account number, or name (CLI use).
+
+        Names are matched as they are compared (``name_key``). Accounts that
+        share a name from before names were unique have no key; they are
+        compared here, and a name two accounts share is refused with a hint.
+        """
         if VPN_GROUP.fullmatch(ref):
             return await self.account_by_vpn_group(ref)
         if ref.isdigit():
             condition = accounts.c.id == int(ref)
         else:
-            condition = (accounts.c.team_code == ref.upper()) | (accounts.c.name == ref)
-        query = select(accounts.c.id, accounts.c.team_code).where(condition)
-        rows = await self.db.read(lambda conn: conn.execute(query).all())
-        exact = [r.id for r in rows if r.team_code == ref.upper()]
+            condition = (
+                (accounts.c.team_code == ref.upper())
+                | (accounts.c.name_key == name_key(ref))
+                | accounts.c.name_key.is_(None)
+            )
+        query = select(accounts.c.id, accounts.c.team_code, accounts.c.name).where(condition)
+        found = await self.db.read(lambda conn: conn.execute(query).all())
+        exact = [r.id for r in found if r.team_code == ref.upper()]
         if exact:
             return int(exact[0])
+        rows = [r for r in found if ref.isdigit() or name_key(r.name) == name_key(ref)]
         if len(rows) > 1:
             raise Conflict(f"{len(rows)} accounts are named {ref!r}; use the team code")
         if not rows:
@@ -244,6 +266,15 @@ class AccountService:
 
     async def account_by_vpn_group(self, vpn_group: str) -> int:
         return await self.db.read(lambda conn: account_by_vpn_group(conn, vpn_group))
+
+
+def name_key(name: str) -> str:
+    """A name as it is compared: "ACME  Ltd" and "acme ltd" are the same account name.
+
+    Unicode-normalised (NFKC, so look-alike compatibility forms fold together),
+    spacing collapsed, casefolded (ß and ss compare equal, as they do for people).
+    """
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
 
 
 def account_by_vpn_group(conn: Connection, vpn_group: str) -> int:
@@ -259,6 +290,11 @@ def account_by_vpn_group(conn: Connection, vpn_group: str) -> int:
 def new_vpn_group() -> str:
     """An account number in Safaricom's form: 1-, twelve digits, _VPN."""
     return f"1-{10**11 + secrets.randbelow(9 * 10**11)}_VPN"
+
+
+def _name_taken(conn: Connection, key: str) -> bool:
+    found = conn.execute(select(accounts.c.id).where(accounts.c.name_key == key))
+    return found.first() is not None
 
 
 def _vpn_group_taken(conn: Connection, vpn_group: str) -> bool:

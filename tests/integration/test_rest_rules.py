@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from jumbe.app import Jumbe
-from tests.conftest import final_status, wait_until
+from tests.conftest import demo_token, final_status, wait_until
 
 SEND = {"to": "+254712345678", "message": "hi"}
 
@@ -30,9 +30,7 @@ def client(jumbe: Jumbe, **headers: str) -> httpx.AsyncClient:
 
 async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, token = await jumbe.services.tokens.create_token(
-        jumbe.demo.account_id, "soon gone", ["messages"]
-    )
+    raw, token = await demo_token(jumbe, "soon gone", ["messages"])
     await jumbe.services.tokens.revoke_token(jumbe.demo.account_id, token.uuid)
     cases = {
         "missing": {},
@@ -51,8 +49,8 @@ async def test_unauthenticated_variants(jumbe: Jumbe) -> None:
 
 async def test_expired_token(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, _token = await jumbe.services.tokens.create_token(
-        jumbe.demo.account_id,
+    raw, _token = await demo_token(
+        jumbe,
         "short",
         ["messages"],
         expires_at=datetime.now(UTC) + timedelta(seconds=1),
@@ -66,12 +64,38 @@ async def test_expired_token(jumbe: Jumbe) -> None:
 
 async def test_scope_is_enforced(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None
-    raw, _ = await jumbe.services.tokens.create_token(jumbe.demo.account_id, "ro", ["contacts"])
+    raw, _ = await demo_token(jumbe, "ro", ["contacts"])
     async with client(jumbe, **{"X-API-Key": raw}) as c:
         answer = await c.post("/api/v1/messages", json=SEND)
         tokens = await c.get("/api/v1/tokens")
     assert answer.status_code == 403 and "messages" in answer.json()["error"]
     assert tokens.status_code == 403
+
+
+async def test_a_token_grants_only_scopes_it_holds(jumbe: Jumbe) -> None:
+    """Issue 10, item 1: a token holding only api_tokens cannot mint one that reads messages."""
+    manager, _ = await demo_token(jumbe, "token manager", ["api_tokens"])
+    async with client(jumbe, Authorization=f"Bearer {manager}") as c:
+        escalated = await c.post(
+            "/api/v1/tokens", json={"name": "x", "scopes": ["messages", "sims", "api_tokens"]}
+        )
+        assert escalated.status_code == 403
+        assert escalated.json() == {
+            "success": False,
+            "error": "Forbidden: a token can only grant scopes it holds itself;"
+            " this one lacks messages, sims",
+        }
+        same = await c.post("/api/v1/tokens", json={"name": "y", "scopes": ["api_tokens"]})
+        assert same.status_code == 200, same.text
+        names = [t["name"] for t in (await c.get("/api/v1/tokens")).json()["data"]]
+    assert "x" not in names and "y" in names
+    async with client(jumbe, Authorization=f"Bearer {same.json()['data']['raw_token']}") as c:
+        assert (await c.get("/api/v1/messages")).status_code == 403
+    two, _ = await demo_token(jumbe, "two scopes", ["messages", "api_tokens"])
+    async with client(jumbe, Authorization=f"Bearer {two}") as c:
+        narrower = await c.post("/api/v1/tokens", json={"name": "z", "scopes": ["messages"]})
+        wider = await c.post("/api/v1/tokens", json={"name": "w", "scopes": ["messages", "sims"]})
+    assert narrower.status_code == 200 and wider.status_code == 403
 
 
 async def test_other_accounts_messages_are_404(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:

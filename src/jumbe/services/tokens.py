@@ -11,13 +11,14 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from jumbe.services.errors import InvalidRequest, NotFound, Unauthenticated
+from jumbe.services.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from jumbe.services.limits import AttemptLimiter
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, api_tokens, utcnow
@@ -49,6 +50,16 @@ class Caller:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def cannot_grant(self, scopes: Iterable[str]) -> list[str]:
+        """The scopes among ``scopes`` this caller may not put on a new token.
+
+        A token grants only what it holds itself, so a token made to manage
+        tokens cannot mint one that reads messages. When sessions arrive (an
+        owner or admin logged in to the portal), this is where such a caller
+        is let grant every scope.
+        """
+        return sorted(set(scopes) - self.scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +145,12 @@ class TokenService:
 
     async def create_token(
         self,
-        account_id: int,
+        grantor: Caller,
         name: str,
         scopes: list[str],
         expires_at: datetime | None = None,
     ) -> tuple[str, TokenView]:
+        """A new token of the grantor's account, holding no scope the grantor lacks."""
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidRequest("token name must be 1 to 120 characters")
@@ -148,10 +160,17 @@ class TokenService:
                 f"scopes must be a non-empty list of {', '.join(SCOPES)}"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             )
+        beyond = grantor.cannot_grant(scopes)
+        if beyond:
+            raise Forbidden(
+                "Forbidden: a token can only grant scopes it holds itself;"
+                f" this one lacks {', '.join(beyond)}"
+            )
         now = utcnow()
         if expires_at is not None and expires_at <= now:
             raise InvalidRequest("expires_at must be in the future")
         raw = new_token()
+        account_id = grantor.account_id
         ordered = tuple(s for s in SCOPES if s in scopes)
         token_uuid = await self.db.write(
             lambda conn: insert_token(conn, account_id, name, ordered, expires_at, raw, now)

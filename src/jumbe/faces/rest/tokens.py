@@ -49,7 +49,7 @@ async def create_token(
     if expires is not None and expires.tzinfo is None:
         raise InvalidRequest("expires_at must carry a time zone, e.g. 2027-01-01T00:00:00Z")
     raw, token = await request.app.state.services.tokens.create_token(
-        caller.account_id, body.name, body.scopes, expires.astimezone(UTC) if expires else None
+        caller, body.name, body.scopes, expires.astimezone(UTC) if expires else None
     )
     return ok({"raw_token": raw, "token": render(token)})
 

@@ -95,7 +95,11 @@ class Jumbe:
             concurrency=settings.webhook_concurrency,
         )
         self.http = create_app(
-            self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
+            self.services,
+            readiness=self._readiness,
+            refresh_metrics=self._refresh_metrics,
+            trusted_proxies=settings.trusted_proxies,
+            forwarded_header=settings.forwarded_header,
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
@@ -199,6 +203,9 @@ class Jumbe:
             log_config=None,  # Jumbe configures logging once, for every component
             log_level=self.settings.log_level.lower(),
             access_log=False,
+            # the client address is Jumbe's to decide (JUMBE_TRUSTED_PROXIES); uvicorn's
+            # own default believes X-Forwarded-For from 127.0.0.1
+            proxy_headers=False,
             lifespan="off",
             timeout_graceful_shutdown=10,
             server_header=False,

@@ -21,13 +21,14 @@ from jumbe.services.errors import (
     Unauthenticated,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, ledger_entries, oauth_tokens, utcnow
+from jumbe.store.schema import accounts, imsi_checks, ledger_entries, oauth_tokens, utcnow
 
 REGISTRY = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-01\n"
 
 
 async def partner(services: Services, kes_cents: int = 10_000) -> int:
-    account = await services.accounts.create_account("Bank")
+    taken = len(await services.accounts.db.read(lambda conn: conn.execute(select(accounts)).all()))
+    account = await services.accounts.create_account(f"Bank {taken + 1}")
     if kes_cents:
         await services.billing.credit(account.account_id, kes_cents, asset=KES)
     return account.account_id

@@ -263,15 +263,6 @@ async def test_credentials_and_permissions(m2m: M2m) -> None:
     assert await m2m.sent() == []
 
 
-async def test_guessing_passwords_is_throttled(m2m: M2m) -> None:
-    m2m.jumbe.services.users.limiter.per_minute = 3
-    wrong = m2m.document("send_sms", iccid=STANDARD, message_text="x", password="guess")
-    for _ in range(3):
-        failure(await m2m.post(wrong))
-    assert "Too many attempts" in failure(await m2m.post(wrong, status=429))
-    failure(await m2m.post(m2m.document("send_sms", iccid=STANDARD, message_text="x"), status=429))
-
-
 async def test_another_accounts_sim_is_unknown(m2m: M2m) -> None:
     other = await fleet(m2m.jumbe, "Other", 4)
     foreign = iccid(0, 4)

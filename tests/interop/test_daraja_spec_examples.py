@@ -377,6 +377,7 @@ async def test_check_ati_as_documented(portal: Portal) -> None:
     assert answer.status_code == 200
     answer = await portal.post("/imsi/v1/checkATI", CHECK_ATI)
     assert answer.status_code == 429 and answer.json()["responseCode"] == "429"
+    assert 1 <= int(answer.headers["retry-after"]) <= 60
 
     answer = await portal.client.post("/imsi/v1/checkATI", content=CHECK_ATI)
     assert answer.status_code == 401 and answer.json()["errorMessage"] == "Invalid Access Token"

@@ -12,7 +12,6 @@ from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
-from jumbe.services.limits import AttemptLimiter
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import OAuthService
@@ -22,6 +21,7 @@ from jumbe.services.sims import SimService
 from jumbe.services.smpp_credentials import SmppCredentialService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.subscribers import SubscriberService
+from jumbe.services.throttle import AuthThrottle
 from jumbe.services.tokens import TokenService
 from jumbe.services.users import UserService
 from jumbe.settings import Settings
@@ -60,14 +60,14 @@ class Services:
             max_parts=settings.max_parts,
             on_accepted=on_accepted,
         )
-        limiter = AttemptLimiter(settings.auth_failures_per_minute)
-        passwords = Passwords()
-        tokens = TokenService(db, limiter)
+        throttle = AuthThrottle(settings.auth_failures_per_minute)
+        passwords = Passwords(throttle)
+        tokens = TokenService(db, throttle)
         return cls(
             accounts=AccountService(db, passwords),
             tokens=tokens,
-            users=UserService(db, limiter, passwords),
-            smpp_credentials=SmppCredentialService(db, tokens, limiter),
+            users=UserService(db, passwords),
+            smpp_credentials=SmppCredentialService(db, tokens, throttle),
             billing=BillingService(db),
             numbering=numbering,
             messaging=messaging,
@@ -81,7 +81,7 @@ class Services:
             delivery=DeliveryService(
                 db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
             ),
-            oauth=OAuthService(db, limiter),
+            oauth=OAuthService(db, throttle),
             products=ProductService(db),
             sims=SimService(db),
             subscribers=SubscriberService(db),

@@ -16,6 +16,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from jumbe.services.throttle import Attempt, AuthThrottle
+
 VERIFIED_CACHE_SIZE = 10_000
 _hasher = PasswordHasher()
 
@@ -28,7 +30,8 @@ def new_password() -> str:
 class Passwords:
     """Hashes passwords and checks them, remembering the pairs argon2 accepted."""
 
-    def __init__(self) -> None:
+    def __init__(self, throttle: AuthThrottle) -> None:
+        self.throttle = throttle
         # keyed digests of (password hash, password) pairs argon2 accepted
         self._verified: set[bytes] = set()
         self._key = secrets.token_bytes(32)
@@ -36,14 +39,15 @@ class Passwords:
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(_hasher.hash, password)
 
-    async def matches(self, password_hash: str, password: str) -> bool:
+    async def matches(self, password_hash: str, password: str, attempt: Attempt) -> bool:
         """argon2's verdict, remembered for pairs it accepted.
 
         A verification costs ~50 ms of CPU by design, and an M2M integration sends
         its password with every message. The verdict for one (stored hash,
         password) pair never changes, so remembering the accepted pairs cannot
         go stale: a new password is a new hash. Pairs are kept as keyed digests
-        (a per-process random key), never as passwords.
+        (a per-process random key), never as passwords. An attempt past the
+        throttle's limits waits for its turn before argon2 runs (``costly``).
         """
         digest = hmac.new(
             self._key, f"{password_hash}\0{password}".encode(), hashlib.sha256
@@ -51,7 +55,8 @@ class Passwords:
         if digest in self._verified:
             return True
         try:
-            ok = await asyncio.to_thread(_hasher.verify, password_hash, password)
+            async with self.throttle.costly(attempt):
+                ok = await asyncio.to_thread(_hasher.verify, password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
         if ok:

@@ -5,32 +5,35 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from jumbe.services.errors import InvalidRequest, Unauthenticated
-from jumbe.services.limits import AttemptLimiter
+from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.services.tokens import Caller, TokenService
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts
 
 
 class SmppCredentialService:
-    def __init__(self, db: Database, tokens: TokenService, limiter: AttemptLimiter) -> None:
+    def __init__(self, db: Database, tokens: TokenService, throttle: AuthThrottle) -> None:
         self.db = db
         self.tokens = tokens
-        self.limiter = limiter
+        self.throttle = throttle
 
     async def authenticate_bind(self, system_id: str, password: str, *, client: str) -> Caller:
         """An SMPP bind: the team code as system_id, an API token with the messages scope
-        as password. Any mismatch is the same Unauthenticated, so a bind failure never
-        tells which half was wrong."""
-        self.limiter.check(client)
+        as password. The client only learns that the bind failed (ESME_RBINDFAIL);
+        the error's message says why, for the server's log."""
+        attempt = Attempt.of(client, "smpp", system_id.strip().upper())
         try:
-            caller = await self.tokens.authenticate_token(password, client=client)
-        except Unauthenticated:
-            raise Unauthenticated("bind refused") from None
+            caller = await self.tokens.lookup(password)
+        except Unauthenticated as exc:
+            raise self.throttle.failed(attempt, Unauthenticated(exc.message)) from None
         query = select(accounts.c.id).where(accounts.c.team_code == system_id.strip().upper())
         team = await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
-        if team != caller.account_id or not caller.has_scope("messages"):
-            self.limiter.failed(client)
-            raise Unauthenticated("bind refused")
+        if team != caller.account_id:
+            refused = Unauthenticated("the token is not one of this system_id's account")
+            raise self.throttle.failed(attempt, refused)
+        if not caller.has_scope("messages"):
+            refused = Unauthenticated("the token lacks the messages scope")
+            raise self.throttle.failed(attempt, refused)
         return caller
 
     async def smpp_limits(self, account_id: int) -> tuple[int | None, float | None]:

@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.services.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
-from jumbe.services.limits import AttemptLimiter
+from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, api_tokens, utcnow
 
@@ -82,9 +82,9 @@ def new_token() -> str:
 
 
 class TokenService:
-    def __init__(self, db: Database, limiter: AttemptLimiter) -> None:
+    def __init__(self, db: Database, throttle: AuthThrottle) -> None:
         self.db = db
-        self.limiter = limiter
+        self.throttle = throttle
         # Tokens found valid in the last second: checking one was a third of the cost
         # of a REST send. digest -> (caller, expires_at, when checked)
         self._valid_tokens: dict[str, tuple[Caller, datetime | None, float]] = {}
@@ -92,12 +92,20 @@ class TokenService:
     async def authenticate_token(self, raw: str | None, *, client: str) -> Caller:
         """The caller behind a raw token; Unauthenticated for anything not currently valid.
 
-        Only presented-and-wrong credentials count toward the lockout: a request
-        with none at all is not a guess.
+        A valid token passes whatever the throttle counts; a wrong one is counted
+        (by ``client`` and by its display prefix) and answered 429 past a limit.
+        A request with no token at all is not a guess and is not counted.
         """
         if not raw:
             raise Unauthenticated("Missing API token: send Authorization: Bearer <token>")
-        self.limiter.check(client)
+        try:
+            return await self.lookup(raw)
+        except Unauthenticated as exc:
+            attempt = Attempt.of(client, "token", raw[:DISPLAY_PREFIX_LENGTH])
+            raise self.throttle.failed(attempt, exc) from None
+
+    async def lookup(self, raw: str) -> Caller:
+        """The caller behind a raw token, uncounted; Unauthenticated (with why) otherwise."""
         now = utcnow()
         digest = hash_token(raw)
         cached = self._valid_tokens.get(digest)
@@ -131,7 +139,6 @@ class TokenService:
         elif row.status != "active":
             reason = "account is suspended"
         if reason is not None or row is None:
-            self.limiter.failed(client)
             raise Unauthenticated(reason or "Invalid API token")
         caller = Caller(
             account_id=row.account_id,

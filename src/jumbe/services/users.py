@@ -21,8 +21,8 @@ from jumbe.services.errors import (
     NotPermitted,
     Unauthenticated,
 )
-from jumbe.services.limits import AttemptLimiter
 from jumbe.services.passwords import Passwords, new_password
+from jumbe.services.throttle import Attempt
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, users, utcnow
 
@@ -40,19 +40,18 @@ class UserView:
 
 
 class UserService:
-    def __init__(self, db: Database, limiter: AttemptLimiter, passwords: Passwords) -> None:
+    def __init__(self, db: Database, passwords: Passwords) -> None:
         self.db = db
-        self.limiter = limiter
         self.passwords = passwords
+        self.throttle = passwords.throttle
 
     async def verify_password(self, username: str, password: str, *, client: str) -> int:
         """The user id for a username and password; Unauthenticated otherwise."""
-        self.limiter.check(client)
+        attempt = Attempt.of(client, "user", username)
         query = select(users.c.id, users.c.password_hash).where(users.c.username == username)
         row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
-        if row is None or not await self.passwords.matches(row.password_hash, password):
-            self.limiter.failed(client)
-            raise Unauthenticated("wrong username or password")
+        if row is None or not await self.passwords.matches(row.password_hash, password, attempt):
+            raise self.throttle.failed(attempt, Unauthenticated("wrong username or password"))
         return int(row.id)
 
     async def authenticate_user(
@@ -65,11 +64,12 @@ class UserService:
         every call, so a changed password, a revoked permission or a suspended
         account take effect at once on every node; only argon2's verdict on a
         password already proven right is remembered (see ``Passwords.matches``).
-        Missing credentials are not a guess and do not count toward the lockout.
+        Missing credentials are not a guess and do not count toward the lockout;
+        right ones pass whatever the throttle counts (see ``throttle``).
         """
         if not username or not password:
             raise Unauthenticated("username and password are required")
-        self.limiter.check(client)
+        attempt = Attempt.of(client, "user", username)
         query = (
             select(
                 users.c.account_id, users.c.password_hash, users.c.permissions, accounts.c.status
@@ -81,10 +81,9 @@ class UserService:
         if (
             row is None
             or row.status != "active"
-            or not await self.passwords.matches(row.password_hash, password)
+            or not await self.passwords.matches(row.password_hash, password, attempt)
         ):
-            self.limiter.failed(client)
-            raise Unauthenticated("wrong username or password")
+            raise self.throttle.failed(attempt, Unauthenticated("wrong username or password"))
         if permission not in _split(row.permissions):
             raise NotPermitted(f"user {username!r} does not hold the {permission!r} permission")
         return int(row.account_id)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
+from jumbe.core.client_address import IPNetwork
 from jumbe.faces.rest import envelope, health, messages, sims, tokens
+from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -18,7 +22,12 @@ or `X-API-Key: <token>`. Every answer is an envelope:
 
 
 def create_app(
-    services: Services, *, readiness: Readiness, refresh_metrics: RefreshMetrics
+    services: Services,
+    *,
+    readiness: Readiness,
+    refresh_metrics: RefreshMetrics,
+    trusted_proxies: Sequence[IPNetwork] = (),
+    forwarded_header: str = "x-forwarded-for",
 ) -> FastAPI:
     app = FastAPI(
         title="Jumbe",
@@ -32,6 +41,10 @@ def create_app(
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     envelope.install(app)
+    if trusted_proxies:  # without any, the peer is the client: nothing to do per request
+        app.add_middleware(
+            ClientAddressMiddleware, trusted=trusted_proxies, header=forwarded_header
+        )
     app.include_router(messages.router)
     app.include_router(tokens.router)
     app.include_router(sims.router)

@@ -121,7 +121,8 @@ def accounts_create(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret."""
+    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret,
+    M2M user, SMPP password."""
     account = _with_services(
         _settings(data_dir),
         lambda s: s.accounts.create_account(
@@ -133,7 +134,7 @@ def accounts_create(
         return
     for key, value in account.as_json().items():
         typer.echo(f"{key:>22}: {value}")
-    typer.echo("\nThe token, password and consumer secret are shown only now; store them safely.")
+    typer.echo("\nThe token, passwords and consumer secret are shown only now; store them safely.")
 
 
 @accounts_app.command("credit")
@@ -208,6 +209,27 @@ def accounts_smpp_limits(
 
     _with_services(_settings(data_dir), work)
     typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
+
+
+@accounts_app.command("smpp-password")
+def accounts_smpp_password(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a new 8-character SMPP bind password for the account (the old one stops working)."""
+
+    async def work(s: Any) -> tuple[str, str]:
+        account_id = await s.accounts.find_account(account)
+        team_code = await s.accounts.team_code(account_id)
+        return team_code, await s.smpp_credentials.rotate_password(account_id)
+
+    team_code, password = _with_services(_settings(data_dir), work)
+    if as_json:
+        typer.echo(json.dumps({"system_id": team_code, "smpp_password": password}))
+        return
+    typer.echo(f"system_id: {team_code}\nsmpp_password (shown only now): {password}")
+    typer.echo("Sessions already bound stay bound; new binds need this password or an API token.")
 
 
 @carriers_app.command("list")

@@ -202,7 +202,7 @@ async def test_smpp_binds_are_throttled_and_logged_without_the_password(
     refusals = [r.getMessage() for r in caplog.records if "SMPP bind refused" in r.getMessage()]
     assert len(refusals) == LIMIT + 1
     assert f"system_id={demo.team_code!r} peer=127.0.0.1" in refusals[0]
-    assert "Invalid API token" in refusals[0] and "ESME_RBINDFAIL" in refusals[0]
+    assert "wrong SMPP password" in refusals[0] and "ESME_RBINDFAIL" in refusals[0]
     assert "ESME_RTHROTTLED" in refusals[-1] and "try again in" in refusals[-1]
     assert not any("wrong0" in r for r in refusals)
 

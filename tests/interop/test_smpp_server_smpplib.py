@@ -7,13 +7,16 @@ dispatcher, simulated carrier) runs on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 import smpplib.client
+import smpplib.command
 import smpplib.consts
 import smpplib.exceptions
 import smpplib.gsm
@@ -335,3 +338,42 @@ async def test_refusals_map_to_smpp_statuses(jumbe: Jumbe) -> None:
         )
         == CommandStatus.ESME_RSUBMITFAIL
     )
+
+
+@pytest.mark.stock_smpplib
+async def test_unpatched_smpplib_binds_with_the_smpp_password(
+    jumbe: Jumbe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10, item 8: smpplib as shipped cuts a token to 8 characters and cannot bind
+    with it; the account's 8-character SMPP password binds, sends and gets receipts."""
+    assert smpplib.command.BindTransmitter.params["password"].max == 9  # really unpatched
+    assert jumbe.demo is not None
+    team, token, password = jumbe.demo.team_code, jumbe.demo.api_token, jumbe.demo.smpp_password
+    assert len(password) == 8
+
+    def with_token() -> int:
+        esme = Esme(smpp_port(jumbe))
+        try:
+            esme.bind("transceiver", team, token)
+        except smpplib.exceptions.PDUError as exc:
+            return int(exc.args[1])
+        finally:
+            esme.client.disconnect()
+        return 0
+
+    def with_password() -> Esme:
+        esme = Esme(smpp_port(jumbe))
+        esme.bind("transceiver", team, password)
+        esme.submit("Habari from a stock client")
+        esme.read_until(lambda: len(esme.resps) == 1 and len(esme.receipt_ids()) == 1)
+        esme.close()
+        return esme
+
+    caplog.set_level(logging.WARNING, logger="jumbe.faces.smpp.server")
+    assert await in_thread(with_token) == CommandStatus.ESME_RBINDFAIL
+    refusal = next(r.getMessage() for r in caplog.records if "bind refused" in r.getMessage())
+    assert "cut to 8 characters" in refusal and token[:8] not in refusal
+    esme = await in_thread(with_password)
+    assert esme.resps[0][0] == 0
+    assert esme.receipt_ids() == [esme.resps[0][1]]
+    assert password not in caplog.text

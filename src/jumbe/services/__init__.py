@@ -67,7 +67,7 @@ class Services:
             accounts=AccountService(db, passwords),
             tokens=tokens,
             users=UserService(db, passwords),
-            smpp_credentials=SmppCredentialService(db, tokens, throttle),
+            smpp_credentials=SmppCredentialService(db, tokens, passwords),
             billing=BillingService(db),
             numbering=numbering,
             messaging=messaging,

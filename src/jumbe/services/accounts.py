@@ -6,6 +6,7 @@ database keeps hashes (argon2 for passwords, SHA-256 for tokens and keys).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import unicodedata
@@ -20,6 +21,7 @@ from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
 from jumbe.services.oauth import insert_client
 from jumbe.services.passwords import Passwords, new_password
+from jumbe.services.smpp_credentials import new_smpp_password
 from jumbe.services.tokens import SCOPES, insert_token, new_token
 from jumbe.services.users import PERMISSIONS, insert_user, username_taken
 from jumbe.store.database import Database
@@ -51,6 +53,7 @@ class NewAccount:
     daraja_consumer_secret: str
     m2m_username: str
     m2m_password: str
+    smpp_password: str
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -68,6 +71,7 @@ class NewAccount:
             "daraja_consumer_secret": self.daraja_consumer_secret,
             "m2m_username": self.m2m_username,
             "m2m_password": self.m2m_password,
+            "smpp_password": self.smpp_password,
         }
 
 
@@ -79,6 +83,8 @@ class _Secrets:
     password_hash: str
     m2m_password: str
     m2m_hash: str
+    smpp_password: str
+    smpp_hash: str
 
 
 class AccountService:
@@ -115,12 +121,11 @@ class AccountService:
                 "an alphanumeric sender ID is 1 to 11 letters, digits, spaces, dots or dashes"
             )
         password, m2m_password = new_password(), secrets.token_urlsafe(18)
-        drawn = _Secrets(
-            password=password,
-            password_hash=await self.passwords.hash(password),
-            m2m_password=m2m_password,
-            m2m_hash=await self.passwords.hash(m2m_password),
+        smpp_password = new_smpp_password()
+        hashes = await asyncio.gather(
+            *(self.passwords.hash(p) for p in (password, m2m_password, smpp_password))
         )
+        drawn = _Secrets(password, hashes[0], m2m_password, hashes[1], smpp_password, hashes[2])
         for _draw in range(DRAWS):
             try:
                 return await self._insert_account(
@@ -165,6 +170,7 @@ class AccountService:
                         status="active",
                         webhook_secret=webhook_secret,
                         vpn_group=account_number,
+                        smpp_password_hash=drawn.smpp_hash,
                         created_at=now,
                     )
                     .returning(accounts.c.id)
@@ -231,6 +237,7 @@ class AccountService:
                 daraja_consumer_secret=daraja.secret,
                 m2m_username=m2m_username,
                 m2m_password=drawn.m2m_password,
+                smpp_password=drawn.smpp_password,
             )
 
         return await self.db.write(provision)
@@ -263,6 +270,12 @@ class AccountService:
         if not rows:
             raise NotFound(f"no account {ref!r}")
         return int(rows[0].id)
+
+    async def team_code(self, account_id: int) -> str:
+        """The account's team code: its SMPP system_id."""
+        query = select(accounts.c.team_code).where(accounts.c.id == account_id)
+        found: str = await self.db.read(lambda conn: conn.execute(query).scalar_one())
+        return found
 
     async def account_by_vpn_group(self, vpn_group: str) -> int:
         return await self.db.read(lambda conn: account_by_vpn_group(conn, vpn_group))

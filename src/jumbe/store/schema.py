@@ -126,6 +126,8 @@ accounts = Table(
     # SMPP server limits for this account; NULL means the platform default
     Column("smpp_max_sessions", Integer),
     Column("smpp_tps", Float),
+    # argon2 hash of the account's 8-character SMPP bind password; NULL: none issued
+    Column("smpp_password_hash", String(255)),
     # how many SIMs the account has had: the next SIM's position
     Column("sim_count", BigInteger, nullable=False, server_default="0"),
     Index("ux_accounts_name_key", "name_key", unique=True),

@@ -171,7 +171,7 @@ class _EsmeHandler:
     ) -> Pdu:
         client = session.peer[0] if session.peer else "unknown"
         try:
-            caller = await self.services.smpp_credentials.authenticate_bind(
+            account_id = await self.services.smpp_credentials.authenticate_bind(
                 pdu.system_id, pdu.password, client=client
             )
         except Unauthenticated as exc:
@@ -181,14 +181,14 @@ class _EsmeHandler:
             # SMPP has no Retry-After: the status says "later", the log says when
             _refused(client, pdu.system_id, exc.message, "ESME_RTHROTTLED")
             return response_for(pdu, CommandStatus.ESME_RTHROTTLED)
-        max_sessions, tps = await self.services.smpp_credentials.smpp_limits(caller.account_id)
+        max_sessions, tps = await self.services.smpp_credentials.smpp_limits(account_id)
         limit = max_sessions or self.server.settings.smpp_max_sessions
         receives = not isinstance(pdu, BindTransmitter)
-        if not self.server.register(caller.account_id, session, limit, receives=receives):
+        if not self.server.register(account_id, session, limit, receives=receives):
             reason = f"the account has {limit} sessions already"
             _refused(client, pdu.system_id, reason, "ESME_RBINDFAIL")
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
-        self.account_id = caller.account_id
+        self.account_id = account_id
         self.receives = receives
         self.bucket = TokenBucket(
             tps or self.server.settings.smpp_session_tps, now=time.monotonic()

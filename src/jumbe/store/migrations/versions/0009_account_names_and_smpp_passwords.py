@@ -1,4 +1,4 @@
-"""accounts.name_key: account names are unique, without regard to case or spacing
+"""Unique account names (accounts.name_key) and SMPP passwords (accounts.smpp_password_hash)
 
 ``jumbe accounts create acme`` twice made two accounts that later commands
 (which take a name) could not tell apart. New names are compared by their
@@ -12,6 +12,11 @@ and their name can no longer be taken by a new account.
 
 The folding is copied here on purpose: a migration must keep doing what it
 did when it was written, whatever the service's function becomes.
+
+``smpp_password_hash`` holds the argon2 hash of the account's 8-character SMPP
+password, which stock SMPP clients can send (they cut passwords to SMPP 3.4's
+8 octets, and API tokens are longer). Existing accounts have none until the
+operator issues one (``jumbe accounts smpp-password ACCOUNT``).
 
 Revision ID: 0009
 Revises: 0007
@@ -38,6 +43,7 @@ def _folded(name: str) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("name_key", sa.String(length=KEY_LENGTH), nullable=True))
+        batch_op.add_column(sa.Column("smpp_password_hash", sa.String(length=255), nullable=True))
     conn = op.get_bind()
     keys: dict[str, int] = {}
     for account_id, name in conn.execute(sa.text("SELECT id, name FROM accounts ORDER BY id")):
@@ -56,4 +62,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index("ux_accounts_name_key")
+        batch_op.drop_column("smpp_password_hash")
         batch_op.drop_column("name_key")

@@ -19,11 +19,8 @@ from jumbe.app import Jumbe
 from jumbe.core.client_address import parse_networks
 from jumbe.services.accounts import NewAccount
 from jumbe.settings import Settings
-from jumbe.smpp import connect
 from jumbe.smpp.constants import CommandStatus
-from jumbe.smpp.errors import BindFailed
-from jumbe.smpp.pdu import BindTransceiver
-from tests.integration.test_smpp_server import Inbox
+from tests.integration.test_smpp_passwords import bind
 
 LIMIT = 30
 GENERATE = "/oauth/v1/generate?grant_type=client_credentials"
@@ -179,26 +176,10 @@ async def test_smpp_binds_are_throttled_and_logged_without_the_password(
     jumbe: Jumbe, caplog: pytest.LogCaptureFixture
 ) -> None:
     demo = demo_of(jumbe)
-    port = jumbe.smpp.ports[0]
-
-    async def bind(password: str) -> int:
-        try:
-            session = await connect(
-                "127.0.0.1",
-                port,
-                Inbox(),
-                BindTransceiver(system_id=demo.team_code, password=password),
-                enquire_link_interval=None,
-            )
-        except BindFailed as refused:
-            return refused.command_status
-        await session.unbind()
-        return CommandStatus.ESME_ROK
-
     caplog.set_level(logging.WARNING, logger="jumbe.faces.smpp.server")
-    statuses = [await bind(f"wrong{n:03d}") for n in range(LIMIT + 1)]
+    statuses = [await bind(jumbe, demo.team_code, f"wrong{n:03d}") for n in range(LIMIT + 1)]
     assert statuses == [CommandStatus.ESME_RBINDFAIL] * LIMIT + [CommandStatus.ESME_RTHROTTLED]
-    assert await bind(demo.api_token) == CommandStatus.ESME_ROK
+    assert await bind(jumbe, demo.team_code, demo.api_token) == CommandStatus.ESME_ROK
     refusals = [r.getMessage() for r in caplog.records if "SMPP bind refused" in r.getMessage()]
     assert len(refusals) == LIMIT + 1
     assert f"system_id={demo.team_code!r} peer=127.0.0.1" in refusals[0]

@@ -95,6 +95,18 @@ class Esme:
             self.client.disconnect()
 
 
+def bind_status(jumbe: Jumbe, system_id: str, password: str) -> int:
+    """The command_status of a transceiver bind (0 when it binds), then disconnect."""
+    esme = Esme(smpp_port(jumbe))
+    try:
+        esme.bind("transceiver", system_id, password)
+    except smpplib.exceptions.PDUError as exc:
+        return int(exc.args[1])
+    finally:
+        esme.client.disconnect()
+    return 0
+
+
 async def in_thread(work: Callable[[], Any]) -> Any:
     return await asyncio.wait_for(asyncio.to_thread(work), 60)
 
@@ -222,18 +234,8 @@ async def test_bad_credentials_are_refused(jumbe: Jumbe) -> None:
         (other.team_code, token),  # a real token, but not this team's
     ]
 
-    def attempt(system_id: str, password: str) -> int:
-        esme = Esme(smpp_port(jumbe))
-        try:
-            esme.bind("transceiver", system_id, password)
-        except smpplib.exceptions.PDUError as exc:
-            return int(exc.args[1])
-        finally:
-            esme.client.disconnect()
-        return 0
-
     for system_id, password in cases:
-        status = await in_thread(lambda s=system_id, p=password: attempt(s, p))
+        status = await in_thread(lambda s=system_id, p=password: bind_status(jumbe, s, p))
         assert status == CommandStatus.ESME_RBINDFAIL, (system_id, status)
 
 
@@ -351,16 +353,6 @@ async def test_unpatched_smpplib_binds_with_the_smpp_password(
     team, token, password = jumbe.demo.team_code, jumbe.demo.api_token, jumbe.demo.smpp_password
     assert len(password) == 8
 
-    def with_token() -> int:
-        esme = Esme(smpp_port(jumbe))
-        try:
-            esme.bind("transceiver", team, token)
-        except smpplib.exceptions.PDUError as exc:
-            return int(exc.args[1])
-        finally:
-            esme.client.disconnect()
-        return 0
-
     def with_password() -> Esme:
         esme = Esme(smpp_port(jumbe))
         esme.bind("transceiver", team, password)
@@ -370,7 +362,7 @@ async def test_unpatched_smpplib_binds_with_the_smpp_password(
         return esme
 
     caplog.set_level(logging.WARNING, logger="jumbe.faces.smpp.server")
-    assert await in_thread(with_token) == CommandStatus.ESME_RBINDFAIL
+    assert await in_thread(lambda: bind_status(jumbe, team, token)) == CommandStatus.ESME_RBINDFAIL
     refusal = next(r.getMessage() for r in caplog.records if "bind refused" in r.getMessage())
     assert "cut to 8 characters" in refusal and token[:8] not in refusal
     esme = await in_thread(with_password)

@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from jumbe.app import Jumbe
 from jumbe.services import Services
+from jumbe.services.tokens import TokenView
 from jumbe.settings import Settings, load_settings
 from jumbe.store.database import Database
 
@@ -108,6 +110,16 @@ async def demo(jumbe: Jumbe) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {jumbe.demo.api_token}"}
     async with httpx.AsyncClient(base_url=jumbe.base_url, headers=headers, timeout=10) as client:
         yield client
+
+
+async def demo_token(
+    jumbe: Jumbe, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> tuple[str, TokenView]:
+    """A new token of the demo account, granted by its default (every scope) token."""
+    assert jumbe.demo is not None
+    tokens = jumbe.services.tokens
+    grantor = await tokens.authenticate_token(jumbe.demo.api_token, client="test")
+    return await tokens.create_token(grantor, name, scopes, expires_at)
 
 
 async def wait_until(

@@ -40,10 +40,11 @@ from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
+from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
-from jumbe.services.identity import NewAccount
+from jumbe.services.accounts import NewAccount
 from jumbe.settings import ConnectorSettings, Settings, cannot_listen
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
@@ -105,7 +106,9 @@ class Jumbe:
             concurrency=settings.webhook_concurrency,
         )
         self.http = create_app(
-            self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
+            self.services,
+            readiness=self._readiness,
+            refresh_metrics=self._refresh_metrics,
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
@@ -113,6 +116,12 @@ class Jumbe:
             RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout
         )
         self.http.add_middleware(AccessLog)  # outside the limits: it logs their refusals too
+        if settings.trusted_proxies:  # outermost: the access log and every face see the client
+            self.http.add_middleware(
+                ClientAddressMiddleware,
+                trusted=settings.trusted_proxies,
+                header=settings.forwarded_header,
+            )
         if self.simulator is not None:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False
@@ -236,6 +245,9 @@ class Jumbe:
             log_config=None,  # Jumbe configures logging once, for every component
             log_level=self.settings.log_level.lower(),
             access_log=False,
+            # the client address is Jumbe's to decide (JUMBE_TRUSTED_PROXIES); uvicorn's
+            # own default believes X-Forwarded-For from 127.0.0.1
+            proxy_headers=False,
             lifespan="off",
             timeout_graceful_shutdown=10,
             server_header=False,
@@ -299,7 +311,7 @@ class Jumbe:
         )
         if existing:
             return None
-        demo = await self.services.identity.create_account("demo", sender="JUMBE")
+        demo = await self.services.accounts.create_account("demo", sender="JUMBE")
         if self.settings.demo_units:
             await self.services.billing.credit(
                 demo.account_id, self.settings.demo_units, "demo account starting units"

@@ -25,7 +25,7 @@ from jumbe.core.sim_lifecycle import parse_state
 from jumbe.services.billing import ASSETS, KES, UNITS
 from jumbe.services.csv_import import ImportReport, Rejection
 from jumbe.services.errors import ServiceError
-from jumbe.services.identity import PERMISSIONS
+from jumbe.services.users import PERMISSIONS
 from jumbe.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -110,7 +110,7 @@ async def _noop(_services: Any) -> None:
 
 @accounts_app.command("create")
 def accounts_create(
-    name: str,
+    name: Annotated[str, typer.Argument(help="A new name (compared ignoring case and spacing)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     sender: Annotated[
         str | None, typer.Option(help="An approved alphanumeric sender ID, made the default")
@@ -124,10 +124,11 @@ def accounts_create(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret."""
+    """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret,
+    M2M user, SMPP password."""
     account = _with_services(
         _settings(data_dir),
-        lambda s: s.identity.create_account(
+        lambda s: s.accounts.create_account(
             name, sender=sender, owner_username=username, vpn_group=vpn_group
         ),
     )
@@ -136,7 +137,7 @@ def accounts_create(
         return
     for key, value in account.as_json().items():
         typer.echo(f"{key:>22}: {value}")
-    typer.echo("\nThe token, password and consumer secret are shown only now; store them safely.")
+    typer.echo("\nThe token, passwords and consumer secret are shown only now; store them safely.")
 
 
 @accounts_app.command("credit")
@@ -154,7 +155,7 @@ def accounts_credit(
         raise typer.Exit(2) from exc
 
     async def work(s: Any) -> int:
-        account_id = await s.identity.find_account(account)
+        account_id = await s.accounts.find_account(account)
         return await s.billing.credit(
             account_id, smallest, "credit from the command line", asset=asset
         )
@@ -175,7 +176,7 @@ def accounts_balance(
     """Show each wallet and check it against the ledger and what it paid for."""
 
     async def work(s: Any) -> Any:
-        account_id = await s.identity.find_account(account)
+        account_id = await s.accounts.find_account(account)
         return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
     ok = True
@@ -206,11 +207,32 @@ def accounts_smpp_limits(
     """Set an account's SMPP session and rate limits; omitted ones return to the defaults."""
 
     async def work(s: Any) -> None:
-        account_id = await s.identity.find_account(account)
-        await s.identity.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
+        account_id = await s.accounts.find_account(account)
+        await s.smpp_credentials.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
 
     _with_services(_settings(data_dir), work)
     typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
+
+
+@accounts_app.command("smpp-password")
+def accounts_smpp_password(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue a new 8-character SMPP bind password for the account (the old one stops working)."""
+
+    async def work(s: Any) -> tuple[str, str]:
+        account_id = await s.accounts.find_account(account)
+        team_code = await s.accounts.team_code(account_id)
+        return team_code, await s.smpp_credentials.rotate_password(account_id)
+
+    team_code, password = _with_services(_settings(data_dir), work)
+    if as_json:
+        typer.echo(json.dumps({"system_id": team_code, "smpp_password": password}))
+        return
+    typer.echo(f"system_id: {team_code}\nsmpp_password (shown only now): {password}")
+    typer.echo("Sessions already bound stay bound; new binds need this password or an API token.")
 
 
 @carriers_app.command("list")
@@ -258,8 +280,8 @@ def users_add(
     """Add a user to an account; the password is printed once."""
 
     async def work(s: Any) -> str:
-        account_id = await s.identity.find_account(account)
-        return await s.identity.add_user(account_id, username, role=role, permissions=permission)
+        account_id = await s.accounts.find_account(account)
+        return await s.users.add_user(account_id, username, role=role, permissions=permission)
 
     password = _with_services(_settings(data_dir), work)
     typer.echo(f"user {username} added; password (shown only now): {password}")
@@ -271,13 +293,13 @@ PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS
 @users_app.command("grant")
 def users_grant(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Give a user permissions on the account's SIMs."""
-    _change_permissions(data_dir, username, lambda s: s.identity.grant(username, permissions))
+    _change_permissions(data_dir, username, lambda s: s.users.grant(username, permissions))
 
 
 @users_app.command("revoke")
 def users_revoke(username: str, permissions: PermissionNames, data_dir: DataDir = None) -> None:
     """Take permissions away from a user."""
-    _change_permissions(data_dir, username, lambda s: s.identity.revoke(username, permissions))
+    _change_permissions(data_dir, username, lambda s: s.users.revoke(username, permissions))
 
 
 def _change_permissions(
@@ -295,7 +317,7 @@ def users_list(
     """The account's users, their roles and permissions."""
 
     async def work(s: Any) -> Any:
-        return await s.identity.list_users(await s.identity.find_account(account))
+        return await s.users.list_users(await s.accounts.find_account(account))
 
     for user in _with_services(_settings(data_dir), work):
         typer.echo(f"{user.username}  {user.role}  {','.join(user.permissions) or '-'}")
@@ -379,7 +401,7 @@ def sims_import(
     """Import SIMs into an account from CSV, streamed; bad rows are reported by line."""
 
     async def work(s: Any, source: Any) -> ImportReport:
-        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.import_csv(
             account_id, source, on_progress=_report_progress, on_rejection=_report_rejection
         )
@@ -402,7 +424,7 @@ def sims_set_state(
         raise typer.Exit(2) from exc
 
     async def work(s: Any) -> Any:
-        account_id = await s.identity.account_by_vpn_group(vpn_group)
+        account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.move(account_id, msisdn, target, actor="operator")
 
     sim = _with_services(_settings(data_dir), work)

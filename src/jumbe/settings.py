@@ -11,16 +11,19 @@ import os
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from jumbe.core.client_address import HEADERS, IPNetwork, parse_networks
 
 
 class ConnectorSettings(BaseModel):
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     http_max_upload: int = Field(default=256 * 1024 * 1024, ge=1024)  # bytes, CSV imports
     http_header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's head
     http_body_timeout: float = Field(default=30.0, gt=0)  # for a body; an upload's longest pause
+    # reverse proxies whose forwarded header is believed (addresses or CIDR ranges);
+    # in the environment a comma-separated list: JUMBE_TRUSTED_PROXIES=10.0.0.5,10.1.0.0/16
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    forwarded_header: Literal["x-forwarded-for", "forwarded", "x-real-ip"] = "x-forwarded-for"
 
     # the IMSI / SIM-swap check
     imsi_price_kes: Decimal = Field(default=Decimal("20"), ge=0, decimal_places=2)
@@ -151,6 +158,23 @@ class Settings(BaseSettings):
         """A route may name one connector or a failover list of them."""
         if isinstance(value, dict):
             return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        """A comma- or space-separated string (the environment) or a list (TOML)."""
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        try:
+            return parse_networks(str(item) for item in items)
+        except ValueError as exc:
+            raise ValueError(f"JUMBE_TRUSTED_PROXIES: {exc}") from None
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in HEADERS:
+            return value.strip().lower()
         return value
 
     @model_validator(mode="after")

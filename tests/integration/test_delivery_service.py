@@ -25,7 +25,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 async def account(services: Services) -> int:
-    created = await services.identity.create_account("Acme")
+    created = await services.accounts.create_account("Acme")
     await services.billing.credit(created.account_id, 100)
     return created.account_id
 
@@ -220,8 +220,8 @@ async def test_callbacks_are_queued_with_each_change(
 
 
 async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -> None:
-    owner = await services.identity.create_account("Owner")
-    await services.identity.create_account("Bystander")
+    owner = await services.accounts.create_account("Owner")
+    await services.accounts.create_account("Bystander")
     mo = InboundMessage("c1", "254722000111", owner.short_code, b"STOP", 0, NOW)
     await services.delivery.record([mo])
     page = await services.messaging.list(owner.account_id, direction="mo")
@@ -254,7 +254,7 @@ async def test_an_mo_to_nobodys_number_is_stored_and_logged(
 
 
 async def test_long_inbound_is_reassembled_from_stored_segments(services: Services) -> None:
-    owner = await services.identity.create_account("Owner")
+    owner = await services.accounts.create_account("Owner")
 
     whole = "kwanza 😀 pili".encode("utf-16-be")
     # the emoji's surrogate pair straddles segments 1 and 2
@@ -324,7 +324,7 @@ async def test_smpp_senders_are_owed_the_receipts_they_asked_for(
     other = await smpp("fails", 2)
     await services.delivery.record([sent(other, "o")])
     await services.delivery.record([receipt("o", MessageStatus.FAILED, "001")])
-    owner = await services.identity.create_account("Owner")
+    owner = await services.accounts.create_account("Owner")
     mo = InboundMessage("c1", "254722000111", owner.short_code, b"hi", 0, NOW)
     await services.delivery.record([mo])
     rows = await db.read(

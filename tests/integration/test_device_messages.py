@@ -10,10 +10,10 @@ import pytest
 
 from jumbe.core.status import MessageStatus
 from jumbe.services import Services
+from jumbe.services.accounts import NewAccount
 from jumbe.services.delivery import InboundMessage
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, QueueFull, UnknownSim
-from jumbe.services.identity import NewAccount
 from jumbe.store.schema import utcnow
 
 HEADER = "iccid,imsi,msisdn,sim_type,status\n"
@@ -26,7 +26,7 @@ ROWS = (
 
 
 async def fleet(services: Services, name: str = "Fleet") -> NewAccount:
-    account = await services.identity.create_account(name)
+    account = await services.accounts.create_account(name)
     report = await services.sims.import_csv(account.account_id, io.StringIO(HEADER + ROWS))
     assert report.rejected == 0, report.rejections
     await services.billing.credit(account.account_id, 1000, "test")
@@ -88,7 +88,7 @@ async def test_the_sims_type_and_state_decide(services: Services) -> None:
 
 async def test_another_accounts_sim_is_unknown(services: Services) -> None:
     await fleet(services)
-    other = await services.identity.create_account("Other")
+    other = await services.accounts.create_account("Other")
     with pytest.raises(UnknownSim):
         await services.device_messages.send(
             other.account_id, msisdn="300000003036", text="x", source="sim-portal"
@@ -110,7 +110,7 @@ async def test_an_m2m_reference_is_used_once_per_account(services: Services) -> 
 
 
 async def fleet_of_other(services: Services) -> NewAccount:
-    account = await services.identity.create_account("Other")
+    account = await services.accounts.create_account("Other")
     rows = HEADER + "89254014010100040360,639014010004036,300000004036,standard,active\n"
     await services.sims.import_csv(account.account_id, io.StringIO(rows))
     await services.billing.credit(account.account_id, 100, "test")

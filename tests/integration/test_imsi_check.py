@@ -21,13 +21,14 @@ from jumbe.services.errors import (
     Unauthenticated,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, ledger_entries, oauth_tokens, utcnow
+from jumbe.store.schema import accounts, imsi_checks, ledger_entries, oauth_tokens, utcnow
 
 REGISTRY = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-01\n"
 
 
 async def partner(services: Services, kes_cents: int = 10_000) -> int:
-    account = await services.identity.create_account("Bank")
+    taken = len(await services.accounts.db.read(lambda conn: conn.execute(select(accounts)).all()))
+    account = await services.accounts.create_account(f"Bank {taken + 1}")
     if kes_cents:
         await services.billing.credit(account.account_id, kes_cents, asset=KES)
     return account.account_id
@@ -151,7 +152,7 @@ async def test_registry_import_refuses_bad_and_known_numbers(services: Services)
 async def test_access_tokens_expire_and_wrong_secrets_fail(
     services: Services, db: Database
 ) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     oauth = services.oauth
     with pytest.raises(Unauthenticated, match="Invalid Authentication passed"):
         await oauth.issue(account.daraja_consumer_key, "wrong", client="t")

@@ -8,6 +8,7 @@ import pytest
 
 from jumbe.core.status import MessageStatus
 from jumbe.services import Services
+from jumbe.services.accounts import NewAccount
 from jumbe.services.delivery import SubmitError, SubmitOutcome
 from jumbe.services.errors import (
     Conflict,
@@ -16,13 +17,12 @@ from jumbe.services.errors import (
     NotFound,
     UnknownSender,
 )
-from jumbe.services.identity import NewAccount
 from jumbe.services.messaging import SendRequest
 
 
 @pytest.fixture
 async def acme(services: Services) -> NewAccount:
-    created = await services.identity.create_account("Acme", sender="ACME")
+    created = await services.accounts.create_account("Acme", sender="ACME")
     await services.billing.credit(created.account_id, 100)
     return created
 
@@ -75,7 +75,7 @@ async def test_encoding_and_parts(services: Services, acme: NewAccount) -> None:
 
 
 async def test_another_accounts_message_is_not_found(services: Services, acme: NewAccount) -> None:
-    other = await services.identity.create_account("Other")
+    other = await services.accounts.create_account("Other")
     m = await services.messaging.send(acme.account_id, SendRequest("0712345678", "secret"))
     with pytest.raises(NotFound):
         await services.messaging.get(other.account_id, m.uuid)

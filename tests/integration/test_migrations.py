@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 import jumbe.store.database as database
 from jumbe.services import Services
 from jumbe.services.billing import KES
+from jumbe.services.errors import Conflict
 from jumbe.settings import Settings
 from jumbe.store.database import Database, alembic_config
 from jumbe.store.schema import metadata
@@ -109,7 +110,7 @@ async def test_downgrade_to_0002_and_back(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = Services.build(db, settings)
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 500, asset=KES)
     monkeypatch.setattr(
         database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0002")
@@ -127,8 +128,8 @@ async def test_upgrade_numbers_existing_sims_per_account(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = Services.build(db, settings)
-    mine = await services.identity.create_account("Mine")
-    other = await services.identity.create_account("Other")
+    mine = await services.accounts.create_account("Mine")
+    other = await services.accounts.create_account("Other")
     monkeypatch.setattr(
         database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0006")
     )
@@ -164,3 +165,44 @@ async def test_upgrade_numbers_existing_sims_per_account(
     a, b = mine.account_id, other.account_id
     assert [tuple(r) for r in rows] == [(a, 0), (b, 0), (a, 1), (a, 2), (b, 1)]
     assert counts == {a: 3, b: 2}
+
+
+async def test_upgrade_keeps_accounts_that_already_share_a_name(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before 0009 names could repeat: the upgrade must not fail on them, nor rename them."""
+    services = Services.build(db, settings)
+    monkeypatch.setattr(
+        database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0007")
+    )
+    await db.migrate()
+    stamp = "2024-01-01 00:00:00" if db.is_sqlite else datetime.now(UTC)
+
+    def duplicates(conn: Connection) -> None:
+        for n, name in enumerate(("acme", "ACME ", "Other", "acme")):
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (name, team_code, status, webhook_secret, created_at,"
+                    " vpn_group) VALUES (:name, :team, 'active', 's', :n, :vpn)"
+                ),
+                {"name": name, "team": f"T{n}", "n": stamp, "vpn": f"1-10000000000{n}_VPN"},
+            )
+
+    await db.write(duplicates)
+    monkeypatch.undo()
+    await db.migrate()
+    rows = await db.read(
+        lambda conn: conn.execute(text("SELECT name, name_key FROM accounts ORDER BY id")).all()
+    )
+    assert [tuple(r) for r in rows] == [
+        ("acme", "acme"),  # the oldest keeps the name
+        ("ACME ", None),
+        ("Other", "other"),
+        ("acme", None),
+    ]
+    with pytest.raises(Conflict, match="already exists"):
+        await services.accounts.create_account("Acme")
+    with pytest.raises(Conflict, match="3 accounts are named 'acme'; use the team code"):
+        await services.accounts.find_account("acme")
+    assert await services.accounts.find_account("t3") == 4
+    assert await services.accounts.find_account("OTHER") == 3

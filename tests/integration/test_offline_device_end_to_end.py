@@ -22,7 +22,7 @@ async def test_a_device_message_waits_in_the_carrier_until_the_device_is_back(
 ) -> None:
     services, simulator = jumbe.services, jumbe.simulator
     assert simulator is not None
-    account = await services.identity.create_account("Fleet")
+    account = await services.accounts.create_account("Fleet")
     await services.sims.import_csv(account.account_id, io.StringIO(SIMS))
     await services.billing.credit(account.account_id, 10, "test")
     simulator.take_offline("300000003036")

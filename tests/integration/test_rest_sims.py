@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from jumbe.app import Jumbe
+from tests.conftest import demo_token
 
 CSV = (
     "iccid,imsi,msisdn,status\n"
@@ -52,7 +53,7 @@ async def test_bad_imports_and_scope(jumbe: Jumbe, demo: httpx.AsyncClient) -> N
         assert answer.status_code == 400 and answer.json()["success"] is False
     assert (await demo.get("/api/v1/sims", params={"status": "dormant"})).status_code == 400
     assert jumbe.demo is not None
-    raw, _ = await jumbe.services.identity.create_token(jumbe.demo.account_id, "m", ["messages"])
+    raw, _ = await demo_token(jumbe, "m", ["messages"])
     async with httpx.AsyncClient(base_url=jumbe.base_url, timeout=10) as client:
         answer = await client.get("/api/v1/sims", headers={"X-API-Key": raw})
     assert answer.status_code == 403

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.sim_lifecycle import SimState
 from jumbe.services import Services
+from jumbe.services.accounts import NewAccount
 from jumbe.services.errors import (
     Conflict,
     ForeignAccount,
@@ -20,7 +21,6 @@ from jumbe.services.errors import (
     UnknownAccount,
     UnknownSim,
 )
-from jumbe.services.identity import NewAccount
 from jumbe.services.sim_import import import_sims
 from jumbe.store.database import Database
 from jumbe.store.schema import sim_events, sims, utcnow
@@ -32,8 +32,10 @@ def sim_line(n: int, *, status: str = "", product: str = "", sim_type: str = "")
     return f"8925401401{n:010d},6390140{n:08d},30000{n:07d},T{n},,{product},{sim_type},{status}\n"
 
 
-async def account_with_sims(services: Services, rows: str, batch: int = 1000) -> NewAccount:
-    account = await services.identity.create_account("Fleet")
+async def account_with_sims(
+    services: Services, rows: str, batch: int = 1000, name: str = "Fleet"
+) -> NewAccount:
+    account = await services.accounts.create_account(name)
     report = await services.sims.import_csv(account.account_id, io.StringIO(HEADER + rows))
     assert report.rejected == 0, report.rejections
     return account
@@ -41,7 +43,7 @@ async def account_with_sims(services: Services, rows: str, batch: int = 1000) ->
 
 async def test_import_reports_bad_rows_by_line_and_keeps_the_good(services: Services) -> None:
     await services.products.add("14205001", "Speed Governor 300MB + 20SMS")
-    account = await services.identity.create_account("Fleet")
+    account = await services.accounts.create_account("Fleet")
     rows = (
         HEADER
         + sim_line(1, product="14205001", status="Active")  # line 2
@@ -77,7 +79,7 @@ async def test_import_reports_bad_rows_by_line_and_keeps_the_good(services: Serv
 
 async def test_duplicates_across_batches_and_accounts_are_refused(services: Services) -> None:
     first = await account_with_sims(services, sim_line(1) + sim_line(2))
-    other = await services.identity.create_account("Other")
+    other = await services.accounts.create_account("Other")
     report = await services.sims.import_csv(
         other.account_id, io.StringIO(HEADER + sim_line(3) + sim_line(2) + sim_line(3))
     )
@@ -89,7 +91,7 @@ async def test_duplicates_across_batches_and_accounts_are_refused(services: Serv
 
 
 async def test_a_bad_header_writes_nothing(services: Services) -> None:
-    account = await services.identity.create_account("Fleet")
+    account = await services.accounts.create_account("Fleet")
     for header in ("iccid,imsi\n", "iccid,imsi,msisdn,colour\n", ""):
         with pytest.raises(InvalidRequest):
             await services.sims.import_csv(account.account_id, io.StringIO(header + sim_line(1)))
@@ -97,7 +99,7 @@ async def test_a_bad_header_writes_nothing(services: Services) -> None:
 
 
 async def test_import_in_small_batches_streams_every_row(services: Services) -> None:
-    account = await services.identity.create_account("Fleet")
+    account = await services.accounts.create_account("Fleet")
     rows = "".join(sim_line(n) for n in range(1, 2501))
     seen: list[int] = []
     report = await import_sims(
@@ -184,7 +186,7 @@ async def test_trends_count_sims_entering_each_state_per_kenyan_day(services: Se
     assert trends.entered[SimState.ACTIVE] == [0, 0, 2]  # SIMs, not events: 2 was active twice
     assert trends.entered[SimState.SUSPENDED] == [0, 0, 1]
     assert trends.entered[SimState.POOLED] == [0, 0, 1]
-    other = await services.identity.create_account("Other")
+    other = await services.accounts.create_account("Other")
     empty = await services.sims.trends(other.account_id, today, today)
     assert all(v == [0] for v in empty.entered.values())
     with pytest.raises(InvalidRequest):
@@ -192,8 +194,8 @@ async def test_trends_count_sims_entering_each_state_per_kenyan_day(services: Se
 
 
 async def test_authorise_checks_account_number_and_user_permission(services: Services) -> None:
-    mine = await services.identity.create_account("Mine", owner_username="boss@mine.co.ke")
-    other = await services.identity.create_account("Other")
+    mine = await services.accounts.create_account("Mine", owner_username="boss@mine.co.ke")
+    other = await services.accounts.create_account("Other")
     sims = services.sims
     me = mine.account_id
     assert await sims.authorise(me, [mine.vpn_group], "boss@mine.co.ke", "activate") == me
@@ -203,17 +205,17 @@ async def test_authorise_checks_account_number_and_user_permission(services: Ser
         await sims.authorise(me, ["1-000000000000_VPN"], "boss@mine.co.ke", "view")
     with pytest.raises(NotPermitted):  # another account's owner is not our user
         await sims.authorise(me, [mine.vpn_group], other.username, "view")
-    await services.identity.add_user(me, "viewer@mine.co.ke", permissions=["view"])
+    await services.users.add_user(me, "viewer@mine.co.ke", permissions=["view"])
     await sims.authorise(me, [mine.vpn_group], "viewer@mine.co.ke", "view")
     with pytest.raises(NotPermitted, match="User not permitted to carry out operation"):
         await sims.authorise(me, [mine.vpn_group], "viewer@mine.co.ke", "rename")
-    assert await services.identity.grant("viewer@mine.co.ke", ["rename"]) == ("view", "rename")
+    assert await services.users.grant("viewer@mine.co.ke", ["rename"]) == ("view", "rename")
     await sims.authorise(me, [mine.vpn_group], "viewer@mine.co.ke", "rename")
-    assert await services.identity.revoke("viewer@mine.co.ke", ["view", "rename"]) == ()
+    assert await services.users.revoke("viewer@mine.co.ke", ["view", "rename"]) == ()
     with pytest.raises(NotPermitted):
         await sims.authorise(me, [mine.vpn_group], "viewer@mine.co.ke", "view")
     with pytest.raises(InvalidRequest):
-        await services.identity.grant("viewer@mine.co.ke", ["teleport"])
+        await services.users.grant("viewer@mine.co.ke", ["teleport"])
 
 
 async def positions(services: Services, account_id: int) -> list[int]:
@@ -224,7 +226,7 @@ async def positions(services: Services, account_id: int) -> list[int]:
 async def test_positions_stay_dense_when_the_database_refuses_rows(services: Services) -> None:
     """A SIM already registered leaves no hole: allsims' startAtIndex stays exact."""
     first = await account_with_sims(services, sim_line(2) + sim_line(4))
-    me = (await account_with_sims(services, sim_line(1))).account_id
+    me = (await account_with_sims(services, sim_line(1), name="Mine")).account_id
     report = await services.sims.import_csv(
         me, io.StringIO(HEADER + sim_line(2) + sim_line(3) + sim_line(4) + sim_line(5))
     )
@@ -240,7 +242,7 @@ async def test_positions_stay_dense_when_the_database_refuses_rows(services: Ser
 async def test_concurrent_imports_into_one_account_page_every_sim_once(
     services: Services,
 ) -> None:
-    account = await services.identity.create_account("Fleet")
+    account = await services.accounts.create_account("Fleet")
     files = [
         HEADER + "".join(sim_line(n) for n in range(start, start + 300))
         for start in (1, 1001, 2001, 3001)

@@ -138,7 +138,7 @@ def _floods(port: int, team: str, token: str, stop: float) -> int:
 
 async def test_slow_silent_and_flooding_clients_do_not_stall_others(jumbe: Jumbe) -> None:
     assert jumbe.demo is not None and jumbe.simulator is not None
-    bad = await jumbe.services.identity.create_account("Unruly")
+    bad = await jumbe.services.accounts.create_account("Unruly")
     await jumbe.services.billing.credit(bad.account_id, 1_000_000)
     port = jumbe.smpp.ports[0]
 

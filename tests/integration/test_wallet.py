@@ -21,7 +21,7 @@ NUMBER = "+254712345678"
 
 
 async def test_credit_and_balance_follow_the_ledger(services: Services) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     assert await services.billing.balance(account.account_id) == 0
     assert await services.billing.credit(account.account_id, 100) == 100
     assert await services.billing.credit(account.account_id, 5) == 105
@@ -31,7 +31,7 @@ async def test_credit_and_balance_follow_the_ledger(services: Services) -> None:
 
 
 async def test_credit_rejects_nonsense(services: Services) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     for units in (0, -5, 10**13):
         with pytest.raises(InvalidRequest):
             await services.billing.credit(account.account_id, units)
@@ -39,7 +39,7 @@ async def test_credit_rejects_nonsense(services: Services) -> None:
 
 
 async def test_send_debits_units_in_the_same_transaction(services: Services, db: Database) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 10)
     long_text = "x" * 161  # two GSM-7 parts: two units
     sent = await services.messaging.send(account.account_id, SendRequest(NUMBER, long_text))
@@ -58,7 +58,7 @@ async def test_send_debits_units_in_the_same_transaction(services: Services, db:
 
 
 async def test_insufficient_balance_stores_nothing(services: Services, db: Database) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 1)
     with pytest.raises(InsufficientBalance):
         await services.messaging.send(account.account_id, SendRequest(NUMBER, "y" * 200))
@@ -70,7 +70,7 @@ async def test_insufficient_balance_stores_nothing(services: Services, db: Datab
 
 
 async def test_concurrent_sends_never_overdraw(services: Services) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 50)
     results = await asyncio.gather(
         *(
@@ -90,7 +90,7 @@ async def test_two_processes_worth_of_writers_never_overdraw(
     services: Services, database_url: str, settings: Settings
 ) -> None:
     """Two independent engines (as the server and the CLI would have) race on one wallet."""
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 60)
     other_db = Database(database_url)
     other = Services.build(other_db, settings)
@@ -119,7 +119,7 @@ async def test_two_processes_worth_of_writers_never_overdraw(
 
 
 async def test_bulk_send_is_per_message(services: Services) -> None:
-    account = await services.identity.create_account("Acme")
+    account = await services.accounts.create_account("Acme")
     await services.billing.credit(account.account_id, 3)
     results = await services.messaging.send_many(
         account.account_id,

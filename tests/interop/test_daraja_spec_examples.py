@@ -294,7 +294,7 @@ async def test_documented_errors(portal: Portal, jumbe: Jumbe) -> None:
         assert answer.status_code == 401
         assert answer.json()["errorMessage"] == "Invalid Access Token"
 
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     answer = await portal.post(
         "/simportal/v1/queryLifeCycleStatus", lifecycle.replace(VPN, other.vpn_group)
     )
@@ -377,6 +377,7 @@ async def test_check_ati_as_documented(portal: Portal) -> None:
     assert answer.status_code == 200
     answer = await portal.post("/imsi/v1/checkATI", CHECK_ATI)
     assert answer.status_code == 429 and answer.json()["responseCode"] == "429"
+    assert 1 <= int(answer.headers["retry-after"]) <= 60
 
     answer = await portal.client.post("/imsi/v1/checkATI", content=CHECK_ATI)
     assert answer.status_code == 401 and answer.json()["errorMessage"] == "Invalid Access Token"
@@ -509,7 +510,7 @@ async def test_messaging_operations_as_documented(portal: Portal) -> None:
 
 async def test_messaging_errors(portal: Portal, jumbe: Jumbe) -> None:
     send = unmask(SEND_SINGLE)
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     answer = await portal.post(
         "/simportal/v1/sendsinglemessage", send.replace(VPN, other.vpn_group)
     )

@@ -26,7 +26,7 @@ from xml.etree.ElementTree import Element, fromstring
 import pytest
 
 from jumbe.app import Jumbe
-from jumbe.services.identity import NewAccount
+from jumbe.services.accounts import NewAccount
 from tests.conftest import wait_until
 
 # The send example, exactly as the document prints it (indentation is the document's layout).
@@ -108,7 +108,7 @@ class Endpoint:
 
 @pytest.fixture
 async def endpoint(jumbe: Jumbe) -> Endpoint:
-    account = await jumbe.services.identity.create_account("Manx Fleet")
+    account = await jumbe.services.accounts.create_account("Manx Fleet")
     report = await jumbe.services.sims.import_csv(account.account_id, io.StringIO(SIMS))
     assert report.rejected == 0, report.rejections
     await jumbe.services.billing.credit(account.account_id, 50, "interop")

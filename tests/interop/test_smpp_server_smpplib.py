@@ -7,13 +7,16 @@ dispatcher, simulated carrier) runs on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 import smpplib.client
+import smpplib.command
 import smpplib.consts
 import smpplib.exceptions
 import smpplib.gsm
@@ -90,6 +93,18 @@ class Esme:
             self.client.unbind()
         finally:
             self.client.disconnect()
+
+
+def bind_status(jumbe: Jumbe, system_id: str, password: str) -> int:
+    """The command_status of a transceiver bind (0 when it binds), then disconnect."""
+    esme = Esme(smpp_port(jumbe))
+    try:
+        esme.bind("transceiver", system_id, password)
+    except smpplib.exceptions.PDUError as exc:
+        return int(exc.args[1])
+    finally:
+        esme.client.disconnect()
+    return 0
 
 
 async def in_thread(work: Callable[[], Any]) -> Any:
@@ -212,32 +227,24 @@ async def test_mo_reaches_a_bound_receiver(jumbe: Jumbe) -> None:
 
 async def test_bad_credentials_are_refused(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
-    other = await jumbe.services.identity.create_account("Other")
+    other = await jumbe.services.accounts.create_account("Other")
     cases = [
         (team, "jmb_wrong"),
         ("NOSUCHTEAM", token),
         (other.team_code, token),  # a real token, but not this team's
     ]
 
-    def attempt(system_id: str, password: str) -> int:
-        esme = Esme(smpp_port(jumbe))
-        try:
-            esme.bind("transceiver", system_id, password)
-        except smpplib.exceptions.PDUError as exc:
-            return int(exc.args[1])
-        finally:
-            esme.client.disconnect()
-        return 0
-
     for system_id, password in cases:
-        status = await in_thread(lambda s=system_id, p=password: attempt(s, p))
+        status = await in_thread(lambda s=system_id, p=password: bind_status(jumbe, s, p))
         assert status == CommandStatus.ESME_RBINDFAIL, (system_id, status)
 
 
 async def test_session_limit(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
     assert jumbe.demo is not None
-    await jumbe.services.identity.set_smpp_limits(jumbe.demo.account_id, max_sessions=2, tps=None)
+    await jumbe.services.smpp_credentials.set_smpp_limits(
+        jumbe.demo.account_id, max_sessions=2, tps=None
+    )
 
     def scenario() -> int:
         first, second, third = (
@@ -263,7 +270,9 @@ async def test_session_limit(jumbe: Jumbe) -> None:
 async def test_throttling_per_session(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
     assert jumbe.demo is not None
-    await jumbe.services.identity.set_smpp_limits(jumbe.demo.account_id, max_sessions=None, tps=5)
+    await jumbe.services.smpp_credentials.set_smpp_limits(
+        jumbe.demo.account_id, max_sessions=None, tps=5
+    )
 
     def scenario() -> list[int]:
         esme = Esme(smpp_port(jumbe))
@@ -296,7 +305,7 @@ async def test_enquire_link_and_unbind(jumbe: Jumbe) -> None:
 
 async def test_refusals_map_to_smpp_statuses(jumbe: Jumbe) -> None:
     team, token = credentials(jumbe)
-    poor = await jumbe.services.identity.create_account("Poor")
+    poor = await jumbe.services.accounts.create_account("Poor")
 
     def submit_one(system_id: str, password: str, **fields: Any) -> int:
         esme = Esme(smpp_port(jumbe))
@@ -331,3 +340,32 @@ async def test_refusals_map_to_smpp_statuses(jumbe: Jumbe) -> None:
         )
         == CommandStatus.ESME_RSUBMITFAIL
     )
+
+
+@pytest.mark.stock_smpplib
+async def test_unpatched_smpplib_binds_with_the_smpp_password(
+    jumbe: Jumbe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10, item 8: smpplib as shipped cuts a token to 8 characters and cannot bind
+    with it; the account's 8-character SMPP password binds, sends and gets receipts."""
+    assert smpplib.command.BindTransmitter.params["password"].max == 9  # really unpatched
+    assert jumbe.demo is not None
+    team, token, password = jumbe.demo.team_code, jumbe.demo.api_token, jumbe.demo.smpp_password
+    assert len(password) == 8
+
+    def with_password() -> Esme:
+        esme = Esme(smpp_port(jumbe))
+        esme.bind("transceiver", team, password)
+        esme.submit("Habari from a stock client")
+        esme.read_until(lambda: len(esme.resps) == 1 and len(esme.receipt_ids()) == 1)
+        esme.close()
+        return esme
+
+    caplog.set_level(logging.WARNING, logger="jumbe.faces.smpp.server")
+    assert await in_thread(lambda: bind_status(jumbe, team, token)) == CommandStatus.ESME_RBINDFAIL
+    refusal = next(r.getMessage() for r in caplog.records if "bind refused" in r.getMessage())
+    assert "cut to 8 characters" in refusal and token[:8] not in refusal
+    esme = await in_thread(with_password)
+    assert esme.resps[0][0] == 0
+    assert esme.receipt_ids() == [esme.resps[0][1]]
+    assert password not in caplog.text

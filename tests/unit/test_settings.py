@@ -114,3 +114,23 @@ def test_mistakes_are_reported(tmp_path: Path, toml: str, words: str) -> None:
 def test_endpoint_needs_a_system_id() -> None:
     with pytest.raises(ValueError, match="system_id@host"):
         SmppEndpoint.parse("smpp://10.0.0.5:2775")
+
+
+def test_trusted_proxies_from_the_environment_and_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings(data_dir=tmp_path).trusted_proxies == ()
+    monkeypatch.setenv("JUMBE_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16 fd00::/8")
+    monkeypatch.setenv("JUMBE_FORWARDED_HEADER", "X-Real-IP")
+    s = load_settings(data_dir=tmp_path)
+    assert [str(n) for n in s.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/16", "fd00::/8"]
+    assert s.forwarded_header == "x-real-ip"
+    monkeypatch.delenv("JUMBE_TRUSTED_PROXIES")
+    monkeypatch.delenv("JUMBE_FORWARDED_HEADER")
+    (tmp_path / "jumbe.toml").write_text('trusted_proxies = ["192.168.0.0/24"]\n')
+    assert [str(n) for n in load_settings(data_dir=tmp_path).trusted_proxies] == ["192.168.0.0/24"]
+    for name, value in (("TRUSTED_PROXIES", "10.0.0.300"), ("FORWARDED_HEADER", "X-Client")):
+        monkeypatch.setenv(f"JUMBE_{name}", value)
+        with pytest.raises(ValidationError):
+            load_settings(data_dir=tmp_path)
+        monkeypatch.delenv(f"JUMBE_{name}")

@@ -7,18 +7,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from jumbe.core.money import kes_to_cents
+from jumbe.services.accounts import AccountService
 from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
-from jumbe.services.identity import IdentityService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import OAuthService
+from jumbe.services.passwords import Passwords
 from jumbe.services.products import ProductService
 from jumbe.services.sims import SimService
+from jumbe.services.smpp_credentials import SmppCredentialService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.subscribers import SubscriberService
+from jumbe.services.throttle import AuthThrottle
+from jumbe.services.tokens import TokenService
+from jumbe.services.users import UserService
 from jumbe.settings import Settings
 from jumbe.store.database import Database
 
@@ -27,7 +32,10 @@ from jumbe.store.database import Database
 class Services:
     """What the faces may call; built once by the composition root."""
 
-    identity: IdentityService
+    accounts: AccountService
+    tokens: TokenService
+    users: UserService
+    smpp_credentials: SmppCredentialService
     billing: BillingService
     numbering: NumberingService
     messaging: MessagingService
@@ -54,9 +62,14 @@ class Services:
             max_parts=settings.max_parts,
             on_accepted=on_accepted,
         )
-        identity = IdentityService(db, auth_failures_per_minute=settings.auth_failures_per_minute)
+        throttle = AuthThrottle(settings.auth_failures_per_minute)
+        passwords = Passwords(throttle)
+        tokens = TokenService(db, throttle)
         return cls(
-            identity=identity,
+            accounts=AccountService(db, passwords),
+            tokens=tokens,
+            users=UserService(db, passwords),
+            smpp_credentials=SmppCredentialService(db, tokens, passwords),
             billing=BillingService(db),
             numbering=numbering,
             messaging=messaging,
@@ -73,7 +86,7 @@ class Services:
                 receipt_grace=timedelta(hours=settings.receipt_grace_hours),
                 receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),
-            oauth=OAuthService(db, identity.limiter),
+            oauth=OAuthService(db, throttle),
             products=ProductService(db),
             sims=SimService(db),
             subscribers=SubscriberService(db),

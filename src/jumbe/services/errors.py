@@ -47,7 +47,13 @@ class QueueFull(ServiceError):
 
 
 class TooManyAttempts(ServiceError):
+    """Refused for now; every face tells the client to wait ``retry_after`` seconds."""
+
     code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnknownSender(InvalidRequest):

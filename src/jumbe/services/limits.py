@@ -1,48 +1,81 @@
-"""Sliding one-minute windows: how often a client may fail, or call, before it gets 429."""
+"""Sliding one-minute windows: how often a key may fail, or call, before it gets 429."""
 
 from __future__ import annotations
 
+import math
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import Callable
 
 from jumbe.services.errors import TooManyAttempts
 
+WINDOW = 60.0  # seconds
+
 
 class AttemptLimiter:
-    """Counts failed credentials per client; past the limit, further tries get 429.
+    """At most ``per_minute`` events per key in any sliding minute.
 
-    One rule for every face (REST tokens, SMPP binds, OAuth): the same client
-    address cannot guess credentials faster than ``per_minute`` failures.
+    Memory stays bounded by what happened in the last minute: a full window
+    takes no more events (a refused attempt is not counted again), and windows
+    that have emptied are swept once a minute, so keys that never come back
+    (every wrong token is a new key) do not pile up.
     """
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._next_sweep = clock() + WINDOW
 
-    def check(self, client: str) -> None:
-        window = self._recent(client)
-        if len(window) >= self.per_minute:
-            raise TooManyAttempts("Too many attempts: wait a minute before trying again")
+    def retry_after(self, key: str) -> int | None:
+        """Whole seconds until ``key`` may have another event; None when it may now."""
+        window = self._events.get(key)
+        if window is None:
+            return None
+        now = self._clock()
+        _expire(window, now)
+        if len(window) < self.per_minute:
+            return None
+        return max(1, math.ceil(window[0] + WINDOW - now))
 
-    def failed(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
+    def check(self, key: str) -> None:
+        wait = self.retry_after(key)
+        if wait is not None:
+            raise TooManyAttempts(f"Too many attempts: try again in {wait} s", retry_after=wait)
 
-    def _recent(self, client: str) -> deque[float]:
-        window = self._failures[client]
-        horizon = time.monotonic() - 60.0
-        while window and window[0] < horizon:
-            window.popleft()
-        if not window:
-            # keep the dict from growing with every address ever seen
-            self._failures.pop(client, None)
-            window = self._failures[client]
-        return window
+    def record(self, key: str) -> None:
+        """Count one event for ``key``, unless its window is already full."""
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        window = self._events.setdefault(key, deque())
+        _expire(window, now)
+        if len(window) < self.per_minute:
+            window.append(now)
 
-    def attempt(self, client: str) -> None:
+    def attempt(self, key: str) -> None:
         """Count one call against the window, refusing it (TooManyAttempts) when full.
 
         For rate limits on successful calls (a priced check per partner), where
         every call counts and not only the failures.
         """
-        self.check(client)
-        self.failed(client)
+        self.check(key)
+        self.record(key)
+
+    def __len__(self) -> int:
+        """Keys held: what the sweep keeps bounded."""
+        return len(self._events)
+
+    def _sweep(self, now: float) -> None:
+        for key in list(self._events):
+            window = self._events[key]
+            _expire(window, now)
+            if not window:
+                del self._events[key]
+        self._next_sweep = now + WINDOW
+
+
+def _expire(window: deque[float], now: float) -> None:
+    horizon = now - WINDOW
+    while window and window[0] <= horizon:
+        window.popleft()

@@ -4,7 +4,7 @@ The Daraja faces authenticate this way: a consumer key and secret (made with
 the account, the secret shown once and stored only as a SHA-256 hash, as API
 tokens are) buy an access token that lives 3599 seconds. Tokens too are
 stored only by hash. Wrong secrets and unknown tokens count toward the same
-per-address lockout as every other credential.
+throttle as every other credential (see ``throttle``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
 from jumbe.services.errors import Unauthenticated
-from jumbe.services.limits import AttemptLimiter
+from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, oauth_clients, oauth_tokens, utcnow
 
 ACCESS_TOKEN_TTL = timedelta(seconds=3599)
 _ALPHANUMERIC = string.ascii_letters + string.digits
+ACCESS_KEY_LENGTH = 8  # of 28 characters: what failures of an access token are counted by
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +74,14 @@ def insert_client(conn: Connection, account_id: int, now: datetime) -> ClientCre
 
 class OAuthService:
     def __init__(
-        self, db: Database, limiter: AttemptLimiter, *, ttl: timedelta = ACCESS_TOKEN_TTL
+        self, db: Database, throttle: AuthThrottle, *, ttl: timedelta = ACCESS_TOKEN_TTL
     ) -> None:
         self.db = db
-        self.limiter = limiter
+        self.throttle = throttle
         self.ttl = ttl
 
     async def issue(self, key: str, secret: str, *, client: str) -> AccessToken:
         """An access token for valid client credentials; Unauthenticated otherwise."""
-        self.limiter.check(client)
         query = (
             select(oauth_clients.c.id, oauth_clients.c.account_id, oauth_clients.c.secret_hash)
             .join(accounts, accounts.c.id == oauth_clients.c.account_id)
@@ -93,8 +93,8 @@ class OAuthService:
         )
         row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
-            self.limiter.failed(client)
-            raise Unauthenticated("Invalid Authentication passed")
+            attempt = Attempt.of(client, "oauth", key)
+            raise self.throttle.failed(attempt, Unauthenticated("Invalid Authentication passed"))
         raw = _random(28)
         now = utcnow()
 
@@ -122,7 +122,6 @@ class OAuthService:
         """The caller behind a bearer access token; Unauthenticated if missing or not valid now."""
         if not raw:
             raise Unauthenticated("Invalid Access Token")
-        self.limiter.check(client)
         query = (
             select(oauth_tokens.c.client_id, oauth_tokens.c.account_id, oauth_tokens.c.expires_at)
             .join(oauth_clients, oauth_clients.c.id == oauth_tokens.c.client_id)
@@ -135,6 +134,6 @@ class OAuthService:
         )
         row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None or row.expires_at <= utcnow():
-            self.limiter.failed(client)
-            raise Unauthenticated("Invalid Access Token")
+            attempt = Attempt.of(client, "access", raw[:ACCESS_KEY_LENGTH])
+            raise self.throttle.failed(attempt, Unauthenticated("Invalid Access Token"))
         return OAuthCaller(account_id=row.account_id, client_id=row.client_id)

@@ -23,11 +23,12 @@ from sqlalchemy.engine import Connection
 from jumbe.core.kenya_time import day_number, days, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier, iot_msisdn
 from jumbe.core.sim_lifecycle import SimState, can_move
+from jumbe.services.accounts import account_by_vpn_group
 from jumbe.services.csv_import import ImportReport, OnProgress, OnRejection
 from jumbe.services.errors import Conflict, ForeignAccount, InvalidRequest, UnknownSim
-from jumbe.services.identity import account_by_vpn_group, require_permission
 from jumbe.services.products import Product
 from jumbe.services.sim_import import import_sims
+from jumbe.services.users import require_permission
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
 

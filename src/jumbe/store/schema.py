@@ -114,6 +114,9 @@ accounts = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("name", String(120), nullable=False),
+    # the name folded for comparison (see services.accounts.name_key): names are unique
+    # without regard to case or spacing; NULL only for duplicates made before 0009
+    Column("name_key", String(255)),
     Column("team_code", String(32), nullable=False, unique=True),
     Column("status", String(16), nullable=False, server_default="active"),
     Column("webhook_secret", String(64), nullable=False),
@@ -123,8 +126,11 @@ accounts = Table(
     # SMPP server limits for this account; NULL means the platform default
     Column("smpp_max_sessions", Integer),
     Column("smpp_tps", Float),
+    # argon2 hash of the account's 8-character SMPP bind password; NULL: none issued
+    Column("smpp_password_hash", String(255)),
     # how many SIMs the account has had: the next SIM's position
     Column("sim_count", BigInteger, nullable=False, server_default="0"),
+    Index("ux_accounts_name_key", "name_key", unique=True),
 )
 
 users = Table(

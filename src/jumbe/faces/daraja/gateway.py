@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from jumbe.faces.daraja.wire import gateway_request_id
 from jumbe.services import Services
-from jumbe.services.errors import Unauthenticated
+from jumbe.services.errors import TooManyAttempts, Unauthenticated
 from jumbe.services.oauth import OAuthCaller
 
 # Safaricom's documents name this policy for every SIM portal operation.
@@ -39,10 +39,13 @@ async def caller(request: Request) -> OAuthCaller:
     return await services(request).oauth.authenticate(token.strip(), client=client_address(request))
 
 
-def gateway_error(status: int, code: str, message: str) -> JSONResponse:
+def gateway_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"requestId": gateway_request_id(), "errorCode": code, "errorMessage": message},
         status_code=status,
+        headers=headers,
     )
 
 
@@ -50,8 +53,8 @@ def invalid_token() -> JSONResponse:
     return gateway_error(401, "404.001.03", "Invalid Access Token")
 
 
-def too_many_requests(message: str) -> JSONResponse:
-    return gateway_error(429, "429.001.01", message)
+def too_many_requests(exc: TooManyAttempts) -> JSONResponse:
+    return gateway_error(429, "429.001.01", exc.message, {"Retry-After": str(exc.retry_after)})
 
 
 def refuse(status: int, message: str) -> JSONResponse:

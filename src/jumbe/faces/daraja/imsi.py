@@ -36,7 +36,13 @@ _STATUS = (
 )
 
 
-def _answer(status: int, description: str, number: str, **found: str) -> JSONResponse:
+def _answer(
+    status: int,
+    description: str,
+    number: str,
+    headers: dict[str, str] | None = None,
+    **found: str,
+) -> JSONResponse:
     return JSONResponse(
         {
             "requestRefID": request_ref(),
@@ -46,6 +52,7 @@ def _answer(status: int, description: str, number: str, **found: str) -> JSONRes
             "customerNumber": number,
         },
         status_code=status,
+        headers=headers,
     )
 
 
@@ -61,7 +68,12 @@ async def check_ati(request: Request) -> JSONResponse:
     except Exception as exc:
         for kind, status, word in _STATUS:
             if isinstance(exc, kind):
-                return _answer(status, f"{word}: {exc}", number)
+                wait = (
+                    {"Retry-After": str(exc.retry_after)}
+                    if isinstance(exc, TooManyAttempts)
+                    else None
+                )
+                return _answer(status, f"{word}: {exc}", number, wait)
         log.exception("unhandled error in checkATI")
         return _answer(500, "Internal Server Error", number)
     return _answer(

@@ -45,5 +45,5 @@ async def generate(request: Request) -> JSONResponse:
     except Unauthenticated as exc:
         return gateway_error(400, "400.008.01", exc.message)
     except TooManyAttempts as exc:
-        return too_many_requests(exc.message)
+        return too_many_requests(exc)
     return JSONResponse({"access_token": token.token, "expires_in": str(token.expires_in)})

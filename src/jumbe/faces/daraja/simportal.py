@@ -124,7 +124,7 @@ def _failure(exc: Exception, operation: Operation) -> JSONResponse:
         case Unauthenticated():
             return invalid_token()
         case TooManyAttempts():
-            return too_many_requests(exc.message)
+            return too_many_requests(exc)
         case BadPayload() | InvalidRequest():
             return extract_variables_failed(str(exc))
         case ForeignAccount():

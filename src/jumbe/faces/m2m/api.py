@@ -4,10 +4,10 @@ The root element names the call and the answer is ``<{call}_response
 api_id="…">`` echoing its ``api_id``, with ``api_outcome`` ``success`` or
 ``failure`` and, on failure, an ``error_description``. As with the vendor's
 API the outcome is in the body: a document that was read is answered 200
-whatever its outcome, except 429 when its address has failed to authenticate
-too often. A body that is not a readable document (malformed, a DTD, too
-large, an unknown call) is answered 400 (413 when too large) with
-``<error_response>``, since no call can be named.
+whatever its outcome, except 429 (with Retry-After) for wrong credentials from
+an address or for a username that failed too often. A body that is not a
+readable document (malformed, a DTD, too large, an unknown call) is answered
+400 (413 when too large) with ``<error_response>``, since no call can be named.
 
 Each document authenticates its own user (``m2m_username`` and
 ``m2m_password`` of ``jumbe accounts create``): ``send_sms`` needs the
@@ -113,7 +113,7 @@ async def m2m_api(request: Request) -> Response:
     except Refused as exc:
         return _answer(200, name, api_id, str(exc))
     except TooManyAttempts as exc:
-        return _answer(429, name, api_id, exc.message)
+        return _answer(429, name, api_id, exc.message, {"Retry-After": str(exc.retry_after)})
     except ServiceError as exc:
         return _answer(200, name, api_id, _description(exc))
     except Exception:
@@ -193,7 +193,7 @@ async def _authenticate(services: Services, doc: Element, client: str, *, permis
     credentials = child(doc, "authentication")
     if credentials is None:
         raise Unauthenticated("authentication is required")
-    return await services.identity.authenticate_user(
+    return await services.users.authenticate_user(
         text(credentials, "username") or "",
         text(credentials, "password", strip=False) or "",
         client=client,
@@ -238,5 +238,16 @@ def refuse(status: int, message: str) -> Response:
     return _answer(status, "error", None, message)
 
 
-def _answer(status: int, call: str, api_id: str | None, error: str) -> Response:
-    return Response(response(call, api_id, error=error), status_code=status, media_type=MEDIA_TYPE)
+def _answer(
+    status: int,
+    call: str,
+    api_id: str | None,
+    error: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        response(call, api_id, error=error),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )

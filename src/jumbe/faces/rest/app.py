@@ -18,7 +18,10 @@ or `X-API-Key: <token>`. Every answer is an envelope:
 
 
 def create_app(
-    services: Services, *, readiness: Readiness, refresh_metrics: RefreshMetrics
+    services: Services,
+    *,
+    readiness: Readiness,
+    refresh_metrics: RefreshMetrics,
 ) -> FastAPI:
     app = FastAPI(
         title="Jumbe",

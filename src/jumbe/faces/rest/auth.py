@@ -8,7 +8,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from jumbe.services.errors import Forbidden
-from jumbe.services.identity import Caller
+from jumbe.services.tokens import Caller
 
 _bearer = HTTPBearer(auto_error=False, description="API token: Authorization: Bearer jmb_…")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API token in X-API-Key")
@@ -27,8 +27,8 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
         api_key: str | None = Security(_api_key),
     ) -> Caller:
         raw = bearer.credentials if bearer is not None else api_key
-        identity = request.app.state.services.identity
-        found: Caller = await identity.authenticate_token(raw, client=client_address(request))
+        tokens = request.app.state.services.tokens
+        found: Caller = await tokens.authenticate_token(raw, client=client_address(request))
         if not found.has_scope(scope):
             raise Forbidden(f"Forbidden: this token lacks the '{scope}' scope")
         return found

@@ -63,9 +63,11 @@ def describe_validation(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ServiceError)
     async def _service_error(_request: Request, exc: errors.ServiceError) -> JSONResponse:
-        headers = (
-            {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.Unauthenticated) else None
-        )
+        headers = None
+        if isinstance(exc, errors.Unauthenticated):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, errors.TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         return failure(status_for(exc), exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
-from jumbe.services.identity import Caller
 from jumbe.services.messaging import MessagingService, SendRequest
+from jumbe.services.tokens import Caller
 from jumbe.services.transitions import iso
 from jumbe.services.views import MessageView
 

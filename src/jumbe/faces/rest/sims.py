@@ -23,8 +23,8 @@ from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
 from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
-from jumbe.services.identity import Caller
 from jumbe.services.sims import SimView
+from jumbe.services.tokens import Caller
 from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/sims", tags=["sims"])

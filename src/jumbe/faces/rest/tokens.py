@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
 from jumbe.services.errors import InvalidRequest
-from jumbe.services.identity import Caller, TokenView
+from jumbe.services.tokens import Caller, TokenView
 from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["api tokens"])
@@ -37,7 +37,7 @@ def render(t: TokenView) -> dict[str, Any]:
 
 @router.get("", summary="All tokens of the team, revoked and expired included")
 async def list_tokens(request: Request, caller: Caller = scope("api_tokens")) -> dict[str, Any]:
-    tokens = await request.app.state.services.identity.list_tokens(caller.account_id)
+    tokens = await request.app.state.services.tokens.list_tokens(caller.account_id)
     return ok([render(t) for t in tokens])
 
 
@@ -48,8 +48,8 @@ async def create_token(
     expires = body.expires_at
     if expires is not None and expires.tzinfo is None:
         raise InvalidRequest("expires_at must carry a time zone, e.g. 2027-01-01T00:00:00Z")
-    raw, token = await request.app.state.services.identity.create_token(
-        caller.account_id, body.name, body.scopes, expires.astimezone(UTC) if expires else None
+    raw, token = await request.app.state.services.tokens.create_token(
+        caller, body.name, body.scopes, expires.astimezone(UTC) if expires else None
     )
     return ok({"raw_token": raw, "token": render(token)})
 
@@ -58,5 +58,5 @@ async def create_token(
 async def revoke_token(
     uuid: str, request: Request, caller: Caller = scope("api_tokens")
 ) -> dict[str, Any]:
-    await request.app.state.services.identity.revoke_token(caller.account_id, uuid)
+    await request.app.state.services.tokens.revoke_token(caller.account_id, uuid)
     return ok({"uuid": uuid, "revoked": True})

@@ -178,21 +178,24 @@ class _EsmeHandler:
     ) -> Pdu:
         client = session.peer[0] if session.peer else "unknown"
         try:
-            caller = await self.services.identity.authenticate_bind(
-                pdu.system_id, pdu.password, client=f"smpp:{client}"
+            account_id = await self.services.smpp_credentials.authenticate_bind(
+                pdu.system_id, pdu.password, client=client
             )
-        except (Unauthenticated, TooManyAttempts) as exc:
-            log.info("SMPP bind from %s as %r refused: %s", client, pdu.system_id, exc.message)
+        except Unauthenticated as exc:
+            _refused(client, pdu.system_id, exc.message, "ESME_RBINDFAIL")
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
-        max_sessions, tps = await self.services.identity.smpp_limits(caller.account_id)
+        except TooManyAttempts as exc:
+            # SMPP has no Retry-After: the status says "later", the log says when
+            _refused(client, pdu.system_id, exc.message, "ESME_RTHROTTLED")
+            return response_for(pdu, CommandStatus.ESME_RTHROTTLED)
+        max_sessions, tps = await self.services.smpp_credentials.smpp_limits(account_id)
         limit = max_sessions or self.server.settings.smpp_max_sessions
         receives = not isinstance(pdu, BindTransmitter)
-        if not self.server.register(caller.account_id, session, limit, receives=receives):
-            log.info(
-                "SMPP bind for account %s refused: %d sessions already", caller.account_id, limit
-            )
+        if not self.server.register(account_id, session, limit, receives=receives):
+            reason = f"the account has {limit} sessions already"
+            _refused(client, pdu.system_id, reason, "ESME_RBINDFAIL")
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)
-        self.account_id = caller.account_id
+        self.account_id = account_id
         self.receives = receives
         self.bucket = TokenBucket(
             tps or self.server.settings.smpp_session_tps, now=time.monotonic()
@@ -251,6 +254,11 @@ class _EsmeHandler:
         except ServiceError:
             return response_for(pdu, CommandStatus.ESME_RCANCELFAIL)
         return CancelSmResp()
+
+
+def _refused(peer: str, system_id: str, reason: str, status: str) -> None:
+    """A refused bind for the operator: why, as whom, from where; never the password."""
+    log.warning("SMPP bind refused (%s): %s; system_id=%r peer=%s", status, reason, system_id, peer)
 
 
 async def _quietly_unbind(session: Session) -> None:

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from jumbe.app import Jumbe
+from jumbe.core.client_address import parse_networks
 from jumbe.faces.access_log import target
+from jumbe.settings import Settings
 
 ACCESS_LINE = re.compile(r'^127\.0\.0\.1 "(GET|POST) (\S+)" (\d{3}) \d+\.\d ms$')
 
@@ -75,3 +77,19 @@ def test_credential_like_query_values_are_masked() -> None:
         == "/x?access_token=***&Password=***&consumer_secret=***&page=2&sig=1"
     )
     assert target("/x", b"signature=a%20b&q=a%20b") == "/x?signature=***&q=a%20b"
+
+
+async def test_behind_a_trusted_proxy_the_access_log_names_the_client(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxied = settings.model_copy(update={"trusted_proxies": parse_networks(["127.0.0.1"])})
+    app = Jumbe(proxied)
+    await app.start()
+    try:
+        caplog.set_level(logging.INFO, logger="jumbe.access")
+        async with httpx.AsyncClient(base_url=app.base_url) as client:
+            await client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.4, 203.0.113.9"})
+    finally:
+        await app.stop()
+    # the right-most address that is not a trusted proxy, never the proxy itself
+    assert [line.split(" ")[0] for line in access_lines(caplog)] == ["203.0.113.9"]

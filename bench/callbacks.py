@@ -223,20 +223,24 @@ def slow_neighbour(
     slow_count = count * slow_clients // clients
     fast.reset()
     slow.reset()
-    slow_load = start_generator(
-        *rest_load(node, count=slow_count, clients=slow_clients, callback_url=f"{slow.url}/jumbe")
-    )
-    sent = run_generator(
-        *rest_load(
-            node,
-            count=count - slow_count,
-            clients=clients - slow_clients,
-            callback_url=f"{fast.url}/jumbe",
+    load_before = loadavg()
+    with Contention() as others:
+        slow_load = start_generator(
+            *rest_load(
+                node, count=slow_count, clients=slow_clients, callback_url=f"{slow.url}/jumbe"
+            )
         )
-    )
-    collect(slow_load)
-    accepted = sent["codes"].get("200", 0)
-    got = fast.wait_for(accepted, CALLBACKS_PER_MESSAGE * accepted, stall)
+        sent = run_generator(
+            *rest_load(
+                node,
+                count=count - slow_count,
+                clients=clients - slow_clients,
+                callback_url=f"{fast.url}/jumbe",
+            )
+        )
+        collect(slow_load)
+        accepted = sent["codes"].get("200", 0)
+        got = fast.wait_for(accepted, CALLBACKS_PER_MESSAGE * accepted, stall)
     elapsed = got["last_final_at"] - sent["started_at"]
     return {
         "fast_receiver_messages": accepted,
@@ -244,6 +248,8 @@ def slow_neighbour(
         "fast_receiver_end_to_end_per_second": round(got["finals"] / elapsed, 1),
         "slow_receiver_messages": slow_count,
         "slow_receiver_callbacks_so_far": slow.stats()["callbacks"],
+        "others_cpu_percent": round(others.cpu_percent, 1),
+        "loadavg_before_after": [load_before, loadavg()],
     }
 
 

@@ -8,7 +8,8 @@ the Kannel comparison (one bind, 50 outstanding submits, receipts after 1 s), an
 callback receiver in a third process (bench/callback_receiver.py) that counts the
 callbacks per message. The phases, each on a fresh Jumbe and carrier:
 
-1. the receiver alone, fed Jumbe-shaped callbacks flat out, to show it is not the limit;
+1. the receiver alone, fed Jumbe-shaped callbacks flat out, and the carrier simulator
+   alone, fed by a lean SMPP client, to show neither is the limit;
 2. ``--count`` sends from ``--clients`` keep-alive clients with ``callback_url``:
    accepted/s, and the sustained end-to-end rate, first send to last final callback;
 3. the same sends without ``callback_url``: first send to the last final status
@@ -127,9 +128,8 @@ def with_callbacks(
     load = rest_load(
         node, count=count, clients=clients, rate=rate, callback_url=f"{receiver.url}/jumbe"
     )
-    result = until_callbacks(
-        receiver, load, ok="200", servers={"jumbe": node.process.pid}, stall=stall
-    )
+    servers = {"jumbe": node.process.pid, "carrier": carrier_pid(node)}
+    result = until_callbacks(receiver, load, ok="200", servers=servers, stall=stall)
     result["carrier"] = carrier_stats(node)
     return result
 
@@ -137,6 +137,11 @@ def with_callbacks(
 def carrier_stats(node: Node) -> dict[str, Any]:
     assert node.upstream is not None
     return node.upstream.stats()
+
+
+def carrier_pid(node: Node) -> int:
+    assert node.upstream is not None
+    return node.upstream.process.pid
 
 
 def finals(node: Node) -> float:
@@ -149,7 +154,11 @@ def without_callbacks(node: Node, *, count: int, clients: int, stall: float) -> 
     """Jumbe's own end-to-end rate: first send to the last final status recorded."""
     before = finals(node)
     load_before = loadavg()
-    with Contention() as others, Sampler(node.process.pid) as server:
+    with (
+        Contention() as others,
+        Sampler(node.process.pid) as server,
+        Sampler(carrier_pid(node)) as upstream,
+    ):
         sent = run_generator(*rest_load(node, count=count, clients=clients))
         accepted = sent["codes"].get("200", 0)
         reached, progress_at = before, time.monotonic()
@@ -172,6 +181,7 @@ def without_callbacks(node: Node, *, count: int, clients: int, stall: float) -> 
         "carrier": carrier_stats(node),
         "cpu_percent": {
             "jumbe": round(server.cpu_percent, 1),
+            "carrier": round(upstream.cpu_percent, 1),
             "generator": sent["generator_cpu_percent"],
         },
         "others_cpu_percent": round(others.cpu_percent, 1),
@@ -212,6 +222,23 @@ def receiver_alone(receiver: Receiver, count: int) -> dict[str, Any]:
         "receiver_cpu_percent": round(100 * busy.cpu_seconds / sent["seconds"], 1),
         "receiver_cpu_us_per_callback": round(1e6 * busy.cpu_seconds / count, 1),
         "generator_cpu_percent": sent["generator_cpu_percent"],
+    }
+
+
+def carrier_alone(count: int) -> dict[str, Any]:
+    """The carrier simulator fed by a lean SMPP client on one bind, window 50, flat out."""
+    with carrier(**CARRIER) as upstream, Sampler(upstream.process.pid) as busy:
+        sent = run_generator(
+            "bench.smpp_load", "--port", str(upstream.smpp_port),
+            "--system-id", upstream.system_id, "--password", upstream.password,
+            "--sessions", "1", "--window", str(CARRIER["window"]),
+            "--count", str(count), "--receipts",
+        )  # fmt: skip
+    return {
+        "submits_per_second": sent["submits_per_second"],
+        "receipts": sent["receipts"],
+        "seconds_to_last_receipt": sent["receipts_done_seconds"],
+        "carrier_cpu_percent": round(100 * busy.cpu_seconds / sent["receipts_done_seconds"], 1),
     }
 
 
@@ -286,6 +313,7 @@ def main() -> None:
     }
     with callback_receiver() as receiver:
         result["receiver_alone"] = receiver_alone(receiver, min(20_000, 10 * args.count))
+        result["carrier_alone"] = carrier_alone(args.count)
         with fresh_jumbe(env) as node:
             flat = with_callbacks(
                 node, receiver, count=args.count, clients=args.clients, rate=args.rate,

@@ -33,7 +33,15 @@ from typing import Any
 
 import httpx
 
-from bench.callbacks import CARRIER, fresh_jumbe, parse_env, until_callbacks, with_callbacks
+from bench.callbacks import (
+    CARRIER,
+    carrier_alone,
+    fresh_jumbe,
+    parse_env,
+    receiver_alone,
+    until_callbacks,
+    with_callbacks,
+)
 from bench.harness import Carrier, Receiver, callback_receiver, carrier, free_port, report
 
 SENDSMS_USER, SENDSMS_PASSWORD = "bench", "bench"
@@ -100,6 +108,7 @@ class Kannel:
     smsbox: subprocess.Popen[bytes]
     admin_port: int
     sendsms_port: int
+    upstream: Carrier
 
     def dlr_counts(self) -> str:
         """bearerbox's own count of delivery reports, from its status page."""
@@ -134,7 +143,7 @@ def kannel(upstream: Carrier) -> Iterator[Kannel]:
         smsbox = _box("smsbox", config, started)
         _wait(lambda: "smsbox:(none)" in _status(admin_port), "smsbox to connect", smsbox)
         _wait(lambda: _listening(sendsms_port), "smsbox's sendsms port", smsbox)
-        yield Kannel(bearerbox, smsbox, admin_port, sendsms_port)
+        yield Kannel(bearerbox, smsbox, admin_port, sendsms_port, upstream)
     finally:
         for box in reversed(started):
             box.terminate()
@@ -198,7 +207,11 @@ def against_kannel(
         "--count", str(count), "--connections", str(clients),
         "--callback-url", f"{receiver.url}/kannel",
     ]  # fmt: skip
-    servers = {"bearerbox": boxes.bearerbox.pid, "smsbox": boxes.smsbox.pid}
+    servers = {
+        "bearerbox": boxes.bearerbox.pid,
+        "smsbox": boxes.smsbox.pid,
+        "carrier": boxes.upstream.process.pid,
+    }
     result = until_callbacks(receiver, load, ok="202", servers=servers, stall=stall)
     result["kannel_status"] = boxes.dlr_counts()
     return result
@@ -220,6 +233,10 @@ def main() -> None:
         return
     env = parse_env(args.env)
     with callback_receiver() as receiver:
+        alone = {
+            "receiver": receiver_alone(receiver, min(20_000, 10 * args.count)),
+            "carrier": carrier_alone(args.count),
+        }
         with carrier(**CARRIER) as upstream, kannel(upstream) as boxes:
             theirs = against_kannel(
                 boxes, receiver, count=args.count, clients=args.clients, stall=args.stall
@@ -241,6 +258,7 @@ def main() -> None:
             "clients": args.clients,
             "carrier": CARRIER | {"binds": 1},
             "kannel_version": version or "unknown",
+            "alone": alone,
             "kannel": theirs,
             "jumbe": ours,
             "jumbe_env": env,

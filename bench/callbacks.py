@@ -290,16 +290,22 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def load_options(description: str | None) -> argparse.ArgumentParser:
+    """The options this scenario shares with the Kannel comparison."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--count", type=int, default=20_000, help="messages per phase")
     parser.add_argument("--clients", type=int, default=10, help="concurrent keep-alive clients")
-    parser.add_argument("--rate", type=float, default=0.0, help="pace phase 2 (0: flat out)")
-    parser.add_argument("--half-seconds", type=float, default=30.0, help="length of phase 4")
     parser.add_argument("--stall", type=float, default=120.0, help="give up after so long idle")
-    parser.add_argument("--slow-receiver", type=float, help="add the slow-receiver phase")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for jumbe serve")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: checks the harness")
+    return parser
+
+
+def main() -> None:
+    parser = load_options(__doc__)
+    parser.add_argument("--rate", type=float, default=0.0, help="pace phase 2 (0: flat out)")
+    parser.add_argument("--half-seconds", type=float, default=30.0, help="length of phase 4")
+    parser.add_argument("--slow-receiver", type=float, help="add the slow-receiver phase")
     args = parser.parse_args()
     if args.smoke:
         args.count, args.half_seconds = min(args.count, 300), min(args.half_seconds, 3.0)

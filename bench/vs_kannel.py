@@ -18,7 +18,6 @@ Jumbe (bench/callbacks.py's phase 2), and the ratio is printed.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from bench.callbacks import (
     CARRIER,
     carrier_alone,
     fresh_jumbe,
+    load_options,
     parse_env,
     receiver_alone,
     until_callbacks,
@@ -218,13 +218,7 @@ def against_kannel(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=20_000, help="messages for each system")
-    parser.add_argument("--clients", type=int, default=10, help="concurrent keep-alive clients")
-    parser.add_argument("--stall", type=float, default=120.0, help="give up after so long idle")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for jumbe serve")
-    parser.add_argument("--smoke", action="store_true", help="tiny counts: checks the harness")
-    args = parser.parse_args()
+    args = load_options(__doc__).parse_args()
     if args.smoke:
         args.count = min(args.count, 300)
     why_not = kannel_available()

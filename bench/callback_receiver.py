@@ -98,23 +98,26 @@ class Receiver:
         self.tally = Tally()
         self.delay = delay
 
-    def answer(self, head: bytes, body: bytes) -> bytes:
-        """Handle one request; return the response."""
-        self.tally.requests += 1
+    def answer(self, head: bytes, body: bytes) -> tuple[bytes, bool]:
+        """Handle one request; return the response and whether it is the benchmark's own
+        (``/stats``, ``/reset``: answered at once even by a slow or dead receiver)."""
         method, target = head.split(b" ", 2)[:2]
         url = urlsplit(target.decode("latin-1"))
         if url.path == "/stats":
-            self.tally.requests -= 1
             payload = json.dumps(self.tally.summary(lags="lags=1" in url.query)).encode()
-            return JSON_HEAD % len(payload) + payload
+            return JSON_HEAD % len(payload) + payload, True
         if url.path == "/reset":
             self.tally = Tally()
-            return OK
+            return OK, True
+        return self.callback(method, url.query, body), False
+
+    def callback(self, method: bytes, query: str, body: bytes) -> bytes:
+        self.tally.requests += 1
         try:
             if method == b"GET":  # Kannel's dlr-url
-                query = parse_qs(url.query)
-                kind = int(query["t"][0])
-                self.tally.record(query["m"][0], KANNEL_TYPES.get(kind, str(kind)), None)
+                fields = parse_qs(query)
+                kind = int(fields["t"][0])
+                self.tally.record(fields["m"][0], KANNEL_TYPES.get(kind, str(kind)), None)
             else:  # Jumbe's webhook
                 event = json.loads(body)
                 changed = datetime.fromisoformat(event["updated_at"]).timestamp()
@@ -156,18 +159,19 @@ class Connection(asyncio.Protocol):
                 return
             body = self.buffer[end + 4 : end + 4 + length]
             self.buffer = self.buffer[end + 4 + length :]
-            self.respond(self.receiver.answer(head, body), not keep_alive)
+            response, own = self.receiver.answer(head, body)
+            self.respond(response, not keep_alive, at_once=own)
 
-    def respond(self, response: bytes, close: bool) -> None:
+    def respond(self, response: bytes, close: bool, at_once: bool) -> None:
         assert self.transport is not None
         transport = self.transport
-        if self.receiver.delay < 0:
+        if at_once or self.receiver.delay == 0:
+            self._send(transport, response, close)
+        elif self.receiver.delay < 0:
             return  # a dead receiver: holds the connection, never answers
-        if self.receiver.delay > 0:
+        else:
             loop = asyncio.get_running_loop()
             loop.call_later(self.receiver.delay, self._send, transport, response, close)
-        else:
-            self._send(transport, response, close)
 
     @staticmethod
     def _send(transport: asyncio.Transport, response: bytes, close: bool) -> None:

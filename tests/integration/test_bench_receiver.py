@@ -51,10 +51,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def receiver() -> Iterator[str]:
+def receiver(request: pytest.FixtureRequest) -> Iterator[str]:
     port = _free_port()
+    delay = str(getattr(request, "param", 0.0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.callback_receiver", "--port", str(port)], cwd=ROOT
+        [sys.executable, "-m", "bench.callback_receiver", "--port", str(port), "--delay", delay],
+        cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -112,3 +114,12 @@ def test_jumbe_webhooks_and_kannel_dlrs_are_read(receiver: str) -> None:
         assert all(lag >= 1.0 for lag in stats["lags"])
         client.post("/reset")
         assert client.get("/stats").json()["callbacks"] == 0
+
+
+@pytest.mark.parametrize("receiver", [-1], indirect=True)
+def test_a_dead_receiver_counts_but_never_answers_yet_reports_at_once(receiver: str) -> None:
+    body = {"uuid": "m-1", "state": "delivered", "updated_at": datetime.now(UTC).isoformat()}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{receiver}/jumbe", json=body, timeout=0.5)
+    assert httpx.get(f"{receiver}/stats", timeout=5).json()["finals"] == 1
+    assert httpx.post(f"{receiver}/reset", timeout=5).status_code == 200

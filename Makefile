@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest
+.PHONY: run test lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
+	bench-callbacks bench-vs-kannel
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -49,6 +50,13 @@ bench-simportal: $(BENCH_STAMP)
 
 bench-rest: $(BENCH_STAMP)
 	$(BIN)/python -m bench.rest_sends $(ARGS)
+
+bench-callbacks: $(BENCH_STAMP)
+	$(BIN)/python -m bench.callbacks $(ARGS)
+
+# Installs Debian's kannel package when it is missing (and apt-get can); skips otherwise.
+bench-vs-kannel: $(BENCH_STAMP)
+	$(BIN)/python -m bench.vs_kannel $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -42,10 +42,22 @@ class Carrier:
     smpp_port: int
     system_id: str = "bench"
     password: str = "bench-secret"
+    control_port: int = 0
 
     @property
     def url(self) -> str:
         return f"smpp://{self.system_id}:{self.password}@127.0.0.1:{self.smpp_port}"
+
+    def stats(self) -> dict[str, Any]:
+        """The simulator's counters (binds, submits, receipts sent …)."""
+        answer = httpx.get(
+            f"http://127.0.0.1:{self.control_port}/simulator/stats",
+            headers={"X-Simulator-Token": "bench"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
 
 
 @dataclass
@@ -55,6 +67,7 @@ class Node:
     http_port: int
     smpp_port: int
     credentials: dict[str, Any] = field(default_factory=dict)
+    upstream: Carrier | None = None
 
     @property
     def base_url(self) -> str:
@@ -79,13 +92,15 @@ def _env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextmanager
-def carrier(receipt_delay: float = 0.5, window: int = 10) -> Iterator[Carrier]:
+def carrier(
+    receipt_delay: float = 0.5, window: int = 10, password: str = "bench-secret"
+) -> Iterator[Carrier]:
     port, control = free_port(), free_port()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "jumbe", "simulate", "carrier",
             "--port", str(port), "--control-port", str(control),
-            "--system-id", "bench", "--password", "bench-secret",
+            "--system-id", "bench", "--password", password,
             "--receipt-delay", str(receipt_delay), "--token", "bench",
             "--window", str(window),
         ],
@@ -94,7 +109,7 @@ def carrier(receipt_delay: float = 0.5, window: int = 10) -> Iterator[Carrier]:
     )  # fmt: skip
     _wait_port(port, process)
     try:
-        yield Carrier(process, port)
+        yield Carrier(process, port, password=password, control_port=control)
     finally:
         process.terminate()
         process.wait(10)
@@ -107,12 +122,13 @@ def jumbe(
     env: dict[str, str] | None = None,
     units: int = 10_000_000,
     binds: int = 4,
+    window: int = 100,
 ) -> Iterator[Node]:
     """A fresh Jumbe wired to the simulated carrier, with a demo account holding ``units``."""
     data_dir = Path(tempfile.mkdtemp(prefix="jumbe-bench-"))
     (data_dir / "jumbe.toml").write_text(
-        f'[[connectors]]\nname = "carrier"\nurl = "{upstream.url}"\ntps = 100000\nwindow = 100\n'
-        f"binds = {binds}\n"
+        f'[[connectors]]\nname = "carrier"\nurl = "{upstream.url}"\ntps = 100000\n'
+        f"window = {window}\nbinds = {binds}\n"
     )
     http_port, smpp_port = free_port(), free_port()
     settings = {
@@ -130,7 +146,7 @@ def jumbe(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    node = Node(process, data_dir, http_port, smpp_port)
+    node = Node(process, data_dir, http_port, smpp_port, upstream=upstream)
     try:
         _wait_ready(node)
         node.credentials = json.loads((data_dir / "demo-credentials.json").read_text())
@@ -143,6 +159,62 @@ def jumbe(
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass
+class Receiver:
+    """The callback receiver (bench/callback_receiver.py) in its own process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self, lags: bool = False) -> dict[str, Any]:
+        answer = httpx.get(f"{self.url}/stats", params={"lags": "1"} if lags else None, timeout=30)
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/reset", timeout=10).raise_for_status()
+
+    def wait_for(self, finals: int, callbacks: int, stall: float = 120) -> dict[str, Any]:
+        """Wait until ``finals`` messages reached a final state and ``callbacks`` arrived.
+
+        Gives up when nothing new arrived for ``stall`` seconds, so a lost callback
+        shows as a shortfall in the result instead of a hang.
+        """
+        seen, progress_at = -1, time.monotonic()
+        while True:
+            now = self.stats()
+            if now["finals"] >= finals and now["callbacks"] >= callbacks:
+                return now
+            if now["callbacks"] != seen:
+                seen, progress_at = now["callbacks"], time.monotonic()
+            elif time.monotonic() - progress_at > stall:
+                return now
+            time.sleep(0.2)
+
+
+@contextmanager
+def callback_receiver(delay: float = 0.0) -> Iterator[Receiver]:
+    """A callback receiver on a free port; ``delay`` > 0 answers late, -1 never."""
+    port = free_port()
+    command = ["-m", "bench.callback_receiver", "--port", str(port), "--delay", str(delay)]
+    process = subprocess.Popen([sys.executable, *command])
+    _wait_port(port, process)
+    try:
+        yield Receiver(process, port)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def loadavg() -> str:
+    """The machine's 1, 5 and 15 minute load averages, to show a shared machine's load."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30) -> None:
@@ -171,11 +243,12 @@ def _wait_ready(node: Node, within: float = 60) -> None:
     raise TimeoutError("Jumbe did not become ready")
 
 
-def metric(node: Node, name: str) -> float:
-    """One sample from the server's Prometheus page (summed over labels)."""
+def metric(node: Node, name: str, label: str = "") -> float:
+    """One sample from the server's Prometheus page, summed over the series that carry
+    ``label`` (e.g. ``status="delivered"``), or over all of them."""
     total = 0.0
     for line in httpx.get(f"{node.base_url}/metrics", timeout=10).text.splitlines():
-        if line.startswith(name) and (line[len(name)] in " {"):
+        if line.startswith(name) and (line[len(name)] in " {") and label in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 

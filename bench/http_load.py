@@ -1,8 +1,13 @@
-"""An HTTP/1.1 load generator for POST /api/v1/messages, lean enough not to be the bottleneck.
+"""An HTTP/1.1 load generator for sending messages, lean enough not to be the bottleneck.
 
-Keep-alive connections, requests prebuilt as bytes, responses parsed only as far as
-the status line and Content-Length. Runs as its own process and prints one JSON
+Keep-alive connections, requests built as bytes, responses parsed only as far as
+the status line and Content-Length. Runs as its own process and writes one JSON
 object with throughput, latency and its own CPU use.
+
+``--api`` picks the request: ``rest`` (Jumbe's ``POST /api/v1/messages``, with
+``--callback-url`` if given), ``kannel`` (Kannel's ``GET /cgi-bin/sendsms`` with
+``dlr-mask`` and a ``dlr-url`` under ``--callback-url`` naming the message), or
+``callback`` (a Jumbe status webhook, to measure a callback receiver alone).
 """
 
 from __future__ import annotations
@@ -12,7 +17,69 @@ import asyncio
 import json
 import resource
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
+
+KANNEL_DLR_MASK = 1 + 2 + 8 + 16  # delivered, undelivered, SMSC submit, SMSC reject
+
+
+def rest(args: argparse.Namespace, n: int) -> bytes:
+    message = {"to": f"+2547{n % 100_000_000:08d}", "message": args.text}
+    if args.callback_url:
+        message["callback_url"] = args.callback_url
+    body = json.dumps(message).encode()
+    return (
+        f"POST /api/v1/messages HTTP/1.1\r\nHost: {args.host}\r\n"
+        f"Authorization: Bearer {args.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def kannel(args: argparse.Namespace, n: int) -> bytes:
+    """Kannel's sendsms; ``%d`` in the dlr-url is Kannel's DLR type, ``m`` our message number."""
+    query = {
+        "username": args.username,
+        "password": args.token,
+        "from": "JUMBE",
+        "to": f"2547{n % 100_000_000:08d}",
+        "text": args.text,
+        "dlr-mask": str(KANNEL_DLR_MASK),
+    }
+    if args.callback_url:
+        query["dlr-url"] = f"{args.callback_url}?m={n}&t=%d"
+    return (
+        f"GET /cgi-bin/sendsms?{urlencode(query)} HTTP/1.1\r\nHost: {args.host}\r\n\r\n"
+    ).encode()
+
+
+def callback(args: argparse.Namespace, n: int) -> bytes:
+    """A final status webhook as Jumbe sends it, stamped now."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    body = json.dumps(
+        {
+            "event": "message.status",
+            "uuid": str(uuid.UUID(int=n)),
+            "to": f"+2547{n % 100_000_000:08d}",
+            "sender_id": "JUMBE",
+            "status": "Delivered",
+            "state": "delivered",
+            "description": "delivered",
+            "error_code": None,
+            "parts": 1,
+            "client_ref": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+    ).encode()
+    return (
+        f"POST /callbacks HTTP/1.1\r\nHost: {args.host}\r\nContent-Type: application/json\r\n"
+        f"X-Jumbe-Event: message.status\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+BUILDERS = {"rest": rest, "kannel": kannel, "callback": callback}
 
 
 async def connection(
@@ -25,14 +92,7 @@ async def connection(
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        body = json.dumps(
-            {"to": f"+2547{(first + i) % 100_000_000:08d}", "message": args.text}
-        ).encode()
-        request = (
-            f"POST /api/v1/messages HTTP/1.1\r\nHost: {args.host}\r\n"
-            f"Authorization: Bearer {args.token}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
+        request = BUILDERS[args.api](args, first + i)
         sent = time.perf_counter()
         writer.write(request)
         status_line = await reader.readline()
@@ -54,13 +114,15 @@ async def connection(
 
 async def main(args: argparse.Namespace) -> dict:
     out: dict = {"latencies": [], "codes": {}, "last": 0.0}
-    per = args.count // args.connections
+    per, extra = divmod(args.count, args.connections)
+    shares = [per + (c < extra) for c in range(args.connections)]
+    starts = [args.offset + sum(shares[:c]) for c in range(args.connections)]
     rate = args.rate / args.connections if args.rate else None
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    started_at = time.time()
     first = time.perf_counter()
-    await asyncio.gather(
-        *(connection(args, args.offset + c * per, per, rate, out) for c in range(args.connections))
-    )
+    clients = zip(starts, shares, strict=True)
+    await asyncio.gather(*(connection(args, start, share, rate, out) for start, share in clients))
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     elapsed = out["last"] - first
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
@@ -68,6 +130,7 @@ async def main(args: argparse.Namespace) -> dict:
         "requests": len(out["latencies"]),
         "codes": out["codes"],
         "seconds": round(elapsed, 3),
+        "started_at": started_at,
         "requests_per_second": round(len(out["latencies"]) / elapsed, 1) if elapsed else 0.0,
         "latencies": out["latencies"],
         "generator_cpu_percent": round(100 * cpu / elapsed, 1) if elapsed else 0.0,
@@ -80,7 +143,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--token", required=True)
+    p.add_argument("--api", choices=sorted(BUILDERS), default="rest")
+    p.add_argument("--token", default="", help="API token (rest), password (kannel)")
+    p.add_argument("--username", default="", help="sendsms user (kannel)")
+    p.add_argument("--callback-url", default="", help="callback_url (rest), dlr-url base (kannel)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--count", type=int, default=30_000)
     p.add_argument("--offset", type=int, default=0)

@@ -45,7 +45,7 @@ from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.accounts import NewAccount
-from jumbe.settings import ConnectorSettings, Settings, cannot_listen
+from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
 from jumbe.store import queue
@@ -222,10 +222,7 @@ class Jumbe:
     @property
     def local_url(self) -> str:
         """The URL this machine reaches the server at, whichever addresses it listens on."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
-            self.settings.http_host, self.settings.http_host
-        )
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}"
+        return local_http_url(self.settings.http_host, self.http_port)
 
     async def _start_http(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

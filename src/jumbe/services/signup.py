@@ -89,8 +89,8 @@ class SignupService:
         """A new account with its owner, unverified, and the verification mail."""
         organisation = checked_organisation(organisation)
         name, email, phone = checked_name(name), checked_email(email), checked_phone(phone)
-        self._limit(client, email)
         await check_password(password, (email, name, organisation))
+        self._limit(client, email)  # counted once it would mail: a retried password is free
         password_hash = await self.passwords.hash(password)
         sign = await self.verify_links.signer()
         now = utcnow()

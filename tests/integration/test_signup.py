@@ -18,7 +18,6 @@ from jumbe.services.signed_tokens import LinkTokens
 from jumbe.store.schema import accounts, api_tokens, sender_ids, wallets
 from tests.integration.signup_helpers import (
     ORGANISATION,
-    STRONG,
     bearer,
     http,
     last_mail,

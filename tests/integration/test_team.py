@@ -1,0 +1,180 @@
+"""Team members and the role table, over real HTTP: invitations, roles, removal (issue 12)."""
+
+from __future__ import annotations
+
+import httpx
+
+from jumbe.app import Jumbe
+from tests.integration.signup_helpers import (
+    bearer,
+    http,
+    last_mail,
+    link_in,
+    login,
+    signed_up,
+    token_of,
+)
+
+OWNER = "owner@duka.co.ke"
+
+
+async def invited(jumbe: Jumbe, c: httpx.AsyncClient, by: str, email: str, role: str) -> str:
+    """Invite ``email`` as ``role``, accept by the mailed link, sign in: their session."""
+    answer = await c.post(
+        "/api/v1/team/members", headers=bearer(by), json={"email": email, "role": role}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["status"] == "invited"
+    mail = await last_mail(jumbe, email)
+    assert mail.subject == "You are invited to Duka Letu Ltd on Jumbe"
+    token = token_of(link_in(mail))
+    shown = await c.get("/api/v1/auth/invitation", params={"token": token})
+    assert shown.json()["data"]["role"] == role
+    accepted = await c.post(
+        "/api/v1/auth/invitation/accept",
+        json={"token": token, "name": f"The {role}", "password": "Savanna-Lantern-Okra-31"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    reused = await c.post(
+        "/api/v1/auth/invitation/accept",
+        json={"token": token, "name": "Someone", "password": "Another-Long-Phrase-90"},
+    )
+    assert reused.status_code == 400
+    session = await login(c, email, "Savanna-Lantern-Okra-31")
+    assert session.status_code == 200, session.text
+    return str(session.json()["data"]["access_token"])
+
+
+async def test_the_role_table_is_enforced(jumbe: Jumbe) -> None:
+    async with http(jumbe) as c:
+        owner = await signed_up(jumbe, c, OWNER)
+        admin = await invited(jumbe, c, owner, "admin@duka.co.ke", "admin")
+        member = await invited(jumbe, c, admin, "member@duka.co.ke", "member")
+        viewer = await invited(jumbe, c, admin, "viewer@duka.co.ke", "viewer")
+
+        members = (await c.get("/api/v1/team/members", headers=bearer(viewer))).json()["data"]
+        assert {m["email"]: m["role"] for m in members} == {
+            OWNER: "owner",
+            "admin@duka.co.ke": "admin",
+            "member@duka.co.ke": "member",
+            "viewer@duka.co.ke": "viewer",
+        }
+        assert {m["status"] for m in members} == {"active"}
+        uuid = {m["email"]: m["uuid"] for m in members}
+
+        # a viewer may not manage tokens at all
+        for call in (
+            c.get("/api/v1/tokens", headers=bearer(viewer)),
+            c.post(
+                "/api/v1/tokens", headers=bearer(viewer), json={"name": "x", "scopes": ["reports"]}
+            ),
+        ):
+            answer = await call
+            assert answer.status_code == 403
+            assert answer.json()["error"] == (
+                "Forbidden: the viewer role may not use the 'api_tokens' scope"
+            )
+
+        # a member makes tokens for what a member may do, and nothing more
+        ok = await c.post(
+            "/api/v1/tokens", headers=bearer(member), json={"name": "ok", "scopes": ["messages"]}
+        )
+        assert ok.status_code == 200
+        beyond = await c.post(
+            "/api/v1/tokens",
+            headers=bearer(member),
+            json={"name": "sims", "scopes": ["messages", "sims"]},
+        )
+        assert beyond.status_code == 403
+        assert beyond.json()["error"] == "Forbidden: the member role may not grant sims"
+
+        # a member may not invite
+        no_invite = await c.post(
+            "/api/v1/team/members",
+            headers=bearer(member),
+            json={"email": "x@duka.co.ke", "role": "viewer"},
+        )
+        assert no_invite.status_code == 403
+        assert no_invite.json()["error"].startswith("Forbidden: a member may not invite members")
+
+        # an admin manages the team but not its owners
+        make_owner = await c.patch(
+            f"/api/v1/team/members/{uuid['member@duka.co.ke']}",
+            headers=bearer(admin),
+            json={"role": "owner"},
+        )
+        assert make_owner.status_code == 403
+        demote_owner = await c.patch(
+            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(admin), json={"role": "admin"}
+        )
+        assert demote_owner.status_code == 403
+        demoted = await c.patch(
+            f"/api/v1/team/members/{uuid['member@duka.co.ke']}",
+            headers=bearer(admin),
+            json={"role": "viewer"},
+        )
+        assert demoted.json()["data"]["role"] == "viewer"
+        # the change holds at once for the session already issued
+        now_viewer = await c.get("/api/v1/tokens", headers=bearer(member))
+        assert now_viewer.status_code == 403
+
+        # an account always keeps one owner
+        last = await c.patch(
+            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner), json={"role": "admin"}
+        )
+        assert last.status_code == 409
+        assert last.json()["error"].startswith("an account always keeps one owner")
+        leave = await c.delete(f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner))
+        assert leave.status_code == 409
+
+        # removal ends the member's sessions
+        removed = await c.delete(
+            f"/api/v1/team/members/{uuid['viewer@duka.co.ke']}", headers=bearer(admin)
+        )
+        assert removed.status_code == 200
+        gone = await c.get("/api/v1/team/members", headers=bearer(viewer))
+        assert gone.status_code == 401
+
+        # a second owner, then the first may step down
+        promoted = await c.patch(
+            f"/api/v1/team/members/{uuid['admin@duka.co.ke']}",
+            headers=bearer(owner),
+            json={"role": "owner"},
+        )
+        assert promoted.status_code == 200
+        stepped_down = await c.patch(
+            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner), json={"role": "member"}
+        )
+        assert stepped_down.json()["data"]["role"] == "member"
+
+
+async def test_the_team_api_takes_sessions_of_its_own_account_only(jumbe: Jumbe) -> None:
+    assert jumbe.demo is not None
+    async with http(jumbe) as c:
+        owner = await signed_up(jumbe, c, OWNER)
+        other = await signed_up(jumbe, c, "boss@other.co.ke", organisation="Other Ltd")
+        theirs = (await c.get("/api/v1/team/members", headers=bearer(other))).json()["data"]
+
+        token = await c.get("/api/v1/team/members", headers=bearer(jumbe.demo.api_token))
+        assert token.status_code == 401
+        assert "takes a sign-in session" in token.json()["error"]
+        foreign = await c.delete(f"/api/v1/team/members/{theirs[0]['uuid']}", headers=bearer(owner))
+        assert foreign.status_code == 404
+        mine = (await c.get("/api/v1/team/members", headers=bearer(owner))).json()["data"]
+        assert [m["email"] for m in mine] == [OWNER]
+
+        # an address that signs in elsewhere cannot be invited; a pending invitation is re-sent
+        taken = await c.post(
+            "/api/v1/team/members",
+            headers=bearer(owner),
+            json={"email": "boss@other.co.ke", "role": "member"},
+        )
+        assert taken.status_code == 409
+        for role in ("member", "admin"):
+            again = await c.post(
+                "/api/v1/team/members",
+                headers=bearer(owner),
+                json={"email": "new@duka.co.ke", "role": role},
+            )
+            assert again.json()["data"]["role"] == role
+        assert len(await jumbe.services.mail.list_mail(to="new@duka.co.ke")) == 2

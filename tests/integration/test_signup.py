@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from jumbe.app import Jumbe
 from jumbe.services.signed_tokens import LinkTokens
+from jumbe.smpp.constants import CommandStatus
 from jumbe.store.schema import accounts, api_tokens, sender_ids, wallets
 from tests.integration.signup_helpers import (
     ORGANISATION,
@@ -27,6 +28,7 @@ from tests.integration.signup_helpers import (
     signed_up,
     token_of,
 )
+from tests.integration.test_smpp_passwords import bind
 
 EMAIL = "wanjiku@duka.co.ke"
 
@@ -238,3 +240,16 @@ async def test_bad_registrations_are_refused_in_the_envelope(jumbe: Jumbe) -> No
         assert bad_email.status_code == 400 and bad_email.json()["error"].startswith("email is")
         missing = await c.post("/api/v1/auth/register", json={"email": EMAIL})
         assert missing.status_code == 400 and "is required" in missing.json()["error"]
+
+
+async def test_a_session_is_no_smpp_password_and_no_api_token_elsewhere(jumbe: Jumbe) -> None:
+    async with http(jumbe) as c:
+        session = await signed_up(jumbe, c, EMAIL)
+        team_code = (await c.get("/api/v1/auth/me", headers=bearer(session))).json()["data"][
+            "account"
+        ]["team_code"]
+        for path in ("/api/v1/messages", "/api/v1/sims"):
+            for headers in (bearer(session), {"X-API-Key": session}):
+                answer = await c.get(path, headers=headers)
+                assert answer.status_code == 401, (path, answer.text)
+    assert await bind(jumbe, team_code, session) == CommandStatus.ESME_RBINDFAIL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_owners_and_admins_grant_every_scope_viewers_none_that_matter() -> None:
 
 
 def test_each_role_holds_what_the_one_below_holds() -> None:
-    for higher, lower in zip(ROLES, ROLES[1:], strict=False):
+    for higher, lower in itertools.pairwise(ROLES):
         assert ROLE_PERMISSIONS[lower] < ROLE_PERMISSIONS[higher]
 
 

@@ -11,7 +11,8 @@ import base64
 import json
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
 
 from jumbe.app import Jumbe
 from jumbe.services.signed_tokens import LinkTokens
@@ -88,10 +89,10 @@ async def test_register_verify_sign_in_and_manage_tokens_with_the_session(jumbe:
 
     account_id = await jumbe.services.accounts.find_account(data["account"]["team_code"])
 
-    def provisioned(conn):  # type: ignore[no-untyped-def]
-        def count(table):  # type: ignore[no-untyped-def]
+    def provisioned(conn: Connection) -> tuple[object, ...]:
+        def count(table: Table) -> int:
             query = select(func.count()).where(table.c.account_id == account_id)
-            return conn.execute(query).scalar_one()
+            return int(conn.execute(query).scalar_one())
 
         balance = conn.execute(
             select(func.sum(wallets.c.balance)).where(wallets.c.account_id == account_id)

@@ -45,6 +45,10 @@ async def invited(jumbe: Jumbe, c: httpx.AsyncClient, by: str, email: str, role:
     return str(session.json()["data"]["access_token"])
 
 
+async def set_role(c: httpx.AsyncClient, by: str, member: str, role: str) -> httpx.Response:
+    return await c.patch(f"/api/v1/team/members/{member}", headers=bearer(by), json={"role": role})
+
+
 async def test_the_role_table_is_enforced(jumbe: Jumbe) -> None:
     async with http(jumbe) as c:
         owner = await signed_up(jumbe, c, OWNER)
@@ -98,30 +102,18 @@ async def test_the_role_table_is_enforced(jumbe: Jumbe) -> None:
         assert no_invite.json()["error"].startswith("Forbidden: a member may not invite members")
 
         # an admin manages the team but not its owners
-        make_owner = await c.patch(
-            f"/api/v1/team/members/{uuid['member@duka.co.ke']}",
-            headers=bearer(admin),
-            json={"role": "owner"},
-        )
+        make_owner = await set_role(c, admin, uuid["member@duka.co.ke"], "owner")
         assert make_owner.status_code == 403
-        demote_owner = await c.patch(
-            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(admin), json={"role": "admin"}
-        )
+        demote_owner = await set_role(c, admin, uuid[OWNER], "admin")
         assert demote_owner.status_code == 403
-        demoted = await c.patch(
-            f"/api/v1/team/members/{uuid['member@duka.co.ke']}",
-            headers=bearer(admin),
-            json={"role": "viewer"},
-        )
+        demoted = await set_role(c, admin, uuid["member@duka.co.ke"], "viewer")
         assert demoted.json()["data"]["role"] == "viewer"
         # the change holds at once for the session already issued
         now_viewer = await c.get("/api/v1/tokens", headers=bearer(member))
         assert now_viewer.status_code == 403
 
         # an account always keeps one owner
-        last = await c.patch(
-            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner), json={"role": "admin"}
-        )
+        last = await set_role(c, owner, uuid[OWNER], "admin")
         assert last.status_code == 409
         assert last.json()["error"].startswith("an account always keeps one owner")
         leave = await c.delete(f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner))
@@ -136,15 +128,9 @@ async def test_the_role_table_is_enforced(jumbe: Jumbe) -> None:
         assert gone.status_code == 401
 
         # a second owner, then the first may step down
-        promoted = await c.patch(
-            f"/api/v1/team/members/{uuid['admin@duka.co.ke']}",
-            headers=bearer(owner),
-            json={"role": "owner"},
-        )
+        promoted = await set_role(c, owner, uuid["admin@duka.co.ke"], "owner")
         assert promoted.status_code == 200
-        stepped_down = await c.patch(
-            f"/api/v1/team/members/{uuid[OWNER]}", headers=bearer(owner), json={"role": "member"}
-        )
+        stepped_down = await set_role(c, owner, uuid[OWNER], "member")
         assert stepped_down.json()["data"]["role"] == "member"
 
 

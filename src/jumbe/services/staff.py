@@ -128,7 +128,7 @@ class StaffService:
         claims = await self.links.read(token)
 
         def check(conn: Connection) -> str:
-            row = conn.execute(select(staff).where(staff.c.id == claims.subject)).one_or_none()
+            row = _find(conn, claims.subject)
             claims.check(_state(row) if row else None)
             assert row is not None
             return str(row.email)
@@ -176,7 +176,7 @@ class StaffService:
     async def authenticate(self, raw: str) -> StaffCaller:
         """The member of staff behind a staff session that is still theirs."""
         claims = await self.sessions.read(raw)
-        row = await self.db.read(lambda conn: _row(conn, claims.subject, missing_ok=True))
+        row = await self.db.read(lambda conn: _find(conn, claims.subject))
         if (
             row is None
             or row.status != "active"
@@ -191,11 +191,15 @@ def _lower(email: str) -> str:
     return email.strip().lower()
 
 
-def _row(conn: Connection, staff_id: int, *, missing_ok: bool = False) -> Row[tuple[object, ...]]:
-    row = conn.execute(select(staff).where(staff.c.id == staff_id)).one_or_none()
-    if row is None and not missing_ok:
+def _find(conn: Connection, staff_id: int) -> Row[tuple[object, ...]] | None:
+    return conn.execute(select(staff).where(staff.c.id == staff_id)).one_or_none()
+
+
+def _row(conn: Connection, staff_id: int) -> Row[tuple[object, ...]]:
+    row = _find(conn, staff_id)
+    if row is None:
         raise NotFound("no such staff")
-    return row  # type: ignore[return-value]
+    return row
 
 
 def _state(row: Row[tuple[object, ...]]) -> str:
@@ -209,5 +213,5 @@ def _view(r: Row[tuple[object, ...]]) -> StaffView:
         name=str(r.name),
         status=str(r.status),
         has_password=r.password_hash is not None,
-        created_at=r.created_at,  # type: ignore[arg-type]
+        created_at=r.created_at,
     )

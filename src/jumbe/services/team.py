@@ -258,5 +258,5 @@ def _member(r: Row[tuple[object, ...]]) -> Member:
         phone=f"+{r.phone}" if r.phone else None,
         role=str(r.role),
         status=status,
-        created_at=r.created_at,  # type: ignore[arg-type]
+        created_at=r.created_at,
     )

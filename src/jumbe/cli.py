@@ -296,6 +296,26 @@ def users_add(
     typer.echo(f"user {username} added; password (shown only now): {password}")
 
 
+@users_app.command("invite")
+def users_invite(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    email: Annotated[str, typer.Argument(help="Who: they accept by the mailed link")],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "owner",
+    data_dir: DataDir = None,
+) -> None:
+    """Invite someone to sign in to an account (e.g. an owner for an account made here)."""
+
+    async def work(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        return await s.team.invite_for_operator(account_id, email, role)
+
+    member = _with_services(_settings(data_dir), work)
+    typer.echo(
+        f"invitation mailed to {member.email} as {member.role}"
+        " (without JUMBE_SMTP_URL: see `jumbe mail list`)"
+    )
+
+
 PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))]
 
 

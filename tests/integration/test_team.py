@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from jumbe.app import Jumbe
@@ -14,6 +16,7 @@ from tests.integration.signup_helpers import (
     signed_up,
     token_of,
 )
+from tests.integration.test_staff import cli
 
 OWNER = "owner@duka.co.ke"
 
@@ -164,3 +167,28 @@ async def test_the_team_api_takes_sessions_of_its_own_account_only(jumbe: Jumbe)
             )
             assert again.json()["data"]["role"] == role
         assert len(await jumbe.services.mail.list_mail(to="new@duka.co.ke")) == 2
+
+
+async def test_the_operator_invites_an_owner_to_an_account_made_from_the_cli(jumbe: Jumbe) -> None:
+    assert jumbe.demo is not None
+    async with http(jumbe) as c:
+        sent = await asyncio.to_thread(
+            cli, jumbe, "users", "invite", jumbe.demo.team_code, "boss@demo.co.ke"
+        )
+        assert sent.exit_code == 0, sent.output
+        mail = await last_mail(jumbe, "boss@demo.co.ke")
+        assert "The Jumbe operator, for demo, invites you to join demo on Jumbe as owner" in (
+            mail.body
+        )
+        accepted = await c.post(
+            "/api/v1/auth/invitation/accept",
+            json={
+                "token": token_of(link_in(mail)),
+                "name": "Demo Boss",
+                "password": "Savanna-Lantern-Okra-31",
+            },
+        )
+        assert accepted.status_code == 200, accepted.text
+        session = (await login(c, "boss@demo.co.ke", "Savanna-Lantern-Okra-31")).json()["data"]
+        tokens = await c.get("/api/v1/tokens", headers=bearer(session["access_token"]))
+        assert [t["name"] for t in tokens.json()["data"]] == ["default"]

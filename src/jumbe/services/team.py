@@ -79,28 +79,38 @@ class TeamService:
     async def invite(self, caller: Caller, email: str, role: str) -> Member:
         """Invite ``email`` with ``role``, or invite again an invitee who has not accepted."""
         require(_role(caller), "manage_team")
-        email, role = checked_email(email), checked_role(role)
-        if role == "owner":
+        if checked_role(role) == "owner":
             _owner_only(caller, "make someone an owner")
+        return await self._invite(caller.account_id, email, role, caller.user_id)
+
+    async def invite_for_operator(self, account_id: int, email: str, role: str) -> Member:
+        """The operator's invitation (``jumbe users invite``): how an account made from the
+        command line, whose owner has no email, gets people who sign in."""
+        return await self._invite(account_id, email, role, None)
+
+    async def _invite(
+        self, account_id: int, email: str, role: str, inviter_id: int | None
+    ) -> Member:
+        email, role = checked_email(email), checked_role(role)
         sign = await self.links.signer()
 
         def invite(conn: Connection) -> Member:
-            account_name = _lock_account(conn, caller.account_id)
+            account_name = _lock_account(conn, account_id)
             found = conn.execute(select(users).where(users.c.email == email)).one_or_none()
             if found is not None and (
-                found.account_id != caller.account_id or found.password_hash is not None
+                found.account_id != account_id or found.password_hash is not None
             ):
                 raise Conflict(f"{email} already signs in to Jumbe")
             if found is None:
                 if username_taken(conn, email):
                     raise Conflict(f"{email} already signs in to Jumbe")
                 user_id = insert_user(
-                    conn, caller.account_id, email, None, role, frozenset(), utcnow(), email=email
+                    conn, account_id, email, None, role, frozenset(), utcnow(), email=email
                 )
             else:
                 user_id = found.id
                 conn.execute(update(users).where(users.c.id == user_id).values(role=role))
-            inviter = _inviter(conn, caller)
+            inviter = _inviter(conn, inviter_id, account_name)
             link = self.mail.link(INVITATION_PATH, sign(user_id, _invitation_state(None)))
             self.mail.queue(
                 conn,
@@ -232,11 +242,11 @@ def _keep_an_owner(conn: Connection, account_id: int, leaving: int) -> None:
         raise Conflict("an account always keeps one owner: make someone else owner first")
 
 
-def _inviter(conn: Connection, caller: Caller) -> str:
+def _inviter(conn: Connection, inviter_id: int | None, account_name: str) -> str:
     row = conn.execute(
-        select(users.c.name, users.c.email).where(users.c.id == caller.user_id)
+        select(users.c.name, users.c.email).where(users.c.id == inviter_id)
     ).one_or_none()
-    return str(row.name or row.email) if row else "Your team"
+    return str(row.name or row.email) if row else f"The Jumbe operator, for {account_name},"
 
 
 def _invitation_state(password_hash: object) -> str:

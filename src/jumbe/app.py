@@ -30,6 +30,7 @@ from jumbe import metrics
 from jumbe.core.status import MessageStatus
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
+from jumbe.engine.mailer import MailSender
 from jumbe.engine.receipt_queries import ReceiptQueries
 from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
@@ -45,7 +46,7 @@ from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.accounts import NewAccount
-from jumbe.settings import ConnectorSettings, Settings, cannot_listen
+from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
 from jumbe.store import queue
@@ -65,7 +66,9 @@ class Jumbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-        self.services = Services.build(self.db, settings, on_accepted=self._wake_dispatcher)
+        self.services = Services.build(
+            self.db, settings, on_accepted=self._wake_dispatcher, public_url=self._public_url
+        )
         self.recorder = Recorder(self.services.delivery)
         self.simulator: CarrierSimulator | None = None
         self.simulator_token = ""
@@ -105,6 +108,7 @@ class Jumbe:
             max_attempts=settings.webhook_max_attempts,
             concurrency=settings.webhook_concurrency,
         )
+        self.mailer = MailSender(self.services.mail, settings.smtp, sender=settings.mail_from)
         self.http = create_app(
             self.services,
             readiness=self._readiness,
@@ -174,6 +178,7 @@ class Jumbe:
         self.receipt_queries.start()
         self.sweeper.start()
         self.webhooks.start()
+        self.mailer.start()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
@@ -193,6 +198,7 @@ class Jumbe:
         await asyncio.gather(*(c.stop() for c in self.connectors.values()))
         await self.recorder.stop()
         await self.webhooks.stop()
+        await self.mailer.stop()
         await self.sweeper.stop()
         if self.simulator is not None:
             await self.simulator.stop()
@@ -222,10 +228,11 @@ class Jumbe:
     @property
     def local_url(self) -> str:
         """The URL this machine reaches the server at, whichever addresses it listens on."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
-            self.settings.http_host, self.settings.http_host
-        )
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}"
+        return local_http_url(self.settings.http_host, self.http_port)
+
+    def _public_url(self) -> str:
+        """Where links in mail point: JUMBE_PUBLIC_URL, else this server's own URL."""
+        return self.settings.public_url or self.local_url
 
     async def _start_http(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

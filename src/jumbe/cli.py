@@ -49,6 +49,15 @@ app.add_typer(users_app, name="users")
 app.add_typer(products_app, name="products")
 app.add_typer(sims_app, name="sims")
 app.add_typer(subscribers_app, name="subscribers")
+mail_app = typer.Typer(
+    help="Mail to people (the local outbox without JUMBE_SMTP_URL).", no_args_is_help=True
+)
+staff_app = typer.Typer(
+    help="The operator's staff: platform-level people who see every account.",
+    no_args_is_help=True,
+)
+app.add_typer(mail_app, name="mail")
+app.add_typer(staff_app, name="staff")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -71,7 +80,7 @@ def _with_services(
         db = Database(settings.database_url)
         try:
             await db.migrate()
-            services = Services.build(db, settings)
+            services = Services.build(db, settings, public_url=lambda: _server_url(settings))
             await services.numbering.refresh(force=True)
             return await work(services)
         finally:
@@ -287,6 +296,26 @@ def users_add(
     typer.echo(f"user {username} added; password (shown only now): {password}")
 
 
+@users_app.command("invite")
+def users_invite(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    email: Annotated[str, typer.Argument(help="Who: they accept by the mailed link")],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "owner",
+    data_dir: DataDir = None,
+) -> None:
+    """Invite someone to sign in to an account (e.g. an owner for an account made here)."""
+
+    async def work(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        return await s.team.invite_for_operator(account_id, email, role)
+
+    member = _with_services(_settings(data_dir), work)
+    typer.echo(
+        f"invitation mailed to {member.email} as {member.role}"
+        " (without JUMBE_SMTP_URL: see `jumbe mail list`)"
+    )
+
+
 PermissionNames = Annotated[list[str], typer.Argument(help=", ".join(PERMISSIONS))]
 
 
@@ -485,7 +514,7 @@ def _simulator_call(data_dir: Path | None, method: str, path: str, body: Any) ->
     The token ``jumbe serve`` wrote into the data dir is the proof that we may; every way
     this can go wrong ends the command with one line that says what to do about it.
     """
-    from jumbe.app import SERVER_URL_FILE, SIMULATOR_TOKEN_FILE
+    from jumbe.app import SIMULATOR_TOKEN_FILE
 
     settings = _settings(data_dir)
     token_file = settings.data_dir / SIMULATOR_TOKEN_FILE
@@ -494,14 +523,7 @@ def _simulator_call(data_dir: Path | None, method: str, path: str, body: Any) ->
             f"no running embedded simulator found ({token_file} is missing);"
             " start `jumbe serve` with the same data dir first"
         )
-    # the server of this data dir wrote where it answers; settings are the fallback
-    written = settings.data_dir / SERVER_URL_FILE
-    server = (
-        written.read_text().strip()
-        if written.exists()
-        else f"http://{settings.http_host}:{settings.http_port}"
-    )
-    url = f"{server}/simulator/{path}"
+    url = f"{_server_url(settings, public=False)}/simulator/{path}"
     try:
         response = httpx.request(
             method,
@@ -626,6 +648,92 @@ def simulate_carrier(
             journal,
         )
     )
+
+
+def _server_url(settings: Settings, *, public: bool = True) -> str:
+    """Where this data dir's server answers: JUMBE_PUBLIC_URL (for links people open),
+    else the URL the running server wrote, else the configured listener."""
+    from jumbe.app import SERVER_URL_FILE
+
+    if public and settings.public_url:
+        return settings.public_url
+    written = settings.data_dir / SERVER_URL_FILE
+    return written.read_text().strip() if written.exists() else settings.listener_url
+
+
+@mail_app.command("list")
+def mail_list(
+    to: Annotated[str | None, typer.Option(help="Only mail to this address")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    data_dir: DataDir = None,
+) -> None:
+    """Mail, newest first: id, when, status, recipient, subject."""
+    found = _with_services(_settings(data_dir), lambda s: s.mail.list_mail(limit=limit, to=to))
+    if not found:
+        typer.echo("no mail")
+    for m in found:
+        when = m.created_at.astimezone(EAT).strftime("%Y-%m-%d %H:%M")
+        typer.echo(f"{m.id:>6}  {when}  {m.status:<7}  {m.to}  {m.subject}")
+
+
+@mail_app.command("show")
+def mail_show(
+    mail_id: Annotated[int, typer.Argument(help="The id from `jumbe mail list`")],
+    data_dir: DataDir = None,
+) -> None:
+    """One mail with its body (dropped once sent over SMTP: it holds a live link)."""
+    m = _with_services(_settings(data_dir), lambda s: s.mail.show(mail_id))
+    when = m.created_at.astimezone(EAT).strftime("%Y-%m-%d %H:%M:%S %Z")
+    typer.echo(f"To: {m.to}\nSubject: {m.subject}\nDate: {when}\nStatus: {m.status}")
+    if m.attempts:
+        typer.echo(
+            f"Attempts: {m.attempts}" + (f" (last error: {m.last_error})" if m.last_error else "")
+        )
+    typer.echo("")
+    typer.echo(m.body if m.body else "(body dropped after it was sent)")
+
+
+@staff_app.command("create")
+def staff_create(
+    email: Annotated[str, typer.Argument(help="Their email: what they sign in with")],
+    name: Annotated[str, typer.Option(help="Their name")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Make someone staff; prints the link where they set their password (shown only now)."""
+    member, link = _with_services(_settings(data_dir), lambda s: s.staff.create(email, name))
+    typer.echo(f"staff {member.email} created. Their set-password link (72 hours, works once):")
+    typer.echo(link)
+
+
+@staff_app.command("reset")
+def staff_reset(email: str, data_dir: DataDir = None) -> None:
+    """A new set-password link for a member of staff (a forgotten password)."""
+    typer.echo(_with_services(_settings(data_dir), lambda s: s.staff.password_link(email)))
+
+
+@staff_app.command("list")
+def staff_list(data_dir: DataDir = None) -> None:
+    """Every member of staff."""
+    found = _with_services(_settings(data_dir), lambda s: s.staff.list_staff())
+    if not found:
+        typer.echo("no staff")
+    for m in found:
+        password = "" if m.has_password else "  (password not set yet)"
+        typer.echo(f"{m.email}  {m.status}  {m.name}{password}")
+
+
+@staff_app.command("disable")
+def staff_disable(email: str, data_dir: DataDir = None) -> None:
+    """Disable a member of staff: their sessions end at once."""
+    _with_services(_settings(data_dir), lambda s: s.staff.set_status(email, "disabled"))
+    typer.echo(f"staff {email} disabled")
+
+
+@staff_app.command("enable")
+def staff_enable(email: str, data_dir: DataDir = None) -> None:
+    """Let a disabled member of staff sign in again."""
+    _with_services(_settings(data_dir), lambda s: s.staff.set_status(email, "active"))
+    typer.echo(f"staff {email} enabled")
 
 
 def main() -> None:

@@ -76,6 +76,37 @@ class SmppEndpoint(BaseModel):
         )
 
 
+class SmtpEndpoint(BaseModel):
+    """An ``smtp://`` URL taken apart; the password never appears in ``repr``.
+
+    ``smtp://`` connects in the clear and upgrades with STARTTLS when the server
+    offers it; ``smtps://`` is TLS from the first byte (implicit TLS, port 465).
+    """
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None = Field(repr=False)
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpEndpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                "JUMBE_SMTP_URL looks like smtp://user:password@host:587"
+                " (smtps:// for implicit TLS)"
+            )
+        tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if tls else 587),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            tls=tls,
+        )
+
+
 class SimulatorSettings(BaseModel):
     """The embedded carrier that stands in for real SMSCs on a fresh machine."""
 
@@ -142,6 +173,15 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     forwarded_header: Literal["x-forwarded-for", "forwarded", "x-real-ip"] = "x-forwarded-for"
 
+    # sign-up, sign-in and mail
+    # where the links in mail point: the URL people reach this server at
+    # (default: the HTTP listener's own URL)
+    public_url: str = ""
+    # mail goes out over SMTP when set, else stays in the local outbox (jumbe mail list)
+    smtp_url: str = Field(default="", repr=False)
+    mail_from: str = "Jumbe <no-reply@jumbe.invalid>"
+    session_minutes: float = Field(default=15.0, gt=0, le=24 * 60)  # a sign-in JWT's lifetime
+
     # the IMSI / SIM-swap check
     imsi_price_kes: Decimal = Field(default=Decimal("20"), ge=0, decimal_places=2)
     imsi_checks_per_minute: int = Field(default=60, ge=1)
@@ -183,6 +223,10 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'jumbe.db').resolve()}"
         if self.upstream_smpp:
             SmppEndpoint.parse(self.upstream_smpp)  # fail fast on a typo
+        if self.smtp_url:
+            SmtpEndpoint.parse(self.smtp_url)
+        if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise ValueError("JUMBE_PUBLIC_URL must start with http:// or https://")
         if (self.smpp_tls_cert is None) != (self.smpp_tls_key is None):
             raise ValueError("SMPP over TLS needs both JUMBE_SMPP_TLS_CERT and JUMBE_SMPP_TLS_KEY")
         names = {c.name for c in self.all_connectors}
@@ -221,8 +265,24 @@ class Settings(BaseSettings):
         return not self.all_connectors
 
     @property
+    def smtp(self) -> SmtpEndpoint | None:
+        """Where mail goes; None: into the local outbox only."""
+        return SmtpEndpoint.parse(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def listener_url(self) -> str:
+        """The HTTP listener's URL as configured (the running server knows its real port)."""
+        return local_http_url(self.http_host, self.http_port)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def local_http_url(host: str, port: int) -> str:
+    """The URL this machine reaches a listener at, whichever addresses it listens on."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def cannot_listen(exc: OSError, host: str, port: int, setting: str) -> OSError:

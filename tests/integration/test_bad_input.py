@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from jumbe.app import Jumbe
 from jumbe.cli import app as cli
-from jumbe.services.identity import NewAccount
+from jumbe.services.accounts import NewAccount
 
 EXTRACT_VARIABLES = "Failed to execute the ExtractVariables: EV-FilterMessages"
 DEEP = "[" * 10_000 + "]" * 10_000

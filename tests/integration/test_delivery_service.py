@@ -232,7 +232,7 @@ async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -
 
 async def test_mo_senders_are_stored_like_every_other_number(services: Services) -> None:
     """A carrier may send the national form; names (a bank, a shop) stay as they came."""
-    owner = await services.identity.create_account("Owner")
+    owner = await services.accounts.create_account("Owner")
     senders = ["0712345678", "+254 722 000 111", "MPESA", "22141"]
     await services.delivery.record(
         [InboundMessage("c1", s, owner.short_code, b"hi", 0, NOW) for s in senders]

@@ -82,7 +82,7 @@ async def _is(value: object, wanted: str) -> bool:
 async def test_claims_space_questions_out_and_drop_what_is_final(
     services: Services, db: Database
 ) -> None:
-    account = (await services.identity.create_account("Acme")).account_id
+    account = (await services.accounts.create_account("Acme")).account_id
     await services.billing.credit(account, 10)
     sent = [
         await services.messaging.send(account, SendRequest("+254712345678", f"m{n}"))

@@ -134,3 +134,25 @@ def test_trusted_proxies_from_the_environment_and_toml(
         with pytest.raises(ValidationError):
             load_settings(data_dir=tmp_path)
         monkeypatch.delenv(f"JUMBE_{name}")
+
+
+def test_smtp_urls_and_the_public_url(tmp_path: Path) -> None:
+    plain = load_settings(data_dir=tmp_path, smtp_url="smtp://jumbe:p%40ss%3Aword@mail.example.com")
+    assert plain.smtp is not None
+    assert (plain.smtp.host, plain.smtp.port, plain.smtp.tls) == ("mail.example.com", 587, False)
+    assert (plain.smtp.username, plain.smtp.password) == ("jumbe", "p@ss:word")
+    assert "p@ss" not in repr(plain.smtp) and "p@ss" not in repr(plain)
+    implicit = load_settings(data_dir=tmp_path, smtp_url="smtps://mail.example.com").smtp
+    assert implicit is not None and (implicit.port, implicit.tls, implicit.username) == (
+        465,
+        True,
+        None,
+    )
+    assert load_settings(data_dir=tmp_path).smtp is None
+    with pytest.raises(ValidationError, match="JUMBE_SMTP_URL looks like"):
+        load_settings(data_dir=tmp_path, smtp_url="mail.example.com:25")
+    with pytest.raises(ValidationError, match="JUMBE_PUBLIC_URL must start with"):
+        load_settings(data_dir=tmp_path, public_url="sms.example.co.ke")
+    assert load_settings(data_dir=tmp_path, http_host="0.0.0.0").listener_url == (
+        "http://127.0.0.1:8000"
+    )

@@ -12,15 +12,21 @@ from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
+from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import OAuthService
 from jumbe.services.passwords import Passwords
 from jumbe.services.products import ProductService
+from jumbe.services.sessions import SessionService
+from jumbe.services.signing_keys import SigningKeys
+from jumbe.services.signup import SignupService
 from jumbe.services.sims import SimService
 from jumbe.services.smpp_credentials import SmppCredentialService
 from jumbe.services.smpp_outbox import SmppOutbox
+from jumbe.services.staff import StaffService
 from jumbe.services.subscribers import SubscriberService
+from jumbe.services.team import TeamService
 from jumbe.services.throttle import AuthThrottle
 from jumbe.services.tokens import TokenService
 from jumbe.services.users import UserService
@@ -47,11 +53,21 @@ class Services:
     subscribers: SubscriberService
     imsi_checks: ImsiCheckService
     smpp_outbox: SmppOutbox
+    mail: MailService
+    signup: SignupService
+    sessions: SessionService
+    team: TeamService
+    staff: StaffService
 
     @classmethod
     def build(
-        cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
+        cls,
+        db: Database,
+        settings: Settings,
+        on_accepted: Callable[[], None] | None = None,
+        public_url: Callable[[], str] | None = None,
     ) -> Services:
+        """``public_url``: where links in mail point (the running server knows its port)."""
         numbering = NumberingService(
             db, routed=[*(c for c in settings.routes if c != "default"), settings.sim_carrier]
         )
@@ -65,6 +81,13 @@ class Services:
         throttle = AuthThrottle(settings.auth_failures_per_minute)
         passwords = Passwords(throttle)
         tokens = TokenService(db, throttle)
+        keys = SigningKeys(db)
+        mail = MailService(
+            db,
+            smtp=settings.smtp is not None,
+            public_url=public_url or (lambda: settings.public_url or settings.listener_url),
+        )
+        session_lifetime = timedelta(minutes=settings.session_minutes)
         return cls(
             accounts=AccountService(db, passwords),
             tokens=tokens,
@@ -98,4 +121,9 @@ class Services:
                 per_minute=settings.imsi_checks_per_minute,
             ),
             smpp_outbox=SmppOutbox(db),
+            mail=mail,
+            signup=SignupService(db, passwords, mail, keys),
+            sessions=SessionService(db, passwords, keys, lifetime=session_lifetime),
+            team=TeamService(db, passwords, mail, keys),
+            staff=StaffService(db, passwords, mail, keys, lifetime=session_lifetime),
         )

@@ -11,21 +11,26 @@ import re
 import secrets
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
 from jumbe.services.oauth import insert_client
 from jumbe.services.passwords import Passwords, new_password
 from jumbe.services.smpp_credentials import new_smpp_password
+from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import SCOPES, insert_token, new_token
 from jumbe.services.users import PERMISSIONS, insert_user, username_taken
 from jumbe.store.database import Database
-from jumbe.store.schema import account_numbers, accounts, sender_ids, utcnow
+from jumbe.store.schema import account_numbers, accounts, sender_ids, users, utcnow
 
 FIRST_SHORT_CODE = 20000
 NAME_KEY_LENGTH = 255
@@ -33,6 +38,7 @@ VPN_GROUP = re.compile(r"1-\d{11,12}_VPN")
 # A new account draws a team code, a short code and an account number; two
 # accounts created at the same moment may draw the same one, and the loser tries again.
 DRAWS = 20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +109,13 @@ class AccountService:
         """A new account with everything its owner needs to call every face.
 
         ``vpn_group`` keeps an account number the customer already has (moving
-        from Safaricom's own portal); by default one is drawn. What the caller
-        chose (the owner's username, the account number) is checked inside the
-        transaction, so a refusal names it; a unique index that still trips
-        can only be a value drawn here at the same moment by another account
-        (team code, short code, account number), and the whole account is drawn
-        again.
+        from Safaricom's own portal); by default one is drawn. This is the
+        operator's way in (``jumbe accounts create``); a customer who signs up
+        gets less (``signup.SignupService.register``).
         """
-        name = name.strip()
-        key = name_key(name)
+        name = checked_name(name)
         if vpn_group is not None and not VPN_GROUP.fullmatch(vpn_group):
             raise InvalidRequest("an account number looks like 1-225560081663_VPN")
-        if not name or len(name) > 120 or len(key) > NAME_KEY_LENGTH:
-            raise InvalidRequest("account name must be 1 to 120 characters")
         if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
             raise InvalidRequest(
                 "an alphanumeric sender ID is 1 to 11 letters, digits, spaces, dots or dashes"
@@ -126,57 +126,18 @@ class AccountService:
             *(self.passwords.hash(p) for p in (password, m2m_password, smpp_password))
         )
         drawn = _Secrets(password, hashes[0], m2m_password, hashes[1], smpp_password, hashes[2])
-        for _draw in range(DRAWS):
-            try:
-                return await self._insert_account(
-                    name, key, sender, owner_username, vpn_group, drawn
-                )
-            except IntegrityError:
-                continue
-        raise Conflict("could not allocate a unique team code; try again")
-
-    async def _insert_account(
-        self,
-        name: str,
-        key: str,
-        sender: str | None,
-        owner_username: str | None,
-        vpn_group: str | None,
-        drawn: _Secrets,
-    ) -> NewAccount:
         now = utcnow()
         raw_token = new_token()
-        webhook_secret = "whsec_" + secrets.token_urlsafe(24)
 
         def provision(conn: Connection) -> NewAccount:
-            if _name_taken(conn, key):
-                raise Conflict(
-                    f"an account named {name!r} already exists (names are compared"
-                    " without regard to case or spacing); choose another name"
-                )
             if owner_username and username_taken(conn, owner_username):
                 raise Conflict(f"user {owner_username!r} already exists")
             if vpn_group and _vpn_group_taken(conn, vpn_group):
                 raise Conflict(f"account number {vpn_group} is taken")
-            account_number = vpn_group or new_vpn_group()
-            team_code = _free_team_code(conn, name)
-            account_id = (
-                conn.execute(
-                    insert(accounts)
-                    .values(
-                        name=name,
-                        name_key=key,
-                        team_code=team_code,
-                        status="active",
-                        webhook_secret=webhook_secret,
-                        vpn_group=account_number,
-                        smpp_password_hash=drawn.smpp_hash,
-                        created_at=now,
-                    )
-                    .returning(accounts.c.id)
-                )
-            ).scalar_one()
-            open_wallets(conn, account_id, now)
+            row = insert_account(
+                conn, name, vpn_group=vpn_group, smpp_password_hash=drawn.smpp_hash, now=now
+            )
+            account_id, team_code = row.id, row.team_code
             username = owner_username or f"{team_code.lower()}@jumbe.local"
             insert_user(
                 conn,
@@ -229,10 +190,10 @@ class AccountService:
                 api_token=raw_token,
                 username=username,
                 password=drawn.password,
-                webhook_secret=webhook_secret,
+                webhook_secret=row.webhook_secret,
                 short_code=short_code,
                 sender_ids=tuple(s[0] for s in senders),
-                vpn_group=account_number,
+                vpn_group=row.vpn_group,
                 daraja_consumer_key=daraja.key,
                 daraja_consumer_secret=daraja.secret,
                 m2m_username=m2m_username,
@@ -240,7 +201,7 @@ class AccountService:
                 smpp_password=drawn.smpp_password,
             )
 
-        return await self.db.write(provision)
+        return await write_new_account(self.db, provision)
 
     async def find_account(self, ref: str) -> int:
         """An account by id, team code, account number, or name (CLI use).
@@ -271,6 +232,65 @@ class AccountService:
             raise NotFound(f"no account {ref!r}")
         return int(rows[0].id)
 
+    async def search(
+        self, staff: StaffCaller, *, search: str = "", page: int = 1, page_size: int = 20
+    ) -> tuple[list[AccountSummary], int]:
+        """Every account (for the operator's staff only), newest first, and how many match.
+
+        ``search`` matches part of the name (as names are compared), the team
+        code, the account number or a member's email.
+        """
+        condition: ColumnElement[bool] = true()
+        if search.strip():
+            pattern = f"%{_escaped(search.strip())}%"
+            condition = or_(
+                accounts.c.name_key.like(f"%{_escaped(name_key(search))}%", escape="\\"),
+                accounts.c.team_code.like(pattern.upper(), escape="\\"),
+                accounts.c.vpn_group.like(pattern, escape="\\"),
+                accounts.c.id.in_(
+                    select(users.c.account_id).where(
+                        users.c.email.like(pattern.lower(), escape="\\")
+                    )
+                ),
+            )
+        listed = (
+            select(accounts)
+            .where(condition)
+            .order_by(accounts.c.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        counted = select(func.count()).select_from(accounts).where(condition)
+
+        def work(conn: Connection) -> tuple[list[AccountSummary], int]:
+            rows = conn.execute(listed).all()
+            owners: dict[int, list[str]] = {r.id: [] for r in rows}
+            for account_id, email in conn.execute(
+                select(users.c.account_id, users.c.email)
+                .where(
+                    users.c.account_id.in_(list(owners)),
+                    users.c.role == "owner",
+                    users.c.email.is_not(None),
+                )
+                .order_by(users.c.id)
+            ):
+                owners[account_id].append(email)
+            found = [
+                AccountSummary(
+                    id=r.id,
+                    name=r.name,
+                    team_code=r.team_code,
+                    vpn_group=r.vpn_group,
+                    status=r.status,
+                    owners=tuple(owners[r.id]),
+                    created_at=r.created_at,
+                )
+                for r in rows
+            ]
+            return found, int(conn.execute(counted).scalar_one())
+
+        return await self.db.read(work)
+
     async def team_code(self, account_id: int) -> str:
         """The account's team code: its SMPP system_id."""
         query = select(accounts.c.team_code).where(accounts.c.id == account_id)
@@ -279,6 +299,97 @@ class AccountService:
 
     async def account_by_vpn_group(self, vpn_group: str) -> int:
         return await self.db.read(lambda conn: account_by_vpn_group(conn, vpn_group))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """An account as the operator's staff see it in a list."""
+
+    id: int
+    name: str
+    team_code: str
+    vpn_group: str
+    status: str
+    owners: tuple[str, ...]  # the owners' emails (people who sign in)
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """What ``insert_account`` drew for a new account."""
+
+    id: int
+    team_code: str
+    vpn_group: str
+    webhook_secret: str
+
+
+def checked_name(name: str) -> str:
+    """An account (organisation) name as it is kept: stripped, 1 to 120 characters."""
+    name = name.strip()
+    if not name or len(name) > 120 or len(name_key(name)) > NAME_KEY_LENGTH:
+        raise InvalidRequest("account name must be 1 to 120 characters")
+    return name
+
+
+def insert_account(
+    conn: Connection,
+    name: str,
+    *,
+    vpn_group: str | None = None,
+    smpp_password_hash: str | None = None,
+    now: datetime,
+) -> AccountRow:
+    """An account row and its wallets, in the caller's transaction (``write_new_account``).
+
+    Draws the team code, the account number (unless given) and the webhook
+    secret; Conflict when the name is taken.
+    """
+    key = name_key(name)
+    if _name_taken(conn, key):
+        raise Conflict(
+            f"an account named {name!r} already exists (names are compared"
+            " without regard to case or spacing); choose another name"
+        )
+    drawn = AccountRow(
+        id=0,
+        team_code=_free_team_code(conn, name),
+        vpn_group=vpn_group or new_vpn_group(),
+        webhook_secret="whsec_" + secrets.token_urlsafe(24),
+    )
+    account_id = conn.execute(
+        insert(accounts)
+        .values(
+            name=name,
+            name_key=key,
+            team_code=drawn.team_code,
+            status="active",
+            webhook_secret=drawn.webhook_secret,
+            vpn_group=drawn.vpn_group,
+            smpp_password_hash=smpp_password_hash,
+            created_at=now,
+        )
+        .returning(accounts.c.id)
+    ).scalar_one()
+    open_wallets(conn, account_id, now)
+    return replace(drawn, id=int(account_id))
+
+
+async def write_new_account(db: Database, provision: Callable[[Connection], T]) -> T:
+    """Run a transaction that creates an account, drawing again when a drawn value collides.
+
+    What the caller chose (names, usernames, account numbers) is checked
+    inside ``provision``, so a refusal names it; a unique index that still
+    trips can only be a value drawn at the same moment by another new
+    account (team code, short code, account number), and the whole account
+    is drawn again.
+    """
+    for _draw in range(DRAWS):
+        try:
+            return await db.write(provision)
+        except IntegrityError:
+            continue
+    raise Conflict("could not allocate a unique team code; try again")
 
 
 def name_key(name: str) -> str:
@@ -303,6 +414,11 @@ def account_by_vpn_group(conn: Connection, vpn_group: str) -> int:
 def new_vpn_group() -> str:
     """An account number in Safaricom's form: 1-, twelve digits, _VPN."""
     return f"1-{10**11 + secrets.randbelow(9 * 10**11)}_VPN"
+
+
+def _escaped(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _name_taken(conn: Connection, key: str) -> bool:

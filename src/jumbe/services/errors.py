@@ -74,6 +74,12 @@ class NotPermitted(Forbidden):
     code = "not_permitted"
 
 
+class EmailNotVerified(Forbidden):
+    """Right password, but the address was never verified: no session until it is."""
+
+    code = "email_not_verified"
+
+
 class ForeignAccount(Forbidden):
     """The request names an account number that exists but is not the caller's."""
 

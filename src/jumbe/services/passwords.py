@@ -35,6 +35,7 @@ class Passwords:
         # keyed digests of (password hash, password) pairs argon2 accepted
         self._verified: set[bytes] = set()
         self._key = secrets.token_bytes(32)
+        self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(_hasher.hash, password)
@@ -64,3 +65,17 @@ class Passwords:
                 self._verified.clear()
             self._verified.add(digest)
         return ok
+
+    async def sign_in(self, password_hash: str | None, password: str, attempt: Attempt) -> bool:
+        """argon2's verdict on a sign-in; a name without a password takes as long to refuse.
+
+        So that how long a refusal takes does not tell which emails have an
+        account: for a name without one, argon2 runs against a hash of
+        nothing anyone knows.
+        """
+        if password_hash is not None:
+            return await self.matches(password_hash, password, attempt)
+        if self._decoy is None:
+            self._decoy = await self.hash(secrets.token_urlsafe(16))
+        await self.matches(self._decoy, password, attempt)
+        return False

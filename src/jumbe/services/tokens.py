@@ -42,24 +42,46 @@ TOKEN_CACHE_SIZE = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated API client: an account, through one token, with its scopes."""
+    """Who is calling for an account: an API token with its scopes, or a signed-in member.
+
+    A member's session (``sessions``) has no scopes of its own: it holds the
+    scopes its role may use (``roles.grantable_scopes``), read afresh on every
+    request, so the same checks serve both.
+    """
 
     account_id: int
-    token_id: int
+    token_id: int | None  # None for a member's session
     scopes: frozenset[str]
+    user_id: int | None = None
+    role: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def lacks(self, scope: str) -> str:
+        """Why this caller may not use ``scope``, in a sentence for a 403."""
+        if self.role is not None:
+            return f"Forbidden: the {self.role} role may not use the '{scope}' scope"
+        return f"Forbidden: this token lacks the '{scope}' scope"
 
     def cannot_grant(self, scopes: Iterable[str]) -> list[str]:
         """The scopes among ``scopes`` this caller may not put on a new token.
 
         A token grants only what it holds itself, so a token made to manage
-        tokens cannot mint one that reads messages. When sessions arrive (an
-        owner or admin logged in to the portal), this is where such a caller
-        is let grant every scope.
+        tokens cannot mint one that reads messages. A member signed in grants
+        what their role may use: an owner or admin any scope, a member all but
+        the ones an admin keeps (``roles.SCOPE_PERMISSION``), a viewer none,
+        since a viewer may not manage tokens at all.
         """
         return sorted(set(scopes) - self.scopes)
+
+    def refusal_to_grant(self, beyond: list[str]) -> str:
+        if self.role is not None:
+            return f"Forbidden: the {self.role} role may not grant {', '.join(beyond)}"
+        return (
+            "Forbidden: a token can only grant scopes it holds itself;"
+            f" this one lacks {', '.join(beyond)}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +191,7 @@ class TokenService:
             )
         beyond = grantor.cannot_grant(scopes)
         if beyond:
-            raise Forbidden(
-                "Forbidden: a token can only grant scopes it holds itself;"
-                f" this one lacks {', '.join(beyond)}"
-            )
+            raise Forbidden(grantor.refusal_to_grant(beyond))
         now = utcnow()
         if expires_at is not None and expires_at <= now:
             raise InvalidRequest("expires_at must be in the future")

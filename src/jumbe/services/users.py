@@ -7,6 +7,7 @@ portal payloads, the M2M XML API's credentials) can do only what that user may.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,7 +51,11 @@ class UserService:
         attempt = Attempt.of(client, "user", username)
         query = select(users.c.id, users.c.password_hash).where(users.c.username == username)
         row = await self.db.read(lambda conn: conn.execute(query).one_or_none())
-        if row is None or not await self.passwords.matches(row.password_hash, password, attempt):
+        if (
+            row is None
+            or row.password_hash is None
+            or not await self.passwords.matches(row.password_hash, password, attempt)
+        ):
             raise self.throttle.failed(attempt, Unauthenticated("wrong username or password"))
         return int(row.id)
 
@@ -81,6 +86,7 @@ class UserService:
         if (
             row is None
             or row.status != "active"
+            or row.password_hash is None
             or not await self.passwords.matches(row.password_hash, password, attempt)
         ):
             raise self.throttle.failed(attempt, Unauthenticated("wrong username or password"))
@@ -176,21 +182,38 @@ def insert_user(
     conn: Connection,
     account_id: int,
     username: str,
-    password_hash: str,
+    password_hash: str | None,
     role: str,
     permissions: frozenset[str],
     now: datetime,
-) -> None:
-    """A user row in the caller's transaction."""
-    conn.execute(
-        insert(users).values(
-            account_id=account_id,
-            username=username,
-            password_hash=password_hash,
-            role=role,
-            permissions=_joined(permissions),
-            created_at=now,
-        )
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+) -> int:
+    """A user row in the caller's transaction; its id.
+
+    ``email`` makes the user a person who signs in (registered or invited); it
+    is the sign-in name and also the username. Without a password the user is
+    an invitee.
+    """
+    return int(
+        conn.execute(
+            insert(users)
+            .values(
+                account_id=account_id,
+                uuid=str(uuid.uuid4()),
+                username=username,
+                password_hash=password_hash,
+                role=role,
+                permissions=_joined(permissions),
+                created_at=now,
+                email=email,
+                name=name,
+                phone=phone,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
     )
 
 

@@ -139,12 +139,77 @@ users = Table(
     Column("id", Id, primary_key=True),
     Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
     Column("username", String(254), nullable=False, unique=True),
-    Column("password_hash", String(255), nullable=False),
+    # NULL for an invited team member until the invitation is accepted
+    Column("password_hash", String(255)),
     Column("role", String(16), nullable=False),
     # what the user may do on the account's SIMs, comma-separated (view, activate, ...)
     Column("permissions", String(255), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    # people who sign in (registered owners, invited members): the other users
+    # (the M2M API's, those made by `jumbe users add`) have no email
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("email", String(254), unique=True),  # lower-cased: the sign-in name
+    Column("name", String(120)),
+    Column("phone", String(20)),
+    Column("email_verified_at", UTCDateTime),
+    # sessions (JWTs) carry the generation they were issued in; a new password
+    # moves it on, so every session issued before is refused
+    Column("session_generation", Integer, nullable=False, server_default="0"),
     CheckConstraint("role IN ('owner', 'admin', 'member', 'viewer')", name="role"),
+)
+
+# The operator's own people: they see every account and review what customers
+# apply for. Kept apart from ``users`` so that no customer (nor a customer's
+# owner) can ever be taken for staff.
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(120), nullable=False, server_default=""),
+    Column("password_hash", String(255)),  # NULL until the set-password link is used
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("session_generation", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('active', 'disabled')", name="status"),
+)
+
+# Secrets shared by every node of a cluster (the key sessions and mailed links
+# are signed with), created by whichever node needs one first.
+platform_secrets = Table(
+    "platform_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Mail to people (verification, password reset, invitations). Without SMTP it
+# stays here as the local outbox (`jumbe mail list`); with SMTP a worker sends
+# it, retrying while the server is down, and then drops the body (it holds a
+# live link).
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("to_address", String(254), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("last_error", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    CheckConstraint("status IN ('local', 'pending', 'sent', 'failed')", name="status"),
+    Index(
+        "ix_mail_outbox_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 api_tokens = Table(

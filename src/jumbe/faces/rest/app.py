@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jumbe.faces.rest import envelope, health, messages, sims, tokens
+from jumbe.faces.rest import envelope, health, messages, signup, sims, staff, team, tokens
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -12,7 +12,8 @@ DESCRIPTION = """
 Jumbe's native REST API (v1), compatible with the Mobile Sasa REST API.
 
 Authenticate every call with an API token, as `Authorization: Bearer <token>`
-or `X-API-Key: <token>`. Every answer is an envelope:
+or `X-API-Key: <token>`; token management also takes a sign-in session (a JWT
+from `POST /api/v1/auth/login`), and the team API only takes one. Every answer is an envelope:
 `{"success": true, "data": …}` or `{"success": false, "error": "…"}`.
 """
 
@@ -38,5 +39,8 @@ def create_app(
     app.include_router(messages.router)
     app.include_router(tokens.router)
     app.include_router(sims.router)
+    app.include_router(signup.router)
+    app.include_router(team.router)
+    app.include_router(staff.router)
     app.include_router(health.router)
     return app

@@ -8,6 +8,7 @@ routes and the unexpected, so clients can always check ``success`` first.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,6 +34,19 @@ HTTP_STATUS = {
 
 def ok(data: Any) -> dict[str, Any]:
     return {"success": True, "data": data}
+
+
+def paged(items: list[Any], *, page: int, page_size: int, total: int) -> dict[str, Any]:
+    """A page of a list, as every list in the API answers."""
+    return ok(
+        {
+            "items": items,
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+            "total_pages": math.ceil(total / page_size),
+        }
+    )
 
 
 def failure(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

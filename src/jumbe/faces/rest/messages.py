@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.faces.rest.auth import scope
-from jumbe.faces.rest.envelope import ok
+from jumbe.faces.rest.envelope import ok, paged
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
 from jumbe.services.transitions import iso
@@ -106,14 +105,11 @@ async def list_messages(
         status=status,
         direction=direction,
     )
-    return ok(
-        {
-            "items": [render(m) for m in found.items],
-            "page": found.page,
-            "page_size": found.page_size,
-            "total": found.total,
-            "total_pages": math.ceil(found.total / found.page_size),
-        }
+    return paged(
+        [render(m) for m in found.items],
+        page=found.page,
+        page_size=found.page_size,
+        total=found.total,
     )
 
 

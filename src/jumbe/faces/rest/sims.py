@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import math
 import tempfile
 from typing import IO, Annotated, Any
 
@@ -20,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from jumbe.core.sim_lifecycle import parse_state
 from jumbe.faces.rest.auth import scope
-from jumbe.faces.rest.envelope import ok
+from jumbe.faces.rest.envelope import ok, paged
 from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.sims import SimView
@@ -74,15 +73,7 @@ async def list_sims(
         caller.account_id, offset=(page - 1) * page_size, limit=page_size, status=state
     )
     total = await sims.count(caller.account_id, status=state)
-    return ok(
-        {
-            "items": [render(s) for s in items],
-            "page": page,
-            "page_size": page_size,
-            "total": total,
-            "total_pages": math.ceil(total / page_size),
-        }
-    )
+    return paged([render(s) for s in items], page=page, page_size=page_size, total=total)
 
 
 @router.post("/import", summary="Import SIMs from CSV (multipart file or text/csv body)")

@@ -1,4 +1,9 @@
-"""REST v1 API tokens: list, create (raw value shown once), revoke."""
+"""REST v1 API tokens: list, create (raw value shown once), revoke.
+
+As the Mobile Sasa document has it, these take an API token with the
+``api_tokens`` scope or a JWT session: a member signed in, who may grant the
+scopes their role may use (an owner or admin any scope).
+"""
 
 from __future__ import annotations
 
@@ -36,14 +41,16 @@ def render(t: TokenView) -> dict[str, Any]:
 
 
 @router.get("", summary="All tokens of the team, revoked and expired included")
-async def list_tokens(request: Request, caller: Caller = scope("api_tokens")) -> dict[str, Any]:
+async def list_tokens(
+    request: Request, caller: Caller = scope("api_tokens", session=True)
+) -> dict[str, Any]:
     tokens = await request.app.state.services.tokens.list_tokens(caller.account_id)
     return ok([render(t) for t in tokens])
 
 
 @router.post("", summary="Create a token; raw_token is shown only in this answer")
 async def create_token(
-    body: CreateToken, request: Request, caller: Caller = scope("api_tokens")
+    body: CreateToken, request: Request, caller: Caller = scope("api_tokens", session=True)
 ) -> dict[str, Any]:
     expires = body.expires_at
     if expires is not None and expires.tzinfo is None:
@@ -56,7 +63,7 @@ async def create_token(
 
 @router.delete("/{uuid}", summary="Revoke a token at once")
 async def revoke_token(
-    uuid: str, request: Request, caller: Caller = scope("api_tokens")
+    uuid: str, request: Request, caller: Caller = scope("api_tokens", session=True)
 ) -> dict[str, Any]:
     await request.app.state.services.tokens.revoke_token(caller.account_id, uuid)
     return ok({"uuid": uuid, "revoked": True})

@@ -1,0 +1,68 @@
+"""The cluster's signing secret, and one key derived from it per use.
+
+Sessions (JWTs) and mailed links are signed, not stored, so every node must
+sign with the same secret: it lives in the database (``platform_secrets``),
+drawn by whichever node needs it first; a per-node file would make a session
+issued by one node fail on the next. Each use gets its own key derived with
+HMAC-SHA256 (customer sessions, staff sessions, links), so a value signed for
+one use never verifies for another, whatever its claims say.
+
+Rotating the secret (deleting the row) ends every session and link at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from jumbe.store.database import Database
+from jumbe.store.schema import platform_secrets, utcnow
+
+SECRET_NAME = "signing_key"
+
+
+class SigningKeys:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._secret: bytes | None = None
+        self._loading = asyncio.Lock()
+
+    async def key(self, purpose: str) -> bytes:
+        """The 32-byte key for ``purpose`` (e.g. ``session:customer``)."""
+        secret = self._secret or await self._load()
+        return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+    async def _load(self) -> bytes:
+        async with self._loading:
+            if self._secret is None:
+                value: str | None
+                try:
+                    value = await self.db.write(_read_or_draw)
+                except IntegrityError:  # another node drew it at the same moment
+                    value = await self.db.read(_read)
+                assert value is not None
+                self._secret = value.encode()
+            return self._secret
+
+
+def _read(conn: Connection) -> str | None:
+    query = select(platform_secrets.c.value).where(platform_secrets.c.name == SECRET_NAME)
+    found: str | None = conn.execute(query).scalar_one_or_none()
+    return found
+
+
+def _read_or_draw(conn: Connection) -> str:
+    found = _read(conn)
+    if found is not None:
+        return found
+    value = secrets.token_urlsafe(48)
+    conn.execute(
+        insert(platform_secrets).values(name=SECRET_NAME, value=value, created_at=utcnow())
+    )
+    return value

@@ -19,7 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from jumbe.app import Jumbe
+from jumbe.app import Jumbe, event_handlers
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services import Services
 from jumbe.settings import Settings, load_settings
 from jumbe.store.database import Database
@@ -78,7 +79,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def services(db: Database, settings: Settings) -> AsyncIterator[Services]:
-    built = Services.build(db, settings)
+    events = event_handlers(wake_webhooks=lambda: None, receivers=BoundReceivers())
+    built = Services.build(db, settings, events=events)
     await built.numbering.refresh(force=True)
     built.messaging.start()
     yield built

@@ -17,7 +17,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,10 +35,16 @@ from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
+from jumbe.faces.rest import callbacks as rest_callbacks
 from jumbe.faces.rest.app import create_app
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
+from jumbe.services.event_metrics import count_status_changes
+from jumbe.services.events import Events
 from jumbe.services.identity import NewAccount
+from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
+from jumbe.services.webhooks import WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
@@ -52,12 +58,39 @@ SIMULATOR_SYSTEM_ID = "jumbe"
 SIMULATOR_TOKEN_FILE = "simulator.token"
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
+# Each face that takes a callback URL renders its callbacks; keyed by messages' source.
+CALLBACK_FORMATS: dict[str, WebhookRenderer] = {"rest": rest_callbacks.render}
+
+
+def event_handlers(*, wake_webhooks: Callable[[], None], receivers: LocalReceivers) -> Events:
+    """Every handler of the events the services raise: the one place they are registered."""
+    return Events(
+        [
+            WebhookRows(CALLBACK_FORMATS, wake=wake_webhooks),
+            SmppDeliveries(receivers),
+            count_status_changes,
+        ]
+    )
+
 
 class Jumbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-        self.services = Services.build(self.db, settings, on_accepted=self._wake_dispatcher)
+        self.webhooks = WebhookSender(
+            self.db,
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            concurrency=settings.webhook_concurrency,
+        )
+        # receipts and MO for accounts bound here skip the outbox poll
+        self.bound_receivers = BoundReceivers()
+        self.services = Services.build(
+            self.db,
+            settings,
+            events=event_handlers(wake_webhooks=self.webhooks.wake, receivers=self.bound_receivers),
+            on_accepted=self._wake_dispatcher,
+        )
         self.recorder = Recorder(self.services.delivery)
         self.simulator: CarrierSimulator | None = None
         self.simulator_token = ""
@@ -84,16 +117,7 @@ class Jumbe:
             self.services.smpp_outbox,
             interval=settings.sweep_interval,
         )
-        self.smpp = SmppServer(self.services, settings)
-        # receipts and MO for accounts bound here skip the outbox poll
-        self.services.delivery.has_receiver = lambda account_id: account_id in self.smpp.receiving
-        self.services.delivery.on_owed = self.smpp.outbound.offer
-        self.webhooks = WebhookSender(
-            self.db,
-            timeout=settings.webhook_timeout,
-            max_attempts=settings.webhook_max_attempts,
-            concurrency=settings.webhook_concurrency,
-        )
+        self.smpp = SmppServer(self.services, settings, self.bound_receivers)
         self.http = create_app(
             self.services, readiness=self._readiness, refresh_metrics=self._refresh_metrics
         )

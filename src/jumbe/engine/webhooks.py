@@ -65,7 +65,11 @@ class WebhookSender:
         )
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhooks")

@@ -10,6 +10,7 @@ from jumbe.core.money import kes_to_cents
 from jumbe.services.billing import BillingService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
+from jumbe.services.events import Events
 from jumbe.services.identity import IdentityService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.messaging import MessagingService
@@ -42,12 +43,22 @@ class Services:
 
     @classmethod
     def build(
-        cls, db: Database, settings: Settings, on_accepted: Callable[[], None] | None = None
+        cls,
+        db: Database,
+        settings: Settings,
+        *,
+        events: Events | None = None,
+        on_accepted: Callable[[], None] | None = None,
     ) -> Services:
+        """``events``: the handlers of the status changes and MO messages the services raise
+        (``app.event_handlers``); only tools that change no message's status (the CLI's
+        administrative commands) may leave it out."""
+        events = events or Events()
         numbering = NumberingService(db)
         messaging = MessagingService(
             db,
             numbering,
+            events,
             validity=timedelta(hours=settings.validity_hours),
             max_parts=settings.max_parts,
             on_accepted=on_accepted,
@@ -66,7 +77,10 @@ class Services:
                 queue_limit=settings.sim_queue_limit,
             ),
             delivery=DeliveryService(
-                db, numbering, receipt_grace=timedelta(hours=settings.receipt_grace_hours)
+                db,
+                numbering,
+                events,
+                receipt_grace=timedelta(hours=settings.receipt_grace_hours),
             ),
             oauth=OAuthService(db, identity.limiter),
             products=ProductService(db),

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
@@ -24,8 +23,8 @@ from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.sim_identifiers import COUNTRY_CODE
 from jumbe.core.status import MessageStatus, combine_parts
+from jumbe.services.events import Events, MessageReceived, Raised
 from jumbe.services.numbering import NumberingService
-from jumbe.services.smpp_outbox import Announcements, OwedDelivery
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.store.database import CHUNK, Database
 from jumbe.store.schema import (
@@ -168,15 +167,17 @@ Finals = dict[tuple[MessageStatus, str | None], list[int]]
 
 class DeliveryService:
     def __init__(
-        self, db: Database, numbering: NumberingService, *, receipt_grace: timedelta
+        self,
+        db: Database,
+        numbering: NumberingService,
+        events: Events,
+        *,
+        receipt_grace: timedelta,
     ) -> None:
         self.db = db
         self.numbering = numbering
+        self.events = events
         self.receipt_grace = receipt_grace
-        # Set by the composition root when this node serves SMPP receivers: owed
-        # receipts and MO for accounts bound here go straight to them after commit.
-        self.has_receiver: Callable[[int], bool] = lambda _account: False
-        self.on_owed: Callable[[list[OwedDelivery]], None] | None = None
 
     async def record(self, facts: Sequence[Fact]) -> list[bool]:
         """Write a batch of facts; the result per fact says whether it matched a message."""
@@ -184,13 +185,12 @@ class DeliveryService:
         outcomes = [f for f in facts if isinstance(f, SubmitOutcome)]
         receipts = [f for f in facts if isinstance(f, CarrierReceipt)]
         inbound = [f for f in facts if isinstance(f, InboundMessage)]
-        announce = Announcements(self.has_receiver, [])
 
-        def work(conn: Connection) -> dict[int, bool]:
+        def work(conn: Connection, raised: Raised) -> dict[int, bool]:
             finals: Finals = defaultdict(list)
             settle: set[int] = set()
             if outcomes:
-                settle |= self._record_outcomes(conn, outcomes, now)
+                settle |= self._record_outcomes(conn, outcomes, now, raised)
             matched: dict[int, bool] = {}
             if receipts:
                 matched, touched = self._record_receipts(conn, receipts, finals)
@@ -205,19 +205,17 @@ class DeliveryService:
                     now=now,
                     detail=RECEIPT_DETAIL[status],
                     error_code=error,
-                    announce=announce,
+                    raised=raised,
                 )
             if inbound:
-                self._record_inbound(conn, inbound, now, announce)
+                self._record_inbound(conn, inbound, raised)
             return matched
 
-        matched = await self.db.write(work)
-        if announce.owed and self.on_owed is not None:
-            self.on_owed(announce.owed)
+        matched = await self.events.write(self.db, work)
         return [matched.get(id(f), True) for f in facts]
 
     def _record_outcomes(
-        self, conn: Connection, outcomes: list[SubmitOutcome], now: datetime
+        self, conn: Connection, outcomes: list[SubmitOutcome], now: datetime, raised: Raised
     ) -> set[int]:
         parts = [
             {
@@ -257,10 +255,17 @@ class DeliveryService:
                 now=now,
                 detail=f"handed to carrier via {connector}",
                 via=connector,
+                raised=raised,
             )
         for (code, description), ids in failed.items():
             moved = transition(
-                conn, ids, MessageStatus.FAILED, now=now, detail=description, error_code=code
+                conn,
+                ids,
+                MessageStatus.FAILED,
+                now=now,
+                detail=description,
+                error_code=code,
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="rejected by the carrier")
         if retries:
@@ -339,11 +344,7 @@ class DeliveryService:
             finals[(final, error)].append(mid)
 
     def _record_inbound(
-        self,
-        conn: Connection,
-        inbound: list[InboundMessage],
-        now: datetime,
-        announce: Announcements,
+        self, conn: Connection, inbound: list[InboundMessage], raised: Raised
     ) -> None:
         whole = [m for m in inbound if m.concat is None]
         fragments = [m for m in inbound if m.concat is not None]
@@ -356,7 +357,7 @@ class DeliveryService:
             for r in conn.execute(_OWNERS, {"numbers": list({m.recipient for m in whole})})
         }
         devices = _devices(conn, [m.sender for m in whole])
-        rows = []
+        rows: list[dict[str, Any]] = []
         for m in whole:
             text, encoding = decode_short_message(m.data_coding, m.payload)
             owner = owners.get(m.recipient)
@@ -385,22 +386,21 @@ class DeliveryService:
                 }
             )
         ids = {r.uuid: r.id for r in conn.execute(_INSERT_INBOUND, rows)}
-        owed = []
-        for row in rows:
-            account_id = row["account_id"]
-            if isinstance(account_id, int):  # an MO to nobody's number is stored, not owed
-                message = SimpleNamespace(id=ids[row["uuid"]], **row)
-                owed.append(
-                    OwedDelivery.of(
-                        account_id,
-                        "mo",
-                        message,
-                        status=MessageStatus.RECEIVED,
-                        status_at=message.status_at,
-                        error_code=None,
-                    )
-                )
-        announce.queue(conn, owed, now)  # for the account's SMPP receivers
+        raised.add(
+            MessageReceived(
+                message_id=ids[row["uuid"]],
+                uuid=row["uuid"],
+                account_id=row["account_id"],
+                sim_id=row["sim_id"],
+                sender=row["sender"],
+                recipient=row["recipient"],
+                body=row["body"],
+                encoding=row["encoding"],
+                parts=row["parts"],
+                received_at=row["created_at"],
+            )
+            for row in rows
+        )
 
     def _reassemble(
         self, conn: Connection, fragments: list[InboundMessage]
@@ -470,7 +470,7 @@ class DeliveryService:
         """Expire what can no longer be delivered; refund what never left the platform."""
         now = utcnow()
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection, raised: Raised) -> int:
             waiting = (
                 conn.execute(
                     select(messages.c.id)
@@ -487,6 +487,7 @@ class DeliveryService:
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="validity period ended before a carrier accepted it",
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="expired unsent")
             unanswered = (
@@ -507,7 +508,8 @@ class DeliveryService:
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="no delivery receipt from the carrier within the validity period",
+                raised=raised,
             )
             return len(moved) + len(moved_sent)
 
-        return await self.db.write(work)
+        return await self.events.write(self.db, work)

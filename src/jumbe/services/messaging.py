@@ -38,6 +38,7 @@ from jumbe.services.errors import (
     ServiceError,
     UnknownSender,
 )
+from jumbe.services.events import Events, Raised
 from jumbe.services.numbering import NumberingService
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
@@ -100,6 +101,7 @@ class MessagingService:
         self,
         db: Database,
         numbering: NumberingService,
+        events: Events,
         *,
         validity: timedelta = timedelta(hours=24),
         max_parts: int = 10,
@@ -107,6 +109,7 @@ class MessagingService:
     ) -> None:
         self.db = db
         self.numbering = numbering
+        self.events = events
         self.validity = validity
         self.max_parts = max_parts
         self.on_accepted = on_accepted
@@ -429,7 +432,7 @@ class MessagingService:
         """Cancel a message no carrier has been handed yet, and refund it."""
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection, raised: Raised) -> None:
             row = conn.execute(
                 select(messages.c.id, messages.c.status, messages.c.lease_until).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -442,11 +445,16 @@ class MessagingService:
             ):
                 raise Conflict("message has already been handed to the carrier")
             moved = transition(
-                conn, [row.id], MessageStatus.CANCELLED, now=now, detail="cancelled by the sender"
+                conn,
+                [row.id],
+                MessageStatus.CANCELLED,
+                now=now,
+                detail="cancelled by the sender",
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="cancelled")
 
-        await self.db.write(work)
+        await self.events.write(self.db, work)
         return await self.get(account_id, message_uuid)
 
 

@@ -18,6 +18,7 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 
+from jumbe.core.isotime import iso
 from jumbe.core.sim_lifecycle import parse_state
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
@@ -25,7 +26,6 @@ from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.identity import Caller
 from jumbe.services.sims import SimView
-from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/sims", tags=["sims"])
 

@@ -40,6 +40,7 @@ from jumbe.faces.rest.app import create_app
 from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
+from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.event_metrics import count_status_changes
 from jumbe.services.events import Events
 from jumbe.services.identity import NewAccount
@@ -77,11 +78,15 @@ class Jumbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        callback_urls = CallbackUrls(allow_private=settings.callbacks_allow_private)
         self.webhooks = WebhookSender(
             self.db,
+            callback_urls,
+            owner=settings.node_id,
             timeout=settings.webhook_timeout,
             max_attempts=settings.webhook_max_attempts,
-            concurrency=settings.webhook_concurrency,
+            per_receiver=settings.webhook_concurrency,
+            retry_base=settings.webhook_retry_base,
         )
         # receipts and MO for accounts bound here skip the outbox poll
         self.bound_receivers = BoundReceivers()
@@ -89,6 +94,7 @@ class Jumbe:
             self.db,
             settings,
             events=event_handlers(wake_webhooks=self.webhooks.wake, receivers=self.bound_receivers),
+            callback_urls=callback_urls,
             on_accepted=self._wake_dispatcher,
         )
         self.recorder = Recorder(self.services.delivery)
@@ -162,7 +168,7 @@ class Jumbe:
             connector.start()
         await self.dispatcher.start()
         self.sweeper.start()
-        self.webhooks.start()
+        await self.webhooks.start()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()

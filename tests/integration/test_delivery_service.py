@@ -202,7 +202,7 @@ async def test_cancel_refunds_and_refuses_what_is_in_flight(
 async def test_callbacks_are_queued_with_each_change(
     services: Services, account: int, db: Database
 ) -> None:
-    m = await send(services, account, callback_url="https://example.com/hook")
+    m = await send(services, account, callback_url="https://93.184.216.34/hook")
     await services.delivery.record([sent(m, "cb1")])
     await services.delivery.record([receipt("cb1", MessageStatus.DELIVERED)])
     rows = await db.read(
@@ -214,7 +214,7 @@ async def test_callbacks_are_queued_with_each_change(
         ("delivered", "delivered"),
     ]
     assert all(
-        p["uuid"] == m.uuid and r.url == "https://example.com/hook"
+        p["uuid"] == m.uuid and r.url == "https://93.184.216.34/hook"
         for p, r in zip(payloads, rows, strict=True)
     )
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from jumbe.core.money import kes_to_cents
 from jumbe.services.billing import BillingService
+from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
@@ -48,17 +49,22 @@ class Services:
         settings: Settings,
         *,
         events: Events | None = None,
+        callback_urls: CallbackUrls | None = None,
         on_accepted: Callable[[], None] | None = None,
     ) -> Services:
         """``events``: the handlers of the status changes and MO messages the services raise
         (``app.event_handlers``); only tools that change no message's status (the CLI's
         administrative commands) may leave it out."""
         events = events or Events()
+        callback_urls = callback_urls or CallbackUrls(
+            allow_private=settings.callbacks_allow_private
+        )
         numbering = NumberingService(db)
         messaging = MessagingService(
             db,
             numbering,
             events,
+            callback_urls,
             validity=timedelta(hours=settings.validity_hours),
             max_parts=settings.max_parts,
             on_accepted=on_accepted,

@@ -25,9 +25,10 @@ async def connection(
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        body = json.dumps(
-            {"to": f"+2547{(first + i) % 100_000_000:08d}", "message": args.text}
-        ).encode()
+        fields = {"to": f"+2547{(first + i) % 100_000_000:08d}", "message": args.text}
+        if args.callback_url:
+            fields["callback_url"] = args.callback_url
+        body = json.dumps(fields).encode()
         request = (
             f"POST /api/v1/messages HTTP/1.1\r\nHost: {args.host}\r\n"
             f"Authorization: Bearer {args.token}\r\nContent-Type: application/json\r\n"
@@ -86,6 +87,7 @@ if __name__ == "__main__":
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.0)
     p.add_argument("--text", default="Jumbe REST benchmark message")
+    p.add_argument("--callback-url", default="", help="ask for status callbacks there")
     p.add_argument("--out", required=True, help="file to write the JSON result to")
     arguments = p.parse_args()
     result = uvloop.run(main(arguments))

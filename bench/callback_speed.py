@@ -1,0 +1,179 @@
+"""Callbacks at pipeline speed: REST sends with and without callback_url, end to end.
+
+    python -m bench.callback_speed [--count 20000] [--connections 32]
+
+One Jumbe and a carrier simulator in its own process (receipt after 1 s), a
+callback receiver in its own process (bench/callback_sink.py). Reported:
+
+- end to end without callbacks: messages/s from the first send to the last receipt;
+- end to end with callbacks: to the last final callback received (target >= 90%);
+- callback lag (status change to arrival) at half that rate: p50, p99 (target p99 <= 1 s);
+- isolation: one receiver's rate next to a second fast one, a 5 s one, and a dead one
+  (target: it changes by less than 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    Contention,
+    Node,
+    Sampler,
+    carrier,
+    collect,
+    free_port,
+    jumbe,
+    metric,
+    percentiles,
+    report,
+    start_generator,
+)
+
+
+class Sink:
+    def __init__(self, *extra: str) -> None:
+        self.port = free_port()
+        self.out = Path(tempfile.mkstemp(prefix="jumbe-sink-", suffix=".json")[1])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.callback_sink", "--port", str(self.port),
+             "--out", str(self.out), *extra]
+        )  # fmt: skip
+        progress = Path(str(self.out) + ".progress")
+        while not progress.exists():
+            time.sleep(0.05)
+        self.progress = progress
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def finals(self) -> int:
+        try:
+            return int(self.progress.read_text().split()[1])
+        except (ValueError, IndexError):
+            return 0
+
+    def wait_finals(self, n: int, within: float = 900) -> float:
+        started = time.monotonic()
+        while self.finals() < n:
+            if time.monotonic() - started > within:
+                raise TimeoutError(f"{self.finals()} of {n} final callbacks")
+            time.sleep(0.05)
+        return time.monotonic()
+
+    def stop(self) -> dict[str, Any]:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        import json
+
+        result: dict[str, Any] = json.loads(self.out.read_text())
+        return result
+
+
+def load(node: Node, count: int, connections: int, offset: int, url: str = "", rate: float = 0):
+    return start_generator(
+        "bench.http_load", "--port", str(node.http_port),
+        "--token", node.credentials["api_token"], "--count", str(count),
+        "--connections", str(connections), "--offset", str(offset),
+        "--callback-url", url, "--rate", str(rate),
+    )  # fmt: skip
+
+
+def plain_run(node: Node, count: int, connections: int, offset: int) -> float:
+    base = metric(node, "jumbe_receipts_total")
+    started = time.monotonic()
+    sent = collect(load(node, count, connections, offset))
+    count = sent["codes"]["200"]
+    assert sent["requests"] == count, sent["codes"]
+    while metric(node, "jumbe_receipts_total") < base + count:
+        time.sleep(0.1)
+    return count / (time.monotonic() - started)
+
+
+def callback_run(node: Node, count: int, connections: int, offset: int) -> tuple[float, Any]:
+    sink = Sink()
+    started = time.monotonic()
+    sent = collect(load(node, count, connections, offset, sink.url))
+    count = sent["codes"]["200"]
+    assert sent["requests"] == count, sent["codes"]
+    ended = sink.wait_finals(count)
+    return count / (ended - started), sink.stop()
+
+
+def isolation_run(node: Node, count: int, connections: int, offset: int, other: list[str]) -> float:
+    """The rate of a fast receiver's final callbacks while another receiver behaves as told."""
+    fast, second = Sink(), Sink(*other)
+    started = time.monotonic()
+    a = load(node, count, connections // 2, offset, fast.url)
+    b = load(node, count, connections // 2, offset + 5_000_000, second.url)
+    count = collect(a)["codes"]["200"]
+    collect(b)
+    ended = fast.wait_finals(count)
+    fast.stop()
+    second.stop()
+    return count / (ended - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--receipt-delay", type=float, default=1.0)
+    args = parser.parse_args()
+    n, c = args.count, args.connections
+    env = {"JUMBE_CALLBACKS_ALLOW_PRIVATE": "true"}
+    with (
+        carrier(receipt_delay=args.receipt_delay, window=50) as smsc,
+        jumbe(smsc, env=env, binds=1) as node,
+        Contention() as others,
+    ):
+        plain_run(node, 2_000, c, 0)  # warm up
+        with Sampler(node.process.pid) as busy_plain:
+            plain = plain_run(node, n, c, 100_000)
+        with Sampler(node.process.pid) as busy_cb:
+            with_callbacks, _ = callback_run(node, n, c, 200_000)
+        half = with_callbacks / 2
+        paced_count = min(n, int(half * 20))
+        sink = Sink()
+        paced = collect(load(node, paced_count, c, 300_000, sink.url, rate=half))
+        sink.wait_finals(paced["codes"]["200"])
+        lags = sink.stop()["lags"]
+        each = n // 2
+        beside_fast = isolation_run(node, each, c, 400_000, [])
+        beside_slow = isolation_run(node, each, c, 500_000, ["--delay", "5"])
+        beside_dead = isolation_run(node, each, c, 600_000, ["--hang"])
+    report(
+        "callback_speed",
+        {
+            "command": "python -m bench.callback_speed " + " ".join(sys.argv[1:]),
+            "messages": n,
+            "end_to_end_without_callbacks_per_s": round(plain, 1),
+            "end_to_end_with_callbacks_per_s": round(with_callbacks, 1),
+            "ratio_with_to_without": round(with_callbacks / plain, 3),
+            "half_load_rate": round(half, 1),
+            "callback_lag_at_half_load": percentiles(lags),
+            "fast_receiver_rate_beside_fast": round(beside_fast, 1),
+            "beside_5s_receiver": round(beside_slow, 1),
+            "beside_dead_receiver": round(beside_dead, 1),
+            "change_beside_5s": round(beside_slow / beside_fast - 1, 3),
+            "change_beside_dead": round(beside_dead / beside_fast - 1, 3),
+            "server_cpu_percent": {
+                "without": round(busy_plain.cpu_percent, 1),
+                "with": round(busy_cb.cpu_percent, 1),
+            },
+            "receipt_delay_s": args.receipt_delay,
+            "other_processes_cpu_percent": round(others.cpu_percent, 1),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -217,6 +217,20 @@ async def test_callbacks_are_queued_with_each_change(
         p["uuid"] == m.uuid and r.url == "https://93.184.216.34/hook"
         for p, r in zip(payloads, rows, strict=True)
     )
+    assert [(r.sequence, r.delivery_id) for r in rows] == [(1, f"{m.uuid}.1"), (2, f"{m.uuid}.2")]
+    # a message refused at submit has one change: failed, from accepted
+    refused = await send(services, account, callback_url="https://93.184.216.34/hook")
+    await services.delivery.record(
+        [
+            SubmitOutcome(
+                refused.id, "c1", (), False, SubmitError(False, "0x45", "rejected by carrier")
+            )
+        ]
+    )
+    last = await db.read(
+        lambda conn: conn.execute(select(notifications).order_by(notifications.c.id.desc())).first()
+    )
+    assert last is not None and (last.sequence, json.loads(last.payload)["state"]) == (1, "failed")
 
 
 async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -> None:

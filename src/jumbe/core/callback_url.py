@@ -106,8 +106,8 @@ def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     for kind, matches in (
         ("a loopback", address.is_loopback),
         ("a link-local", address.is_link_local),
-        ("a private", address.is_private),
         ("a reserved", address.is_reserved),
+        ("a private", address.is_private),
     ):
         if matches:
             return f"{kind} address ({address})"

@@ -37,6 +37,8 @@ from bench.harness import (
     start_generator,
 )
 
+ENV = {"JUMBE_CALLBACKS_ALLOW_PRIVATE": "true"}  # the receivers are on loopback
+
 
 class Sink:
     def __init__(self, *extra: str) -> None:
@@ -108,8 +110,18 @@ def callback_run(node: Node, count: int, connections: int, offset: int) -> tuple
     return count / (ended - started), sink.stop()
 
 
-def isolation_run(node: Node, count: int, connections: int, offset: int, other: list[str]) -> float:
-    """The rate of a fast receiver's final callbacks while another receiver behaves as told."""
+def isolation_run(count: int, connections: int, receipt_delay: float, other: list[str]) -> float:
+    """The rate of a fast receiver's final callbacks while another receiver behaves as told
+    (a fresh Jumbe each time, so no run inherits another's retries)."""
+    with (
+        carrier(receipt_delay=receipt_delay, window=50) as smsc,
+        jumbe(smsc, env=ENV, binds=1) as node,
+    ):
+        plain_run(node, 1_000, connections, 0)  # warm up
+        return _isolation(node, count, connections, 1_000_000, other)
+
+
+def _isolation(node: Node, count: int, connections: int, offset: int, other: list[str]) -> float:
     fast, second = Sink(), Sink(*other)
     started = time.monotonic()
     a = load(node, count, connections // 2, offset, fast.url)
@@ -129,11 +141,10 @@ def main() -> None:
     parser.add_argument("--receipt-delay", type=float, default=1.0)
     args = parser.parse_args()
     n, c = args.count, args.connections
-    env = {"JUMBE_CALLBACKS_ALLOW_PRIVATE": "true"}
     with (
-        carrier(receipt_delay=args.receipt_delay, window=50) as smsc,
-        jumbe(smsc, env=env, binds=1) as node,
         Contention() as others,
+        carrier(receipt_delay=args.receipt_delay, window=50) as smsc,
+        jumbe(smsc, env=ENV, binds=1) as node,
     ):
         plain_run(node, 2_000, c, 0)  # warm up
         with Sampler(node.process.pid) as busy_plain:
@@ -146,10 +157,10 @@ def main() -> None:
         paced = collect(load(node, paced_count, c, 300_000, sink.url, rate=half))
         sink.wait_finals(paced["codes"]["200"])
         lags = sink.stop()["lags"]
-        each = n // 2
-        beside_fast = isolation_run(node, each, c, 400_000, [])
-        beside_slow = isolation_run(node, each, c, 500_000, ["--delay", "5"])
-        beside_dead = isolation_run(node, each, c, 600_000, ["--hang"])
+    each = n // 2
+    beside_fast = isolation_run(each, c, args.receipt_delay, [])
+    beside_slow = isolation_run(each, c, args.receipt_delay, ["--delay", "5"])
+    beside_dead = isolation_run(each, c, args.receipt_delay, ["--hang"])
     report(
         "callback_speed",
         {

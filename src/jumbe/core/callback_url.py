@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from urllib.parse import urlsplit
 
@@ -83,6 +84,7 @@ def _host(hostname: str, *, bracketed: bool) -> tuple[str, IPAddress | None]:
     return ascii_host, None
 
 
+@lru_cache(maxsize=4096)  # checked before every callback: the range tests are not free
 def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """Why a callback may not go to ``address`` ("a private address (10.0.0.5)"), or None.
 

@@ -9,9 +9,11 @@ body) so a receiver can order a message's callbacks and drop repeats.
 How it keeps up with the pipeline:
 
 - it is woken when callback rows are committed (the event handler's after-commit
-  step) and polls only for retries that fell due;
-- it claims rows in batches, and records outcomes in batches (group commit: the
-  outcomes that finish while one batch commits go in the next);
+  step) or answered, and polls only for retries that fell due;
+- each turn is one transaction that records every outcome learnt since the last
+  turn and claims the next batch (including the callbacks those outcomes let
+  go); turns are at least ``TURN`` apart, so at load the sender adds a few
+  commits a second to the database, not two per callback;
 - each receiver (scheme, host, port) has its own connections, kept alive, at most
   ``per_receiver`` of them; a callback that waits longer than ``timeout`` for
   one, or whose POST takes longer, is a failed attempt. So a slow or dead
@@ -38,20 +40,19 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from sqlalchemy.engine import Connection
+from yarl import URL
 
 from jumbe import metrics
 from jumbe.core.callback_url import CallbackTarget, InvalidCallbackUrl, parse
 from jumbe.services.callback_urls import CallbackUrls
 from jumbe.store import outbox
 from jumbe.store.database import Database
-from jumbe.store.group_commit import GroupCommit
 from jumbe.store.schema import utcnow
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ SIGNATURE_HEADER = "X-Jumbe-Signature"
 EVENT = "message.status"
 LEASE = timedelta(minutes=2)
 POLL_INTERVAL = 1.0  # for retries that fell due; new rows wake the sender
-CLAIM_BATCH = 500
+TURN = 0.025  # seconds at least between two turns (transactions) of the sender
+CLAIM_BATCH = 1000
 MAX_HELD = 20_000  # claimed callbacks held in memory at most (memory bound)
 MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read (the rest is dropped)
 MAX_BACKOFF = 3600.0
@@ -114,19 +116,20 @@ class _Receiver:
 
 @dataclass(slots=True)
 class _Targets:
-    """Parsed callback URLs (a busy account uses one URL for everything)."""
+    """Parsed callback URLs (a busy account uses one URL for everything): the rules' view
+    and aiohttp's."""
 
-    known: dict[str, CallbackTarget | InvalidCallbackUrl] = field(default_factory=dict)
+    known: dict[str, tuple[CallbackTarget, URL] | InvalidCallbackUrl] = field(default_factory=dict)
 
-    def of(self, url: str) -> CallbackTarget:
+    def of(self, url: str) -> tuple[CallbackTarget, URL]:
         found = self.known.get(url)
         if found is None:
             if len(self.known) > 10_000:
                 self.known.clear()
             try:
-                found = parse(url)
-            except InvalidCallbackUrl as exc:
-                found = exc
+                found = (parse(url), URL(url, encoded=False))
+            except (InvalidCallbackUrl, ValueError) as exc:
+                found = InvalidCallbackUrl(str(exc))
             self.known[url] = found
         if isinstance(found, InvalidCallbackUrl):
             raise found
@@ -158,9 +161,7 @@ class WebhookSender:
         self._receivers: dict[tuple[str, str, int], _Receiver] = {}
         self._targets = _Targets()
         self._held = 0
-        self._outcomes: GroupCommit[outbox.Outcome, None] = GroupCommit(
-            self._record, max_batch=2000, name="webhook-outcomes"
-        )
+        self._outcomes: list[outbox.Outcome] = []
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -189,7 +190,6 @@ class WebhookSender:
             headers={"User-Agent": USER_AGENT},
             auto_decompress=False,
         )
-        self._outcomes.start()
         self._task = asyncio.create_task(self._run(), name="webhooks")
 
     async def stop(self) -> None:
@@ -203,7 +203,7 @@ class WebhookSender:
             for task in late:
                 task.cancel()  # their rows are released at the next start
             await asyncio.gather(*late, return_exceptions=True)
-        await self._outcomes.stop()
+        await self._turn(claim=False)  # what was learnt is recorded
         if self._session is not None:
             await self._session.close()
 
@@ -211,46 +211,61 @@ class WebhookSender:
         while True:
             self._wake.clear()
             try:
-                while await self._claim() == CLAIM_BATCH:
-                    pass
+                full = await self._turn(claim=True)
             except Exception:
-                log.exception("webhooks: claiming failed; will retry")
+                log.exception("webhooks: a turn failed; will retry")
+                full = False
+            await asyncio.sleep(TURN)
+            if full:
+                continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._wake.wait()
 
-    async def _claim(self) -> int:
-        room = min(CLAIM_BATCH, MAX_HELD - self._held)
-        if room <= 0:
-            return 0
-        callbacks = await self.db.write(
-            partial(
-                outbox.claim,
+    async def _turn(self, *, claim: bool) -> bool:
+        """Record what was learnt, claim what is due; True when the claim was a full batch."""
+        outcomes, self._outcomes = self._outcomes, []
+        room = min(CLAIM_BATCH, MAX_HELD - self._held) if claim else 0
+        if not outcomes and room <= 0:
+            return False
+        now = utcnow()
+
+        def work(conn: Connection) -> list[outbox.Callback]:
+            outbox.finish(conn, outcomes, now=now)
+            if room <= 0:
+                return []
+            return outbox.claim(
+                conn,
                 limit=room,
-                now=utcnow(),
+                now=now,
                 lease=LEASE,
                 owner=self.owner,
                 skip_locked=not self.db.is_sqlite,
             )
-        )
+
+        try:
+            callbacks = await self.db.write(work)
+        except BaseException:
+            self._outcomes[:0] = outcomes  # not recorded: keep them for the next turn
+            raise
         for callback in callbacks:
             self._held += 1
             task = asyncio.create_task(self._deliver(callback))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        return len(callbacks)
+        return room > 0 and len(callbacks) == room
 
     async def _deliver(self, callback: outbox.Callback) -> None:
         receiver: _Receiver | None = None
         key: tuple[str, str, int] | None = None
         try:
-            target = self._targets.of(callback.url)
+            target, url = self._targets.of(callback.url)
             key = (target.scheme, target.host, target.port)
             receiver = self._receivers.get(key)
             if receiver is None:
                 receiver = self._receivers[key] = _Receiver(asyncio.Semaphore(self.per_receiver))
             receiver.held += 1
-            error = await self._post(callback, target, receiver)
+            error = await self._post(callback, target, url, receiver)
         except Exception as exc:  # whatever went wrong, it is a failed attempt
             error = _describe(exc)
         finally:
@@ -259,20 +274,21 @@ class WebhookSender:
                 receiver.held -= 1
                 if receiver.held <= 0:
                     self._receivers.pop(key, None)
-        recorded = self._outcomes.enqueue(self._outcome(callback, error))
-        # a batch that fails to commit is logged by the group commit; its rows stay
-        # claimed and go again when their lease ends
-        recorded.add_done_callback(_retrieved)
+        self._outcomes.append(self._outcome(callback, error))
+        self._wake.set()
 
     async def _post(
-        self, callback: outbox.Callback, target: CallbackTarget, receiver: _Receiver
+        self, callback: outbox.Callback, target: CallbackTarget, url: URL, receiver: _Receiver
     ) -> str | None:
         """None when the receiver took the callback; else what went wrong."""
-        try:
-            async with asyncio.timeout(self.timeout):
-                await receiver.slots.acquire()
-        except TimeoutError:
-            return f"no connection to the receiver free within {self.timeout:g} s"
+        if receiver.slots.locked():  # wait for one of the receiver's connections, not forever
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await receiver.slots.acquire()
+            except TimeoutError:
+                return f"no connection to the receiver free within {self.timeout:g} s"
+        else:
+            await receiver.slots.acquire()
         try:
             await self.urls.addresses(target)  # an IP literal is checked here; names on connect
             assert self._session is not None
@@ -286,7 +302,7 @@ class WebhookSender:
             if callback.sequence is not None:
                 headers["X-Jumbe-Sequence"] = str(callback.sequence)
             async with self._session.post(
-                callback.url, data=body, headers=headers, allow_redirects=False
+                url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 await response.content.read(MAX_ANSWER)
                 if not 200 <= response.status < 300:
@@ -313,18 +329,6 @@ class WebhookSender:
             status, due, outcome = "pending", now + backoff(attempts, self.retry_base), "retry"
         metrics.webhook_deliveries.labels(outcome).inc()
         return outbox.Outcome(callback.id, callback.message_id, status, attempts, due, error)
-
-    async def _record(self, outcomes: list[outbox.Outcome]) -> Sequence[None]:
-        now = utcnow()
-        released = await self.db.write(lambda conn: outbox.finish(conn, outcomes, now=now))
-        if released:  # the next callbacks of those messages may go now
-            self.wake()
-        return [None] * len(outcomes)
-
-
-def _retrieved(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _describe(exc: BaseException) -> str:

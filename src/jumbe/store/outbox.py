@@ -84,6 +84,18 @@ _READ = (
     .where(n.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(n.c.id)
 )
+_DELIVERED = (
+    update(n)
+    .where(n.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="delivered",
+        attempts=n.c.attempts + 1,
+        next_attempt_at=bindparam("now", type_=UTCDateTime),
+        lease_until=None,
+        lease_owner=None,
+        last_error=None,
+    )
+)
 _FINISH = (
     update(n)
     .where(n.c.id == bindparam("nid"))
@@ -167,22 +179,26 @@ def claim(
 
 
 def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> int:
-    """Record attempts; return how many later callbacks of finished messages became due."""
+    """Record attempts; return how many later callbacks of finished messages became due
+    (a claim in the same transaction takes them)."""
     if not outcomes:
         return 0
-    conn.execute(
-        _FINISH,
-        [
-            {
-                "nid": o.id,
-                "outcome": o.status,
-                "tries": o.attempts,
-                "due": o.next_attempt_at,
-                "error": o.error[:255] if o.error else None,
-            }
-            for o in outcomes
-        ],
-    )
+    delivered = [o.id for o in outcomes if o.status == "delivered"]  # at load, nearly all
+    for start in range(0, len(delivered), CHUNK):
+        conn.execute(_DELIVERED, {"ids": delivered[start : start + CHUNK], "now": now})
+    others = [
+        {
+            "nid": o.id,
+            "outcome": o.status,
+            "tries": o.attempts,
+            "due": o.next_attempt_at,
+            "error": o.error[:255] if o.error else None,
+        }
+        for o in outcomes
+        if o.status != "delivered"
+    ]
+    if others:
+        conn.execute(_FINISH, others)
     done = sorted({o.message_id for o in outcomes if o.status != "pending"})
     released = 0
     for start in range(0, len(done), CHUNK):

@@ -11,7 +11,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from jumbe.app import Jumbe, event_handlers
 from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services import Services
+from jumbe.services.webhooks import NewCallback
 from jumbe.settings import Settings, load_settings
 from jumbe.store.database import Database
 
@@ -77,9 +78,21 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+class UnsentCallbacks:
+    """No webhook sender runs beside bare services: callback rows stay in the outbox."""
+
+    owner = "test-node"
+
+    def __init__(self) -> None:
+        self.offered: list[NewCallback] = []
+
+    def offer(self, callbacks: Sequence[NewCallback]) -> None:
+        self.offered.extend(callbacks)
+
+
 @pytest.fixture
 async def services(db: Database, settings: Settings) -> AsyncIterator[Services]:
-    events = event_handlers(wake_webhooks=lambda: None, receivers=BoundReceivers())
+    events = event_handlers(webhooks=UnsentCallbacks(), receivers=BoundReceivers())
     built = Services.build(db, settings, events=events)
     await built.numbering.refresh(force=True)
     built.messaging.start()

@@ -17,7 +17,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,7 +45,7 @@ from jumbe.services.event_metrics import count_status_changes
 from jumbe.services.events import Events
 from jumbe.services.identity import NewAccount
 from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
-from jumbe.services.webhooks import WebhookRenderer, WebhookRows
+from jumbe.services.webhooks import CallbackLane, WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
@@ -63,11 +63,11 @@ DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 CALLBACK_FORMATS: dict[str, WebhookRenderer] = {"rest": rest_callbacks.render}
 
 
-def event_handlers(*, wake_webhooks: Callable[[], None], receivers: LocalReceivers) -> Events:
+def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
     """Every handler of the events the services raise: the one place they are registered."""
     return Events(
         [
-            WebhookRows(CALLBACK_FORMATS, wake=wake_webhooks),
+            WebhookRows(CALLBACK_FORMATS, webhooks),
             SmppDeliveries(receivers),
             count_status_changes,
         ]
@@ -93,7 +93,7 @@ class Jumbe:
         self.services = Services.build(
             self.db,
             settings,
-            events=event_handlers(wake_webhooks=self.webhooks.wake, receivers=self.bound_receivers),
+            events=event_handlers(webhooks=self.webhooks, receivers=self.bound_receivers),
             callback_urls=callback_urls,
             on_accepted=self._wake_dispatcher,
         )

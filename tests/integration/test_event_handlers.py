@@ -25,6 +25,7 @@ from jumbe.services.smpp_outbox import OwedDelivery, SmppDeliveries
 from jumbe.services.webhooks import WebhookRows
 from jumbe.store.database import Database
 from jumbe.store.schema import notifications, smpp_outbox
+from tests.conftest import UnsentCallbacks
 
 NOW = datetime.now(UTC)
 
@@ -96,12 +97,12 @@ async def raise_events(
     await events.write(db, work)
 
 
-async def test_webhook_rows_use_the_accepting_faces_format_and_wake_after_commit(
+async def test_webhook_rows_use_the_accepting_faces_format_and_go_to_the_sender(
     db: Database, message: tuple[int, int]
 ) -> None:
     account_id, message_id = message
-    woken: list[bool] = []
-    events = Events([WebhookRows(CALLBACK_FORMATS, wake=lambda: woken.append(True))])
+    lane = UnsentCallbacks()
+    events = Events([WebhookRows(CALLBACK_FORMATS, lane)])
     await raise_events(
         db,
         events,
@@ -112,8 +113,11 @@ async def test_webhook_rows_use_the_accepting_faces_format_and_wake_after_commit
         ],
     )
     rows = await db.read(lambda conn: conn.execute(select(notifications)).all())
-    assert len(rows) == 1 and woken == [True]
+    assert len(rows) == 1
     (row,) = rows
+    # written claimed by this node's sender, and offered to it once committed
+    assert (row.lease_owner, row.next_attempt_at > NOW) == ("test-node", True)
+    assert [(c.id, c.payload, c.sequence) for c in lane.offered] == [(row.id, row.payload, 2)]
     body = json.loads(row.payload)
     assert (row.delivery_id, row.sequence) == (f"{body['uuid']}.2", 2)
     assert body["delivery_id"] == row.delivery_id and body["sequence"] == 2
@@ -128,11 +132,11 @@ async def test_nothing_happens_for_a_change_that_is_rolled_back(
     db: Database, message: tuple[int, int]
 ) -> None:
     account_id, message_id = message
-    woken: list[bool] = []
+    lane = UnsentCallbacks()
     receivers = Receivers({account_id})
     events = Events(
         [
-            WebhookRows(CALLBACK_FORMATS, wake=lambda: woken.append(True)),
+            WebhookRows(CALLBACK_FORMATS, lane),
             SmppDeliveries(receivers),
             count_status_changes,
         ]
@@ -149,7 +153,7 @@ async def test_nothing_happens_for_a_change_that_is_rolled_back(
         await events.write(db, work)
     assert await db.read(lambda conn: conn.execute(select(notifications)).all()) == []
     assert await db.read(lambda conn: conn.execute(select(smpp_outbox)).all()) == []
-    assert woken == [] and receivers.offered == []
+    assert lane.offered == [] and receivers.offered == []
     assert (
         REGISTRY.get_sample_value("jumbe_message_status_changes_total", {"status": "delivered"})
         == counted

@@ -8,12 +8,14 @@ body) so a receiver can order a message's callbacks and drop repeats.
 
 How it keeps up with the pipeline:
 
-- it is woken when callback rows are committed (the event handler's after-commit
-  step) or answered, and polls only for retries that fell due;
+- new callback rows are written already claimed by this node and offered to it
+  once committed (``services.webhooks``), so they cost no claim and no read;
+  it polls only for retries that fell due and rows whose node died;
 - each turn is one transaction that records every outcome learnt since the last
-  turn and claims the next batch (including the callbacks those outcomes let
-  go); turns are at least ``TURN`` apart, so at load the sender adds a few
-  commits a second to the database, not two per callback;
+  turn, checks the order of offered rows that are not their message's first,
+  and claims what fell due (including the callbacks those outcomes let go);
+  turns are at least ``TURN`` apart, so at load the sender adds a few commits a
+  second to the database, not one per callback;
 - each receiver (scheme, host, port) has its own connections, kept alive, at most
   ``per_receiver`` of them; a callback that waits longer than ``timeout`` for
   one, or whose POST takes longer, is a failed attempt. So a slow or dead
@@ -40,6 +42,7 @@ import logging
 import random
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -51,6 +54,7 @@ from yarl import URL
 from jumbe import metrics
 from jumbe.core.callback_url import CallbackTarget, InvalidCallbackUrl, parse
 from jumbe.services.callback_urls import CallbackUrls
+from jumbe.services.webhooks import NewCallback
 from jumbe.store import outbox
 from jumbe.store.database import Database
 from jumbe.store.schema import utcnow
@@ -59,11 +63,11 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Jumbe-Signature"
 EVENT = "message.status"
-LEASE = timedelta(minutes=2)
 POLL_INTERVAL = 1.0  # for retries that fell due; new rows wake the sender
 TURN = 0.025  # seconds at least between two turns (transactions) of the sender
 CLAIM_BATCH = 1000
 MAX_HELD = 20_000  # claimed callbacks held in memory at most (memory bound)
+SECRET_TTL = 60.0  # seconds an account's signing secret is used before it is read again
 MAX_ANSWER = 64 * 1024  # bytes of a receiver's answer read (the rest is dropped)
 MAX_BACKOFF = 3600.0
 USER_AGENT = "Jumbe-Webhooks/2"
@@ -162,12 +166,15 @@ class WebhookSender:
         self._targets = _Targets()
         self._held = 0
         self._outcomes: list[outbox.Outcome] = []
+        self._offered: list[NewCallback] = []
+        self._secrets: dict[int, tuple[str, float]] = {}  # account: (secret, when read)
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        """New callbacks are committed: claim them now."""
+    def offer(self, callbacks: Sequence[NewCallback]) -> None:
+        """Rows just committed, claimed for this node: sent from the next turn on."""
+        self._offered.extend(callbacks)
         self._wake.set()
 
     async def start(self) -> None:
@@ -223,37 +230,76 @@ class WebhookSender:
                     await self._wake.wait()
 
     async def _turn(self, *, claim: bool) -> bool:
-        """Record what was learnt, claim what is due; True when the claim was a full batch."""
+        """Record what was learnt, take what was offered, claim what is due; True when the
+        claim was a full batch (more may be due)."""
         outcomes, self._outcomes = self._outcomes, []
-        room = min(CLAIM_BATCH, MAX_HELD - self._held) if claim else 0
-        if not outcomes and room <= 0:
+        offered, self._offered = self._offered, []
+        room = MAX_HELD - self._held - len(offered) if claim else 0
+        overflow: list[int] = []
+        if room < 0 or not claim:  # more than memory allows, or stopping: others take them
+            keep = max(len(offered) + min(room, 0), 0) if claim else 0
+            overflow = [c.id for c in offered[keep:]]
+            offered = offered[:keep]
+        room = min(CLAIM_BATCH, max(room, 0))
+        if not outcomes and not offered and not overflow and room <= 0:
             return False
         now = utcnow()
+        clock = time.monotonic()
+        later = [(c.id, c.message_id) for c in offered if c.sequence > 1]
+        unknown = sorted(
+            {c.account_id for c in offered}
+            - {a for a, (_, at) in self._secrets.items() if clock - at < SECRET_TTL}
+        )
 
-        def work(conn: Connection) -> list[outbox.Callback]:
+        def work(conn: Connection) -> tuple[set[int], dict[int, str], list[outbox.Callback]]:
             outbox.finish(conn, outcomes, now=now)
-            if room <= 0:
-                return []
-            return outbox.claim(
-                conn,
-                limit=room,
-                now=now,
-                lease=LEASE,
-                owner=self.owner,
-                skip_locked=not self.db.is_sqlite,
-            )
+            outbox.put_back(conn, overflow, now=now)
+            ready = outbox.first_of_their_messages(conn, later) if later else set()
+            found = outbox.secrets(conn, unknown) if unknown else {}
+            claimed: list[outbox.Callback] = []
+            if room > 0:
+                claimed = outbox.claim(
+                    conn,
+                    limit=room,
+                    now=now,
+                    lease=outbox.LEASE,
+                    owner=self.owner,
+                    skip_locked=not self.db.is_sqlite,
+                )
+            return ready, found, claimed
 
         try:
-            callbacks = await self.db.write(work)
+            ready, found, claimed = await self.db.write(work)
         except BaseException:
             self._outcomes[:0] = outcomes  # not recorded: keep them for the next turn
+            self._offered[:0] = offered
             raise
-        for callback in callbacks:
-            self._held += 1
-            task = asyncio.create_task(self._deliver(callback))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return room > 0 and len(callbacks) == room
+        for account_id, secret in found.items():
+            self._secrets[account_id] = (secret, clock)
+        for c in offered:
+            if c.sequence > 1 and c.id not in ready:
+                continue  # waits for its message's earlier callback (put back, due with it)
+            self._start(
+                outbox.Callback(
+                    c.id,
+                    c.message_id,
+                    c.url,
+                    c.payload,
+                    0,
+                    c.delivery_id,
+                    c.sequence,
+                    self._secrets[c.account_id][0],
+                )
+            )
+        for callback in claimed:
+            self._start(callback)
+        return room > 0 and len(claimed) == room
+
+    def _start(self, callback: outbox.Callback) -> None:
+        self._held += 1
+        task = asyncio.create_task(self._deliver(callback))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _deliver(self, callback: outbox.Callback) -> None:
         receiver: _Receiver | None = None

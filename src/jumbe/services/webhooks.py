@@ -2,27 +2,59 @@
 
 ``WebhookRows`` is an event handler. The body of each row is rendered by the
 face that accepted the message (a registry keyed by the message's ``source``,
-filled at the composition root), so this service knows no wire format: it only
-writes the rows in the transaction of the change and, once that commits, wakes
-the sender (``engine.webhooks``).
+filled at the composition root), so this service knows no wire format. It
+writes the rows in the transaction of the change, already claimed by this
+node's sender, and once that commits offers them to it (``CallbackLane``, the
+engine's ``WebhookSender``): so a new callback costs the database no claim,
+and the sender holds its body without reading it back. If the node dies first,
+the claim runs out (or is released at restart) and the row is sent from there.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from jumbe.services.events import AfterCommit, Event, StatusChanged
+from jumbe.store.outbox import LEASE
 from jumbe.store.schema import notifications
 
 log = logging.getLogger(__name__)
 
-_INSERT = insert(notifications)
+_INSERT = insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True)
+
+
+@dataclass(slots=True)
+class NewCallback:
+    """A callback row just written, claimed by this node's sender."""
+
+    id: int
+    account_id: int
+    message_id: int
+    url: str
+    payload: str
+    delivery_id: str
+    sequence: int
+
+
+class CallbackLane(Protocol):
+    """This node's webhook sender, as the outbox handler needs it."""
+
+    @property
+    def owner(self) -> str:
+        """The name this node claims rows under."""
+        ...
+
+    def offer(self, callbacks: Sequence[NewCallback]) -> None:
+        """Take rows just committed (after commit, on the event loop)."""
+        ...
 
 
 class WebhookRenderer(Protocol):
@@ -37,14 +69,15 @@ def delivery_id(change: StatusChanged) -> str:
 
 
 class WebhookRows:
-    def __init__(self, renderers: Mapping[str, WebhookRenderer], wake: Callable[[], None]) -> None:
+    def __init__(self, renderers: Mapping[str, WebhookRenderer], sender: CallbackLane) -> None:
         self.renderers = renderers
-        self.wake = wake
+        self.sender = sender
 
     def __call__(
         self, conn: Connection, events: Sequence[Event], now: datetime
     ) -> AfterCommit | None:
-        rows = []
+        rows: list[dict[str, Any]] = []
+        claimed = now + LEASE
         for e in events:
             if not isinstance(e, StatusChanged) or not e.callback_url:
                 continue
@@ -63,11 +96,25 @@ class WebhookRows:
                     "sequence": e.sequence,
                     "status": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": claimed,
+                    "lease_until": claimed,
+                    "lease_owner": self.sender.owner,
                     "created_at": now,
                 }
             )
         if not rows:
             return None
-        conn.execute(_INSERT, rows)
-        return self.wake
+        ids = conn.execute(_INSERT, rows).scalars().all()
+        offered = [
+            NewCallback(
+                id=i,
+                account_id=r["account_id"],
+                message_id=r["message_id"],
+                url=r["url"],
+                payload=r["payload"],
+                delivery_id=r["delivery_id"],
+                sequence=r["sequence"],
+            )
+            for i, r in zip(ids, rows, strict=True)
+        ]
+        return partial(self.sender.offer, offered)

@@ -6,8 +6,10 @@ of the due index and a claim never scans them; if their node dies they are due
 again when the lease ends (or at once when that node restarts and releases its
 own claims).
 
-A message's callbacks leave in order: of its pending rows only the earliest may
-be in flight. A claimed row with an earlier pending sibling is put back, due
+New rows are written already claimed by the node whose sender will send them
+(``services.webhooks``); the claim here is for retries and for rows whose
+node died. A message's callbacks leave in order: of its pending rows only the
+earliest may be in flight. A claimed row with an earlier pending sibling is put back, due
 when that sibling is; when a row is finished (delivered or given up) its
 message's later rows are made due at once.
 """
@@ -25,6 +27,9 @@ from jumbe.store.database import CHUNK
 from jumbe.store.schema import UTCDateTime, accounts, notifications
 
 n = notifications
+
+# How long a claimed row is kept from other senders (longer than any attempt takes).
+LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,19 +152,7 @@ def claim(
     ).all()
     if not claimed:
         return []
-    first: dict[int, int] = {}
-    message_ids = sorted({r.message_id for r in claimed})
-    for start in range(0, len(message_ids), CHUNK):
-        for row in conn.execute(_FIRST_PENDING, {"mids": message_ids[start : start + CHUNK]}):
-            first[row.message_id] = row.first
-    waiting = [
-        {"nid": r.id, "sibling": first[r.message_id]}
-        for r in claimed
-        if first[r.message_id] != r.id
-    ]
-    if waiting:
-        conn.execute(_WAIT_FOR_SIBLING, waiting)
-    ids = sorted(r.id for r in claimed if first[r.message_id] == r.id)
+    ids = sorted(first_of_their_messages(conn, [(r.id, r.message_id) for r in claimed]))
     found: list[Callback] = []
     for start in range(0, len(ids), CHUNK):
         found.extend(
@@ -176,6 +169,38 @@ def claim(
             for r in conn.execute(_READ, {"ids": ids[start : start + CHUNK]})
         )
     return found
+
+
+def first_of_their_messages(conn: Connection, rows: Sequence[tuple[int, int]]) -> set[int]:
+    """Of the given (row id, message id), claimed by the caller, the ids that may go now:
+    each its message's earliest pending row. The others are put back, due with it."""
+    first: dict[int, int] = {}
+    message_ids = sorted({m for _, m in rows})
+    for start in range(0, len(message_ids), CHUNK):
+        for row in conn.execute(_FIRST_PENDING, {"mids": message_ids[start : start + CHUNK]}):
+            first[row.message_id] = row.first
+    waiting = [{"nid": i, "sibling": first[m]} for i, m in rows if first[m] != i]
+    if waiting:
+        conn.execute(_WAIT_FOR_SIBLING, waiting)
+    return {i for i, m in rows if first[m] == i}
+
+
+def secrets(conn: Connection, account_ids: Sequence[int]) -> dict[int, str]:
+    """The accounts' webhook signing secrets."""
+    found = conn.execute(
+        select(accounts.c.id, accounts.c.webhook_secret).where(accounts.c.id.in_(account_ids))
+    )
+    return {r.id: r.webhook_secret for r in found}
+
+
+def put_back(conn: Connection, ids: Sequence[int], *, now: datetime) -> None:
+    """Claimed rows this sender will not send (it holds too many): due for anyone now."""
+    for start in range(0, len(ids), CHUNK):
+        conn.execute(
+            update(n)
+            .where(n.c.id.in_(ids[start : start + CHUNK]), n.c.status == "pending")
+            .values(next_attempt_at=now, lease_until=None, lease_owner=None)
+        )
 
 
 def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> int:

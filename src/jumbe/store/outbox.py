@@ -48,7 +48,8 @@ class Callback:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How an attempt ended: ``status`` delivered, failed (given up) or pending (retry)."""
+    """How an attempt ended: ``status`` delivered (the row goes), failed (given up: kept a
+    while, with its last error) or pending (retry)."""
 
     id: int
     message_id: int
@@ -89,18 +90,9 @@ _READ = (
     .where(n.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(n.c.id)
 )
-_DELIVERED = (
-    update(n)
-    .where(n.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        status="delivered",
-        attempts=n.c.attempts + 1,
-        next_attempt_at=bindparam("now", type_=UTCDateTime),
-        lease_until=None,
-        lease_owner=None,
-        last_error=None,
-    )
-)
+# A delivered callback has nothing left to say (the message keeps its history):
+# deleting it keeps the outbox as small as its backlog, for every index on it.
+_DELIVERED = delete(n).where(n.c.id.in_(bindparam("ids", expanding=True)))
 _FINISH = (
     update(n)
     .where(n.c.id == bindparam("nid"))
@@ -210,7 +202,7 @@ def finish(conn: Connection, outcomes: Sequence[Outcome], *, now: datetime) -> i
         return 0
     delivered = [o.id for o in outcomes if o.status == "delivered"]  # at load, nearly all
     for start in range(0, len(delivered), CHUNK):
-        conn.execute(_DELIVERED, {"ids": delivered[start : start + CHUNK], "now": now})
+        conn.execute(_DELIVERED, {"ids": delivered[start : start + CHUNK]})
     others = [
         {
             "nid": o.id,
@@ -242,7 +234,7 @@ def release(conn: Connection, *, owner: str, now: datetime) -> int:
 
 
 def prune(conn: Connection, *, before: datetime) -> int:
-    """Forget notifications that were delivered or given up on long ago."""
+    """Forget callbacks given up on long ago (delivered ones are gone at once)."""
     result = conn.execute(
         delete(notifications).where(
             notifications.c.status != "pending", notifications.c.created_at < before

@@ -8,6 +8,7 @@ is dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -100,20 +101,30 @@ async def services(db: Database, settings: Settings) -> AsyncIterator[Services]:
     await built.messaging.stop()
 
 
-@pytest.fixture
-async def jumbe(settings: Settings) -> AsyncIterator[Jumbe]:
+@contextlib.asynccontextmanager
+async def running(settings: Settings, **updates: Any) -> AsyncIterator[Jumbe]:
+    """A started server on the settings, quick to sweep and receipt, with ``updates``."""
     fast = settings.model_copy(
         update={
             "sweep_interval": 0.2,
             "dispatch_poll_interval": 0.2,
             "simulator": settings.simulator.model_copy(update={"receipt_delay": 0.1}),
+            **updates,
         }
     )
     app = Jumbe(fast)
     await app.start()
-    await wait_until(lambda: any(c.ready for c in app.connectors.values()), what="connector bound")
-    yield app
-    await app.stop()
+    try:
+        await wait_until(lambda: any(c.ready for c in app.connectors.values()), what="bound")
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def jumbe(settings: Settings) -> AsyncIterator[Jumbe]:
+    async with running(settings) as app:
+        yield app
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from jumbe.app import Jumbe
 from jumbe.settings import Settings
 from tests.callback_receiver import Receiver, verify
-from tests.conftest import final_status, wait_until
+from tests.conftest import final_status, running, wait_until
 
 # How long the receiver stays down; JUMBE_TEST_RECEIVER_DOWN=60 runs the full minute.
 RECEIVER_DOWN = float(os.environ.get("JUMBE_TEST_RECEIVER_DOWN", "3"))
@@ -24,23 +24,14 @@ RECEIVER_DOWN = float(os.environ.get("JUMBE_TEST_RECEIVER_DOWN", "3"))
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Jumbe]:
-    app = Jumbe(
-        settings.model_copy(
-            update={
-                "callbacks_allow_private": True,
-                "webhook_retry_base": 0.2,
-                "webhook_timeout": 2.0,
-                "webhook_concurrency": 2,
-                "sweep_interval": 0.2,
-                "dispatch_poll_interval": 0.2,
-                "simulator": settings.simulator.model_copy(update={"receipt_delay": 0.1}),
-            }
-        )
-    )
-    await app.start()
-    await wait_until(lambda: any(c.ready for c in app.connectors.values()), what="bound")
-    yield app
-    await app.stop()
+    async with running(
+        settings,
+        callbacks_allow_private=True,
+        webhook_retry_base=0.2,
+        webhook_timeout=2.0,
+        webhook_concurrency=2,
+    ) as app:
+        yield app
 
 
 @pytest.fixture

@@ -54,6 +54,10 @@ def handler(counts: Counts, args: argparse.Namespace) -> type[asyncio.Protocol]:
                 self.buffer = self.buffer[end + 4 + length :]
                 self.received(body)
 
+        def answer_late(self) -> None:
+            if not self.transport.is_closing():  # the sender may have given up meanwhile
+                self.transport.write(answer)
+
         def received(self, body: bytes) -> None:
             now = time.time()
             data = json.loads(body)
@@ -68,7 +72,7 @@ def handler(counts: Counts, args: argparse.Namespace) -> type[asyncio.Protocol]:
             if args.hang:
                 return
             if args.delay:
-                asyncio.get_running_loop().call_later(args.delay, self.transport.write, answer)
+                asyncio.get_running_loop().call_later(args.delay, self.answer_late)
             else:
                 self.transport.write(answer)
 

@@ -8,10 +8,11 @@ is dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from jumbe.app import Jumbe
+from jumbe.app import Jumbe, event_handlers
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services import Services
 from jumbe.services.tokens import TokenView
+from jumbe.services.webhooks import NewCallback
 from jumbe.settings import Settings, load_settings
 from jumbe.store.database import Database
 
@@ -78,29 +81,52 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+class UnsentCallbacks:
+    """No webhook sender runs beside bare services: callback rows stay in the outbox."""
+
+    owner = "test-node"
+
+    def __init__(self) -> None:
+        self.offered: list[NewCallback] = []
+
+    def offer(self, callbacks: Sequence[NewCallback]) -> None:
+        self.offered.extend(callbacks)
+
+
 @pytest.fixture
 async def services(db: Database, settings: Settings) -> AsyncIterator[Services]:
-    built = Services.build(db, settings)
+    events = event_handlers(webhooks=UnsentCallbacks(), receivers=BoundReceivers())
+    built = Services.build(db, settings, events=events)
     await built.numbering.refresh(force=True)
     built.messaging.start()
     yield built
     await built.messaging.stop()
 
 
-@pytest.fixture
-async def jumbe(settings: Settings) -> AsyncIterator[Jumbe]:
+@contextlib.asynccontextmanager
+async def running(settings: Settings, **updates: Any) -> AsyncIterator[Jumbe]:
+    """A started server on the settings, quick to sweep and receipt, with ``updates``."""
     fast = settings.model_copy(
         update={
             "sweep_interval": 0.2,
             "dispatch_poll_interval": 0.2,
             "simulator": settings.simulator.model_copy(update={"receipt_delay": 0.1}),
+            **updates,
         }
     )
     app = Jumbe(fast)
     await app.start()
-    await wait_until(lambda: any(c.ready for c in app.connectors.values()), what="connector bound")
-    yield app
-    await app.stop()
+    try:
+        await wait_until(lambda: any(c.ready for c in app.connectors.values()), what="bound")
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def jumbe(settings: Settings) -> AsyncIterator[Jumbe]:
+    async with running(settings) as app:
+        yield app
 
 
 @pytest.fixture

@@ -39,13 +39,20 @@ from jumbe.engine.webhooks import WebhookSender
 from jumbe.faces import daraja, m2m
 from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
+from jumbe.faces.rest import callbacks as rest_callbacks
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
 from jumbe.services.accounts import NewAccount
+from jumbe.services.callback_urls import CallbackUrls
+from jumbe.services.event_metrics import count_status_changes
+from jumbe.services.events import Events
+from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
+from jumbe.services.webhooks import CallbackLane, WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
@@ -61,13 +68,44 @@ SIMULATOR_JOURNAL_FILE = "simulator.db"
 SERVER_URL_FILE = "server.url"  # where this data dir's running server answers, for the CLI
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
+# Each face that takes a callback URL renders its callbacks; keyed by messages' source.
+CALLBACK_FORMATS: dict[str, WebhookRenderer] = {"rest": rest_callbacks.render}
+
+
+def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
+    """Every handler of the events the services raise: the one place they are registered."""
+    return Events(
+        [
+            WebhookRows(CALLBACK_FORMATS, webhooks),
+            SmppDeliveries(receivers),
+            count_status_changes,
+        ]
+    )
+
 
 class Jumbe:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        callback_urls = CallbackUrls(allow_private=settings.callbacks_allow_private)
+        self.webhooks = WebhookSender(
+            self.db,
+            callback_urls,
+            owner=settings.node_id,
+            timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            per_receiver=settings.webhook_concurrency,
+            retry_base=settings.webhook_retry_base,
+        )
+        # receipts and MO for accounts bound here skip the outbox poll
+        self.bound_receivers = BoundReceivers()
         self.services = Services.build(
-            self.db, settings, on_accepted=self._wake_dispatcher, public_url=self._public_url
+            self.db,
+            settings,
+            events=event_handlers(webhooks=self.webhooks, receivers=self.bound_receivers),
+            callback_urls=callback_urls,
+            on_accepted=self._wake_dispatcher,
+            public_url=self._public_url,
         )
         self.recorder = Recorder(self.services.delivery)
         self.simulator: CarrierSimulator | None = None
@@ -98,16 +136,7 @@ class Jumbe:
             self.services.smpp_outbox,
             interval=settings.sweep_interval,
         )
-        self.smpp = SmppServer(self.services, settings)
-        # receipts and MO for accounts bound here skip the outbox poll
-        self.services.delivery.has_receiver = lambda account_id: account_id in self.smpp.receiving
-        self.services.delivery.on_owed = self.smpp.outbound.offer
-        self.webhooks = WebhookSender(
-            self.db,
-            timeout=settings.webhook_timeout,
-            max_attempts=settings.webhook_max_attempts,
-            concurrency=settings.webhook_concurrency,
-        )
+        self.smpp = SmppServer(self.services, settings, self.bound_receivers)
         self.mailer = MailSender(self.services.mail, settings.smtp, sender=settings.mail_from)
         self.http = create_app(
             self.services,
@@ -177,7 +206,7 @@ class Jumbe:
         await self.dispatcher.start()
         self.receipt_queries.start()
         self.sweeper.start()
-        self.webhooks.start()
+        await self.webhooks.start()
         self.mailer.start()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()

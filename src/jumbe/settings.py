@@ -158,9 +158,11 @@ class Settings(BaseSettings):
     sim_carrier: str = "safaricom"
 
     # webhooks
-    webhook_timeout: float = 5.0
-    webhook_max_attempts: int = 10
-    webhook_concurrency: int = 50
+    webhook_timeout: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    webhook_concurrency: int = Field(default=20, ge=1, le=1000)  # per receiver
+    webhook_retry_base: float = Field(default=10.0, gt=0)  # first retry; doubles up to an hour
+    callbacks_allow_private: bool = False  # loopback, private, link-local targets
 
     # security
     auth_failures_per_minute: int = Field(default=30, ge=1)

@@ -1,5 +1,6 @@
 """kill -9 with messages in flight: after a restart every acknowledged message ends
-final, none is charged twice, and resubmissions stay inside the documented window.
+final, none is charged twice, resubmissions stay inside the documented window, and
+the callback outbox loses nothing: every message's callbacks arrive, in order.
 
 The carrier runs in its own process (``jumbe simulate carrier``) so that it outlives
 the crash and its submission log shows every submit_sm it ever received.
@@ -22,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.callback_receiver import Receiver
 from tests.conftest import wait_until
 
 MESSAGES = 300
@@ -107,6 +109,17 @@ async def test_kill_minus_nine_with_messages_in_flight(
     carrier: tuple[int, int, Path], database_url: str, tmp_path: Path
 ) -> None:
     smpp_port, _control_port, log = carrier
+    receiver = Receiver()  # lives in this process: it outlives the server's crash
+    await receiver.start()
+    try:
+        await _crash_and_recover(smpp_port, log, receiver, database_url, tmp_path)
+    finally:
+        await receiver.close()
+
+
+async def _crash_and_recover(
+    smpp_port: int, log: Path, receiver: Receiver, database_url: str, tmp_path: Path
+) -> None:
     http_port = free_port()
     data_dir = tmp_path / "data"
     env = {
@@ -118,6 +131,7 @@ async def test_kill_minus_nine_with_messages_in_flight(
         "JUMBE_UPSTREAM_SMPP": f"smpp://crash:test-password@127.0.0.1:{smpp_port}",
         "JUMBE_NODE_ID": "crash-test",
         "JUMBE_DISPATCH_POLL_INTERVAL": "0.2",
+        "JUMBE_CALLBACKS_ALLOW_PRIVATE": "true",  # the receiver is on loopback
     }
     base = f"http://127.0.0.1:{http_port}"
     server = start_server(env)
@@ -133,7 +147,11 @@ async def test_kill_minus_nine_with_messages_in_flight(
                 try:
                     answer = await api.post(
                         "/api/v1/messages",
-                        json={"to": f"+2547130{i:05d}", "message": f"crash test {i}"},
+                        json={
+                            "to": f"+2547130{i:05d}",
+                            "message": f"crash test {i}",
+                            "callback_url": receiver.url,
+                        },
                     )
                 except httpx.HTTPError:
                     return None  # not acknowledged: it owes us nothing
@@ -170,6 +188,14 @@ async def test_kill_minus_nine_with_messages_in_flight(
             # also those committed just before the kill whose answer never left
             await wait_until(lambda: _zero(unfinished()), within=60, what="nothing left unfinished")
             stored = (await api.get("/api/v1/messages")).json()["data"]["total"]
+
+            # callbacks: each acknowledged message's sent and final, the final after the sent
+            # (repeats from the at-least-once window dropped by delivery id)
+            await wait_until(
+                lambda: all(receiver.by_message().get(u) == [1, 2] for u in acknowledged),
+                within=60,
+                what="every acknowledged message's callbacks",
+            )
     finally:
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(30) == 0, "a clean shutdown exits 0"
@@ -187,8 +213,9 @@ async def test_kill_minus_nine_with_messages_in_flight(
     assert f"balance: {1000 - stored} units" in check.stdout
 
     # carrier side: every message at least once; repeats only inside the window
+    submissions = await asyncio.to_thread(log.read_text)
     per_destination = Counter(
-        json.loads(line)["destination_addr"] for line in log.read_text().splitlines()
+        json.loads(line)["destination_addr"] for line in submissions.splitlines()
     )
     duplicates = sum(n - 1 for n in per_destination.values())
     assert len(per_destination) == stored

@@ -202,7 +202,7 @@ async def test_cancel_refunds_and_refuses_what_is_in_flight(
 async def test_callbacks_are_queued_with_each_change(
     services: Services, account: int, db: Database
 ) -> None:
-    m = await send(services, account, callback_url="https://example.com/hook")
+    m = await send(services, account, callback_url="https://93.184.216.34/hook")
     await services.delivery.record([sent(m, "cb1")])
     await services.delivery.record([receipt("cb1", MessageStatus.DELIVERED)])
     rows = await db.read(
@@ -214,9 +214,23 @@ async def test_callbacks_are_queued_with_each_change(
         ("delivered", "delivered"),
     ]
     assert all(
-        p["uuid"] == m.uuid and r.url == "https://example.com/hook"
+        p["uuid"] == m.uuid and r.url == "https://93.184.216.34/hook"
         for p, r in zip(payloads, rows, strict=True)
     )
+    assert [(r.sequence, r.delivery_id) for r in rows] == [(1, f"{m.uuid}.1"), (2, f"{m.uuid}.2")]
+    # a message refused at submit has one change: failed, from accepted
+    refused = await send(services, account, callback_url="https://93.184.216.34/hook")
+    await services.delivery.record(
+        [
+            SubmitOutcome(
+                refused.id, "c1", (), False, SubmitError(False, "0x45", "rejected by carrier")
+            )
+        ]
+    )
+    last = await db.read(
+        lambda conn: conn.execute(select(notifications).order_by(notifications.c.id.desc())).first()
+    )
+    assert last is not None and (last.sequence, json.loads(last.payload)["state"]) == (1, "failed")
 
 
 async def test_inbound_goes_to_the_owner_of_the_short_code(services: Services) -> None:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from jumbe.app import Jumbe
-from tests.conftest import demo_token, final_status, wait_until
+from tests.conftest import demo_token
 
 SEND = {"to": "+254712345678", "message": "hi"}
 
@@ -170,60 +161,3 @@ async def test_token_lifecycle_over_http(jumbe: Jumbe, demo: httpx.AsyncClient) 
     bad = await demo.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]})
     assert bad.status_code == 400 and "root" in bad.json()["error"]
     assert (await demo.delete("/api/v1/tokens/no-such-token")).status_code == 404
-
-
-class _Receiver:
-    """A webhook endpoint on a free port that records what it is sent."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.calls: list[tuple[dict[str, str], bytes, int]] = []
-        self.fail_first = fail_first
-        app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-
-    async def hook(self, request: Request) -> Response:
-        code = 500 if len(self.calls) < self.fail_first else 204
-        self.calls.append((dict(request.headers), await request.body(), code))
-        return Response(status_code=code)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.socket.getsockname()[1]}/hook"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[_Receiver]:
-    r = _Receiver(fail_first=1)
-    task = asyncio.create_task(r.server.serve(sockets=[r.socket]))
-    await wait_until(lambda: r.server.started, what="receiver")
-    yield r
-    r.server.should_exit = True
-    await task
-
-
-async def test_callbacks_are_signed_and_retried(
-    jumbe: Jumbe, demo: httpx.AsyncClient, receiver: _Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("jumbe.engine.webhooks.backoff", lambda attempts: timedelta(0))
-    assert jumbe.demo is not None
-    sent = await demo.post("/api/v1/messages", json={**SEND, "callback_url": receiver.url})
-    uuid = sent.json()["data"]["uuid"]
-    assert (await final_status(demo, uuid))["status"] == "delivered"
-
-    def acknowledged() -> list[str]:
-        return sorted(
-            {json.loads(body)["state"] for _, body, code in receiver.calls if code == 204}
-        )
-
-    await wait_until(lambda: acknowledged() == ["delivered", "sent"], what="both callbacks")
-    refused = [json.loads(body)["state"] for _, body, code in receiver.calls if code == 500]
-    assert len(refused) == 1  # and it was tried again until it got through
-    secret = jumbe.demo.webhook_secret.encode()
-    for headers, body, _code in receiver.calls:
-        signature = dict(p.split("=", 1) for p in headers["x-jumbe-signature"].split(","))
-        stamp, mac = signature["t"], signature["v1"]
-        expected = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(mac, expected)
-        assert json.loads(body)["uuid"] == uuid

@@ -135,3 +135,18 @@ def test_combine_parts_rejects_empty() -> None:
 def test_combine_parts_rejects_inbound_status() -> None:
     with pytest.raises(ValueError):
         combine_parts([S.RECEIVED, S.DELIVERED])
+
+
+def test_the_status_a_change_came_from_follows_from_the_row() -> None:
+    from jumbe.core.status import previous
+
+    assert previous(MessageStatus.SENT, was_sent=True) is MessageStatus.ACCEPTED
+    assert previous(MessageStatus.CANCELLED, was_sent=False) is MessageStatus.ACCEPTED
+    assert previous(MessageStatus.DELIVERED, was_sent=True) is MessageStatus.SENT
+    for final in (MessageStatus.FAILED, MessageStatus.EXPIRED):
+        assert previous(final, was_sent=True) is MessageStatus.SENT
+        assert previous(final, was_sent=False) is MessageStatus.ACCEPTED
+    for new in MessageStatus:
+        for was_sent in (False, True):
+            if new is not MessageStatus.RECEIVED and new is not MessageStatus.ACCEPTED:
+                assert can_transition(previous(new, was_sent=was_sent), new)

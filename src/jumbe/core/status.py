@@ -13,6 +13,7 @@ __all__ = [
     "MessageStatus",
     "can_transition",
     "combine_parts",
+    "previous",
     "sources",
     "status_for_receipt",
 ]
@@ -66,6 +67,23 @@ def sources(new: MessageStatus) -> frozenset[MessageStatus]:
     """Statuses from which ``new`` may be reached; the WHERE clause of a conditional update,
     so a duplicate or late receipt matches no row instead of rewriting history."""
     return _SOURCES[new]
+
+
+def previous(new: MessageStatus, *, was_sent: bool) -> MessageStatus:
+    """The status a message just left to reach ``new``, from what the row still shows.
+
+    The machine is linear: sent and cancelled come only from accepted, delivered only
+    from sent, and a failed or expired message came from sent exactly when it has a
+    sent time. So a status change needs no second read (nor a RETURNING of old
+    values, which SQLite lacks) to know where it came from.
+    """
+    if was_sent and MessageStatus.SENT in _SOURCES[new]:
+        return MessageStatus.SENT
+    if MessageStatus.ACCEPTED in _SOURCES[new]:
+        return MessageStatus.ACCEPTED
+    if MessageStatus.SENT in _SOURCES[new]:
+        return MessageStatus.SENT
+    raise ValueError(f"no status change leads to {new.value}")
 
 
 _RECEIPT_STAT: dict[str, MessageStatus | None] = {

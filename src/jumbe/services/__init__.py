@@ -9,8 +9,10 @@ from datetime import timedelta
 from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
 from jumbe.services.billing import BillingService
+from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
+from jumbe.services.events import Events
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
@@ -64,16 +66,28 @@ class Services:
         cls,
         db: Database,
         settings: Settings,
+        *,
+        events: Events | None = None,
+        callback_urls: CallbackUrls | None = None,
         on_accepted: Callable[[], None] | None = None,
         public_url: Callable[[], str] | None = None,
     ) -> Services:
-        """``public_url``: where links in mail point (the running server knows its port)."""
+        """``events``: the handlers of the status changes and MO messages the services raise
+        (``app.event_handlers``); only tools that change no message's status (the CLI's
+        administrative commands) may leave it out. ``public_url``: where links in mail
+        point (the running server knows its port)."""
+        events = events or Events()
+        callback_urls = callback_urls or CallbackUrls(
+            allow_private=settings.callbacks_allow_private
+        )
         numbering = NumberingService(
             db, routed=[*(c for c in settings.routes if c != "default"), settings.sim_carrier]
         )
         messaging = MessagingService(
             db,
             numbering,
+            events,
+            callback_urls,
             validity=timedelta(hours=settings.validity_hours),
             max_parts=settings.max_parts,
             on_accepted=on_accepted,
@@ -106,6 +120,7 @@ class Services:
             delivery=DeliveryService(
                 db,
                 numbering,
+                events,
                 receipt_grace=timedelta(hours=settings.receipt_grace_hours),
                 receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),

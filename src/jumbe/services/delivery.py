@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
@@ -25,8 +24,8 @@ from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.sim_identifiers import COUNTRY_CODE
 from jumbe.core.status import MessageStatus, combine_parts
+from jumbe.services.events import Events, MessageReceived, Raised
 from jumbe.services.numbering import NumberingService
-from jumbe.services.smpp_outbox import Announcements, OwedDelivery
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.store.database import CHUNK, Database
 from jumbe.store.schema import (
@@ -174,6 +173,7 @@ class DeliveryService:
         self,
         db: Database,
         numbering: NumberingService,
+        events: Events,
         *,
         receipt_grace: timedelta,
         receipt_query_after: timedelta,
@@ -181,12 +181,9 @@ class DeliveryService:
         """``receipt_query_after``: a part this long without a receipt is asked about."""
         self.db = db
         self.numbering = numbering
+        self.events = events
         self.receipt_grace = receipt_grace
         self.receipt_query_after = receipt_query_after
-        # Set by the composition root when this node serves SMPP receivers: owed
-        # receipts and MO for accounts bound here go straight to them after commit.
-        self.has_receiver: Callable[[int], bool] = lambda _account: False
-        self.on_owed: Callable[[list[OwedDelivery]], None] | None = None
 
     async def record(self, facts: Sequence[Fact]) -> list[bool]:
         """Write a batch of facts; the result per fact says whether it matched a message."""
@@ -199,14 +196,13 @@ class DeliveryService:
             for f in facts
             if isinstance(f, InboundMessage)
         ]
-        announce = Announcements(self.has_receiver, [])
         unroutable: list[InboundMessage] = []
 
-        def work(conn: Connection) -> dict[int, bool]:
+        def work(conn: Connection, raised: Raised) -> dict[int, bool]:
             finals: Finals = defaultdict(list)
             settle: set[int] = set()
             if outcomes:
-                settle |= self._record_outcomes(conn, outcomes, now)
+                settle |= self._record_outcomes(conn, outcomes, now, raised)
             matched: dict[int, bool] = {}
             if receipts:
                 matched, touched = self._record_receipts(conn, receipts, finals)
@@ -221,13 +217,13 @@ class DeliveryService:
                     now=now,
                     detail=RECEIPT_DETAIL[status],
                     error_code=error,
-                    announce=announce,
+                    raised=raised,
                 )
             if inbound:
-                unroutable[:] = self._record_inbound(conn, inbound, now, announce)
+                unroutable[:] = self._record_inbound(conn, inbound, raised)
             return matched
 
-        matched = await self.db.write(work)
+        matched = await self.events.write(self.db, work)
         for m in unroutable:
             log.warning(
                 "unroutable MO message from %s via %s: no account owns the number %s;"
@@ -236,12 +232,10 @@ class DeliveryService:
                 m.connector,
                 m.recipient,
             )
-        if announce.owed and self.on_owed is not None:
-            self.on_owed(announce.owed)
         return [matched.get(id(f), True) for f in facts]
 
     def _record_outcomes(
-        self, conn: Connection, outcomes: list[SubmitOutcome], now: datetime
+        self, conn: Connection, outcomes: list[SubmitOutcome], now: datetime, raised: Raised
     ) -> set[int]:
         parts = [
             {
@@ -282,10 +276,17 @@ class DeliveryService:
                 now=now,
                 detail=f"handed to carrier via {connector}",
                 via=connector,
+                raised=raised,
             )
         for (code, description), ids in failed.items():
             moved = transition(
-                conn, ids, MessageStatus.FAILED, now=now, detail=description, error_code=code
+                conn,
+                ids,
+                MessageStatus.FAILED,
+                now=now,
+                detail=description,
+                error_code=code,
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="rejected by the carrier")
         if retries:
@@ -364,11 +365,7 @@ class DeliveryService:
             finals[(final, error)].append(mid)
 
     def _record_inbound(
-        self,
-        conn: Connection,
-        inbound: list[InboundMessage],
-        now: datetime,
-        announce: Announcements,
+        self, conn: Connection, inbound: list[InboundMessage], raised: Raised
     ) -> list[InboundMessage]:
         """Store the complete MO messages; those to a number no account owns are returned."""
         whole = [m for m in inbound if m.concat is None]
@@ -382,7 +379,7 @@ class DeliveryService:
             for r in conn.execute(_OWNERS, {"numbers": list({m.recipient for m in whole})})
         }
         devices = _devices(conn, [m.sender for m in whole])
-        rows = []
+        rows: list[dict[str, Any]] = []
         for m in whole:
             text, encoding = decode_short_message(m.data_coding, m.payload)
             owner = owners.get(m.recipient)
@@ -411,22 +408,21 @@ class DeliveryService:
                 }
             )
         ids = {r.uuid: r.id for r in conn.execute(_INSERT_INBOUND, rows)}
-        owed = []
-        for row in rows:
-            account_id = row["account_id"]
-            if isinstance(account_id, int):  # an MO to nobody's number is stored, not owed
-                message = SimpleNamespace(id=ids[row["uuid"]], **row)
-                owed.append(
-                    OwedDelivery.of(
-                        account_id,
-                        "mo",
-                        message,
-                        status=MessageStatus.RECEIVED,
-                        status_at=message.status_at,
-                        error_code=None,
-                    )
-                )
-        announce.queue(conn, owed, now)  # for the account's SMPP receivers
+        raised.add(
+            MessageReceived(
+                message_id=ids[row["uuid"]],
+                uuid=row["uuid"],
+                account_id=row["account_id"],
+                sim_id=row["sim_id"],
+                sender=row["sender"],
+                recipient=row["recipient"],
+                body=row["body"],
+                encoding=row["encoding"],
+                parts=row["parts"],
+                received_at=row["created_at"],
+            )
+            for row in rows
+        )
         return [m for m in whole if m.recipient not in owners]
 
     def _reassemble(
@@ -497,7 +493,7 @@ class DeliveryService:
         """Expire what can no longer be delivered; refund what never left the platform."""
         now = utcnow()
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection, raised: Raised) -> int:
             waiting = (
                 conn.execute(
                     select(messages.c.id)
@@ -514,6 +510,7 @@ class DeliveryService:
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="validity period ended before a carrier accepted it",
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="expired unsent")
             unanswered = (
@@ -534,10 +531,11 @@ class DeliveryService:
                 MessageStatus.EXPIRED,
                 now=now,
                 detail="no delivery receipt from the carrier within the validity period",
+                raised=raised,
             )
             return len(moved) + len(moved_sent)
 
-        return await self.db.write(work)
+        return await self.events.write(self.db, work)
 
 
 def _masked(number: str) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.engine import Connection
@@ -28,6 +27,7 @@ from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
 from jumbe.core.user_data import BINARY, binary_parts, capacity
 from jumbe.services.billing import UNITS, post_entry
+from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.errors import (
     Conflict,
     InsufficientBalance,
@@ -38,6 +38,7 @@ from jumbe.services.errors import (
     ServiceError,
     UnknownSender,
 )
+from jumbe.services.events import Events, Raised
 from jumbe.services.numbering import NumberingService
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
@@ -100,6 +101,8 @@ class MessagingService:
         self,
         db: Database,
         numbering: NumberingService,
+        events: Events,
+        callback_urls: CallbackUrls,
         *,
         validity: timedelta = timedelta(hours=24),
         max_parts: int = 10,
@@ -107,6 +110,8 @@ class MessagingService:
     ) -> None:
         self.db = db
         self.numbering = numbering
+        self.events = events
+        self.callback_urls = callback_urls
         self.validity = validity
         self.max_parts = max_parts
         self.on_accepted = on_accepted
@@ -123,7 +128,10 @@ class MessagingService:
     # sending -----------------------------------------------------------------
 
     async def send(self, account_id: int, request: SendRequest) -> MessageView:
-        return await self._accepts.submit(self._prepare(account_id, request, utcnow()))
+        prepared = self._prepare(account_id, request, utcnow())
+        if request.callback_url is not None:
+            await self.callback_urls.check(request.callback_url)
+        return await self._accepts.submit(prepared)
 
     async def send_many(
         self, account_id: int, requests: Sequence[SendRequest]
@@ -135,11 +143,19 @@ class MessagingService:
         group commit makes.
         """
         now = utcnow()
+        refused: dict[str, ServiceError] = {}
+        for url in {r.callback_url for r in requests if r.callback_url is not None}:
+            try:
+                await self.callback_urls.check(url)
+            except ServiceError as exc:
+                refused[url] = exc
         results: list[MessageView | ServiceError | None] = []
         pending: list[_Pending] = []
         slots: list[int] = []
         for req in requests:
             try:
+                if req.callback_url in refused:
+                    raise refused[req.callback_url]
                 prepared = self._prepare(account_id, req, now)
             except ServiceError as exc:
                 results.append(exc)
@@ -179,8 +195,6 @@ class MessagingService:
             raise InvalidRequest("validity period has already ended")
         if deliver_at >= valid_until:
             raise InvalidRequest("scheduled delivery time is after the end of the validity period")
-        if req.callback_url is not None:
-            _check_callback_url(req.callback_url)
         if req.client_ref is not None and len(req.client_ref) > 64:
             raise InvalidRequest("client reference must be at most 64 characters")
         row = {
@@ -431,7 +445,7 @@ class MessagingService:
         """Cancel a message no carrier has been handed yet, and refund it."""
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection, raised: Raised) -> None:
             row = conn.execute(
                 select(messages.c.id, messages.c.status, messages.c.lease_until).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -444,11 +458,16 @@ class MessagingService:
             ):
                 raise Conflict("message has already been handed to the carrier")
             moved = transition(
-                conn, [row.id], MessageStatus.CANCELLED, now=now, detail="cancelled by the sender"
+                conn,
+                [row.id],
+                MessageStatus.CANCELLED,
+                now=now,
+                detail="cancelled by the sender",
+                raised=raised,
             )
             refund_unsent(conn, moved, now=now, why="cancelled")
 
-        await self.db.write(work)
+        await self.events.write(self.db, work)
         return await self.get(account_id, message_uuid)
 
 
@@ -553,9 +572,3 @@ def _check_unicode(field: str, value: str | None) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidRequest(f"{field} contains invalid characters (unpaired surrogates)") from exc
-
-
-def _check_callback_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise InvalidRequest("callback_url must be an http:// or https:// URL")

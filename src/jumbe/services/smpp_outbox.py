@@ -1,11 +1,13 @@
 """Receipts and MO messages owed to accounts' SMPP receivers.
 
-Rows are written in the transaction that makes a message final (when its SMPP
-sender asked for a receipt) or stores an MO. Two lanes deliver them:
+``SmppDeliveries`` is an event handler: it writes the rows in the transaction
+that makes a message final (when its SMPP sender asked for a receipt) or stores
+an MO. Two lanes deliver them:
 
-- the fast lane: when the account has a receiver bound on this node, the row is
-  written already leased and handed to the SMPP server straight after the
-  commit, with everything its deliver_sm needs; no further read or claim;
+- the fast lane: when the account has a receiver bound on this node (it asks
+  ``LocalReceivers``, which the composition root passes in), the row is written
+  already leased and offered to those receivers straight after the commit, with
+  everything its deliver_sm needs; no further read or claim;
 - the poll: rows that no local receiver could take (none bound, the node died,
   a delivery failed) are claimed for accounts with a receiver once their lease
   is over, until they expire.
@@ -17,15 +19,17 @@ one repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from jumbe.core.status import MessageStatus
+from jumbe.core.status import FINAL, MessageStatus
+from jumbe.services.events import AfterCommit, Event, MessageReceived, StatusChanged
 from jumbe.store.database import CHUNK, Database
 from jumbe.store.schema import UTCDateTime, messages, smpp_outbox, utcnow
 
@@ -96,7 +100,8 @@ class OwedDelivery:
         outbox_id: int = 0,
         attempts: int = 0,
     ) -> OwedDelivery:
-        """From a message row (id, uuid, sender, recipient, body, encoding, created_at)."""
+        """From a message row (id, uuid, sender, recipient, body, encoding, created_at),
+        as the poll reads it back."""
         return cls(
             outbox_id=outbox_id,
             account_id=account_id,
@@ -115,18 +120,53 @@ class OwedDelivery:
         )
 
 
-@dataclass
-class Announcements:
-    """Owed rows written by one transaction, collecting those for this node's fast lane."""
+def wants_receipt(registered_delivery: int, status: MessageStatus) -> bool:
+    """SMPP 3.4 registered_delivery, low bits: 1 every final outcome, 2 failures only."""
+    if status not in FINAL:
+        return False
+    wanted = registered_delivery & 0x03
+    return wanted == 1 or (wanted == 2 and status is not MessageStatus.DELIVERED)
 
-    has_receiver: Callable[[int], bool]
-    owed: list[OwedDelivery]
 
-    def queue(self, conn: Connection, deliveries: Sequence[OwedDelivery], now: datetime) -> None:
-        if not deliveries:
-            return
+class LocalReceivers(Protocol):
+    """This node's bound SMPP receivers, as the outbox needs to know them."""
+
+    def has_receiver(self, account_id: int) -> bool:
+        """Whether the account has a receiver bound here (asked from the database thread)."""
+        ...
+
+    def offer(self, owed: Sequence[OwedDelivery]) -> None:
+        """Take rows just committed, leased to this node (on the event loop, after commit)."""
+        ...
+
+
+class SmppDeliveries:
+    """Event handler: the receipts and MO messages owed to SMPP receivers, as outbox rows."""
+
+    def __init__(self, receivers: LocalReceivers) -> None:
+        self.receivers = receivers
+
+    def __call__(
+        self, conn: Connection, events: Sequence[Event], now: datetime
+    ) -> AfterCommit | None:
+        owed = []
+        for e in events:
+            if isinstance(e, StatusChanged):
+                if wants_receipt(e.registered_delivery, e.status):
+                    owed.append(_receipt(e))
+            elif e.account_id is not None:  # an MO to nobody's number is stored, not owed
+                owed.append(_mo(e, e.account_id))
+        if not owed:
+            return None
+        local = self.queue(conn, owed, now)
+        return partial(self.receivers.offer, local) if local else None
+
+    def queue(
+        self, conn: Connection, deliveries: Sequence[OwedDelivery], now: datetime
+    ) -> list[OwedDelivery]:
+        """Write the rows; return those leased to this node's receivers, with their ids."""
         leased = now + LEASE
-        local = [self.has_receiver(d.account_id) for d in deliveries]
+        local = [self.receivers.has_receiver(d.account_id) for d in deliveries]
         rows = conn.execute(
             _INSERT,
             [
@@ -145,11 +185,47 @@ class Announcements:
             ],
         ).all()
         outbox_id = {r.message_id: r.id for r in rows}
-        self.owed.extend(
+        return [
             replace(d, outbox_id=outbox_id[d.message_id])
             for d, here in zip(deliveries, local, strict=True)
             if here
-        )
+        ]
+
+
+def _receipt(change: StatusChanged) -> OwedDelivery:
+    return OwedDelivery(
+        outbox_id=0,
+        account_id=change.account_id,
+        kind="receipt",
+        message_id=change.message_id,
+        uuid=change.uuid,
+        sender=change.sender,
+        recipient=change.recipient,
+        body=change.body,
+        encoding=change.encoding,
+        status=change.status,
+        created_at=change.created_at,
+        status_at=change.status_at,
+        error_code=change.error_code,
+    )
+
+
+def _mo(received: MessageReceived, account_id: int) -> OwedDelivery:
+    return OwedDelivery(
+        outbox_id=0,
+        account_id=account_id,
+        kind="mo",
+        message_id=received.message_id,
+        uuid=received.uuid,
+        sender=received.sender,
+        recipient=received.recipient,
+        body=received.body,
+        encoding=received.encoding,
+        status=MessageStatus.RECEIVED,
+        created_at=received.received_at,
+        status_at=received.received_at,
+        error_code=None,
+    )
 
 
 class SmppOutbox:

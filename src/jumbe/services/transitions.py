@@ -1,10 +1,11 @@
-"""Status changes, written once, with their announcements and refunds.
+"""Status changes, written once, raised as events, with their refunds.
 
 Every status change in Jumbe goes through ``transition``: a conditional UPDATE
 (``WHERE status IN sources(new)``) so a transition happens at most once however
-many receipts, retries or nodes race for it. For the rows it actually changed,
-the same transaction queues a webhook when the message has a callback URL and
-an SMPP receipt when its SMPP sender asked for one.
+many receipts, retries or nodes race for it. The rows it actually changed come
+back as ``StatusChanged`` events, raised in the same transaction, where the
+handlers registered at the composition root write their effects (webhook rows,
+SMPP receipts); nothing here knows those formats.
 
 Statements on this path are built once, at import: building and cache-keying
 a SQLAlchemy statement per call cost more than running it (152 us against 41 us
@@ -13,22 +14,19 @@ measured for a receipt lookup).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
-from jumbe import metrics
-from jumbe.core.status import FINAL, MessageStatus, sources
+from jumbe.core.status import MessageStatus, previous, sources
 from jumbe.services.billing import post_entry
-from jumbe.services.smpp_outbox import Announcements, OwedDelivery
-from jumbe.services.views import API_STATUS
+from jumbe.services.events import Raised, StatusChanged
 from jumbe.store.database import CHUNK
-from jumbe.store.schema import UTCDateTime, message_parts, messages, notifications
+from jumbe.store.schema import UTCDateTime, message_parts, messages
 
 _RETURNED = (
     messages.c.id,
@@ -45,6 +43,8 @@ _RETURNED = (
     messages.c.client_ref,
     messages.c.source,
     messages.c.registered_delivery,
+    messages.c.sim_id,
+    messages.c.sent_at,
 )
 _CHANGE = {
     "status": bindparam("new_status"),
@@ -69,7 +69,6 @@ _TO_SENT = (
     )
     .returning(*_RETURNED)
 )
-_INSERT_NOTIFICATIONS = insert(notifications)
 
 
 def transition(
@@ -79,19 +78,19 @@ def transition(
     *,
     now: datetime,
     detail: str,
+    raised: Raised,
     error_code: str | None = None,
     via: str | None = None,
-    announce: Announcements | None = None,
-) -> list[Any]:
-    """Move the given messages to ``new`` where allowed; return the rows that moved.
+) -> list[StatusChanged]:
+    """Move the given messages to ``new`` where allowed; raise and return the changes.
 
     ``via``: the connector that took a message (for SENT).
     """
-    moved: list[Any] = []
+    detail = detail[:255]
     params: dict[str, Any] = {
         "new_status": new.value,
         "at": now,
-        "detail": detail[:255],
+        "detail": detail,
         "error": error_code,
         "allowed": [s.value for s in sources(new)],
     }
@@ -99,54 +98,46 @@ def transition(
     if new is MessageStatus.SENT:
         statement = _TO_SENT
         params.update(at2=now, via=via)
+    changes: list[StatusChanged] = []
     for start in range(0, len(ids), CHUNK):
         params["ids"] = list(ids[start : start + CHUNK])
-        moved.extend(conn.execute(statement, params).all())
-    if not moved:
-        return moved
-    metrics.status_changes.labels(new.value).inc(len(moved))
-    hooks = [
-        {
-            "account_id": r.account_id,
-            "message_id": r.id,
-            "url": r.callback_url,
-            "payload": json.dumps(webhook_payload(r, new, now, detail, error_code)),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for r in moved
-        if r.callback_url
-    ]
-    if hooks:
-        conn.execute(_INSERT_NOTIFICATIONS, hooks)
-    owed = [
-        OwedDelivery.of(
-            r.account_id, "receipt", r, status=new, status_at=now, error_code=error_code
+        changes.extend(
+            StatusChanged(
+                message_id=r.id,
+                uuid=r.uuid,
+                account_id=r.account_id,
+                old_status=previous(new, was_sent=r.sent_at is not None),
+                status=new,
+                status_at=now,
+                status_detail=detail,
+                error_code=error_code,
+                source=r.source,
+                callback_url=r.callback_url,
+                client_ref=r.client_ref,
+                recipient=r.recipient,
+                sender=r.sender,
+                body=r.body,
+                encoding=r.encoding,
+                parts=r.parts,
+                units=r.units,
+                created_at=r.created_at,
+                registered_delivery=r.registered_delivery,
+                sim_id=r.sim_id,
+            )
+            for r in conn.execute(statement, params)
         )
-        for r in moved
-        if r.source == "smpp" and wants_receipt(r.registered_delivery, new)
-    ]
-    if owed:
-        (announce or Announcements(lambda _account: False, [])).queue(conn, owed, now)
-    return moved
+    raised.add(changes)
+    return changes
 
 
-def wants_receipt(registered_delivery: int, status: MessageStatus) -> bool:
-    """SMPP 3.4 registered_delivery, low bits: 1 every final outcome, 2 failures only."""
-    if status not in FINAL:
-        return False
-    wanted = registered_delivery & 0x03
-    return wanted == 1 or (wanted == 2 and status is not MessageStatus.DELIVERED)
-
-
-def refund_unsent(conn: Connection, rows: Sequence[Any], *, now: datetime, why: str) -> int:
+def refund_unsent(
+    conn: Connection, changes: Sequence[StatusChanged], *, now: datetime, why: str
+) -> int:
     """Give back the units of messages no carrier ever took a part of; return units refunded."""
-    candidates = [r for r in rows if r.units > 0]
+    candidates = [c for c in changes if c.units > 0]
     if not candidates:
         return 0
-    ids = [r.id for r in candidates]
+    ids = [c.message_id for c in candidates]
     sent_any: set[int] = set()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
@@ -156,13 +147,13 @@ def refund_unsent(conn: Connection, rows: Sequence[Any], *, now: datetime, why: 
             .distinct()
         )
         sent_any.update(found.scalars())
-    by_account: dict[int, list[Any]] = defaultdict(list)
-    for r in candidates:
-        if r.id not in sent_any:
-            by_account[r.account_id].append(r)
+    by_account: dict[int, list[StatusChanged]] = defaultdict(list)
+    for c in candidates:
+        if c.message_id not in sent_any:
+            by_account[c.account_id].append(c)
     total = 0
     for account_id, refunded in by_account.items():
-        units = sum(r.units for r in refunded)
+        units = sum(c.units for c in refunded)
         entry = post_entry(
             conn,
             account_id,
@@ -172,7 +163,7 @@ def refund_unsent(conn: Connection, rows: Sequence[Any], *, now: datetime, why: 
             message_count=len(refunded),
             now=now,
         )
-        refunded_ids = [r.id for r in refunded]
+        refunded_ids = [c.message_id for c in refunded]
         for start in range(0, len(refunded_ids), CHUNK):
             conn.execute(
                 update(messages)
@@ -181,27 +172,3 @@ def refund_unsent(conn: Connection, rows: Sequence[Any], *, now: datetime, why: 
             )
         total += units
     return total
-
-
-def webhook_payload(
-    row: Any, status: MessageStatus, at: datetime, detail: str, error_code: str | None
-) -> dict[str, Any]:
-    return {
-        "event": "message.status",
-        "uuid": row.uuid,
-        "to": "+" + row.recipient,
-        "sender_id": row.sender,
-        "status": API_STATUS[status],
-        "state": status.value,
-        "description": detail,
-        "error_code": error_code,
-        "parts": row.parts,
-        "client_ref": row.client_ref,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(at),
-    }
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as the REST API shows times."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -431,16 +431,28 @@ notifications = Table(
     Column("account_id", ForeignKey("accounts.id"), nullable=False),
     Column("message_id", ForeignKey("messages.id"), nullable=False),
     Column("url", Text, nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # rendered by the face that took the message
     Column("status", String(12), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # Due time; a claim moves it to the lease's end, so rows in flight are not due.
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("lease_until", UTCDateTime),
     Column("last_error", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("delivery_id", String(80)),  # unique per callback, the same on every retry
+    Column("sequence", Integer),  # the status change's number in its message's life
+    Column("lease_owner", String(64)),
     Index(
         "ix_notifications_due",
         "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    # A message's pending callbacks, earliest first: they leave in that order.
+    Index(
+        "ix_notifications_message",
+        "message_id",
+        "id",
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from jumbe.core.isotime import iso
+from jumbe.core.status import MessageStatus
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
-from jumbe.services.transitions import iso
-from jumbe.services.views import MessageView
+from jumbe.services.views import API_STATUS, MessageView
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
@@ -37,14 +39,49 @@ def _messaging(request: Request) -> MessagingService:
     return request.app.state.services.messaging
 
 
-def render(m: MessageView, *, with_history: bool = False) -> dict[str, Any]:
+class Message(Protocol):
+    """A message as this face shows it: a stored one (``MessageView``), or the message
+    as one of its status changes left it (``events.StatusChanged``) for a callback."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def status(self) -> MessageStatus: ...
+    @property
+    def status_at(self) -> datetime: ...
+    @property
+    def status_detail(self) -> str: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def parts(self) -> int: ...
+    @property
+    def units(self) -> int: ...
+    @property
+    def encoding(self) -> str: ...
+    @property
+    def client_ref(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    """The REST v1 message: the one shape of a message in answers and in callbacks."""
     outgoing = m.direction == "mt"
-    body: dict[str, Any] = {
+    return {
         "uuid": m.uuid,
         "to": _number(m.recipient),
         "message": m.body,
         "sender_id": m.sender if outgoing else _number(m.sender),
-        "status": m.api_status,
+        "status": API_STATUS[m.status],
         "parts": m.parts,
         "created_at": iso(m.created_at),
         "state": m.status.value,
@@ -56,6 +93,10 @@ def render(m: MessageView, *, with_history: bool = False) -> dict[str, Any]:
         "encoding": m.encoding,
         "reference": m.client_ref,
     }
+
+
+def render(m: MessageView, *, with_history: bool = False) -> dict[str, Any]:
+    body = message_json(m)
     if with_history:
         body["history"] = [
             {"status": c.status.value, "at": iso(c.at), "description": c.description}

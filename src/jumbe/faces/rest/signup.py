@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
+from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import bearer_scheme, client_address
 from jumbe.faces.rest.envelope import ok
 from jumbe.services import Services
@@ -24,7 +25,6 @@ from jumbe.services.sessions import Me
 from jumbe.services.signed_tokens import IssuedSession
 from jumbe.services.signup import RESET_PATH, VERIFY_PATH
 from jumbe.services.team import INVITATION_PATH
-from jumbe.services.transitions import iso
 
 router = APIRouter(tags=["sign-up and sign-in"])
 

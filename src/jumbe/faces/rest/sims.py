@@ -17,6 +17,7 @@ from typing import IO, Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 
+from jumbe.core.isotime import iso
 from jumbe.core.sim_lifecycle import parse_state
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
@@ -24,7 +25,6 @@ from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.sims import SimView
 from jumbe.services.tokens import Caller
-from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/sims", tags=["sims"])
 

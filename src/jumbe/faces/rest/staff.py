@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import client_address, require_staff
 from jumbe.faces.rest.envelope import ok, paged
 from jumbe.faces.rest.signup import Credentials, NewPassword, TokenQuery, render_session
 from jumbe.services.accounts import AccountSummary
 from jumbe.services.staff import PASSWORD_PATH, StaffCaller
-from jumbe.services.transitions import iso
 
 router = APIRouter(tags=["staff"])
 

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import signed_in
 from jumbe.faces.rest.envelope import ok
 from jumbe.services.team import Member
 from jumbe.services.tokens import Caller
-from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/team", tags=["team"])
 

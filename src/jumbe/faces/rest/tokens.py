@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.tokens import Caller, TokenView
-from jumbe.services.transitions import iso
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["api tokens"])
 

@@ -6,11 +6,12 @@ customer answers: delivered on ESME_ROK, tried again later otherwise. A
 session lost mid-delivery leaves the row for the next bind, so what was owed
 is never dropped.
 
-Rows come two ways (see services.smpp_outbox): offered straight after the
-commit that wrote them, when the account has a receiver bound here (the fast
-lane), or claimed by this loop's poll. Each delivery runs on its own and a
-session takes no more claimed rows than its window has room for, so a receiver
-that stops answering holds up only its own rows, never another account's.
+Rows come two ways (see services.smpp_outbox): offered through
+``BoundReceivers`` straight after the commit that wrote them, when the account
+has a receiver bound here (the fast lane), or claimed by this loop's poll.
+Each delivery runs on its own and a session takes no more claimed rows than
+its window has room for, so a receiver that stops answering holds up only its
+own rows, never another account's.
 Settling is batched: one transaction per loop turn, whatever was answered.
 """
 
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from jumbe.faces.smpp import translate
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services.smpp_outbox import OwedDelivery, SmppOutbox
 from jumbe.smpp.constants import CommandStatus
 from jumbe.smpp.errors import ResponseTimeout, SessionClosed
@@ -40,11 +42,13 @@ class Outbound:
         self,
         outbox: SmppOutbox,
         receivers: Callable[[], dict[int, list[Session]]],
+        offers: BoundReceivers,
         *,
         window: int,
     ) -> None:
         self.outbox = outbox
         self.receivers = receivers
+        self.offers = offers
         self.window = window
         self._busy: dict[Session, int] = defaultdict(int)
         self._delivered: list[int] = []
@@ -69,15 +73,16 @@ class Outbound:
     async def _run(self) -> None:
         while True:
             try:
+                self._deliver_offered(self.offers.take_offered())
                 started = await self.deliver_once()
                 await self._settle()
                 if not started:
-                    await asyncio.sleep(IDLE_POLL)
+                    await self.offers.wait_for_offers(IDLE_POLL)
             except Exception:
                 log.exception("SMPP outbound delivery failed; will retry")
                 await asyncio.sleep(1.0)
 
-    def offer(self, owed: list[OwedDelivery]) -> None:
+    def _deliver_offered(self, owed: list[OwedDelivery]) -> None:
         """The fast lane: rows just committed, leased to this node, for receivers bound here."""
         receivers = self.receivers()
         for row in owed:

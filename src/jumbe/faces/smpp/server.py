@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge
 from jumbe.core.rate import TokenBucket
 from jumbe.faces.smpp import translate
 from jumbe.faces.smpp.outbound import Outbound
+from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services import Services
 from jumbe.services.errors import NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from jumbe.settings import Settings, cannot_listen
@@ -53,15 +54,16 @@ submits = Counter("jumbe_smpp_submits", "submit_sm from customers, by answer", [
 
 
 class SmppServer:
-    def __init__(self, services: Services, settings: Settings) -> None:
+    def __init__(
+        self, services: Services, settings: Settings, bound_receivers: BoundReceivers
+    ) -> None:
         self.services = services
         self.settings = settings
         self.bound: dict[int, set[Session]] = defaultdict(set)
-        self._receiving: dict[int, int] = defaultdict(int)  # receive-capable sessions per account
-        # Accounts with a receiver here, replaced whole on every change: read by the
-        # database thread (services ask it whether to lease owed rows to this node).
-        self.receiving: frozenset[int] = frozenset()
-        self.outbound = Outbound(services.smpp_outbox, self.receivers, window=settings.smpp_window)
+        self.bound_receivers = bound_receivers
+        self.outbound = Outbound(
+            services.smpp_outbox, self.receivers, bound_receivers, window=settings.smpp_window
+        )
         self._servers: list[asyncio.Server] = []
 
     async def start(self) -> None:
@@ -130,8 +132,7 @@ class SmppServer:
         group.add(session)
         sessions_bound.inc()
         if receives:
-            self._receiving[account_id] += 1
-            self.receiving = frozenset(self._receiving)
+            self.bound_receivers.bound(account_id)
         return True
 
     def unregister(self, account_id: int, session: Session, *, receives: bool) -> None:
@@ -142,10 +143,7 @@ class SmppServer:
             if not group:
                 del self.bound[account_id]
             if receives:
-                self._receiving[account_id] -= 1
-                if self._receiving[account_id] <= 0:
-                    del self._receiving[account_id]
-                self.receiving = frozenset(self._receiving)
+                self.bound_receivers.unbound(account_id)
 
 
 class _EsmeHandler:

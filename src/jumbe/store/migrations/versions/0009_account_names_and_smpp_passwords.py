@@ -19,7 +19,7 @@ password, which stock SMPP clients can send (they cut passwords to SMPP 3.4's
 operator issues one (``jumbe accounts smpp-password ACCOUNT``).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import unicodedata
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -152,7 +152,6 @@ if __name__ == "__main__":
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--rate", type=float, default=0.0)
     p.add_argument("--text", default="Jumbe REST benchmark message")
-    p.add_argument("--callback-url", default="", help="ask for status callbacks there")
     p.add_argument("--out", required=True, help="file to write the JSON result to")
     arguments = p.parse_args()
     result = uvloop.run(main(arguments))

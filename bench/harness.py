@@ -140,12 +140,15 @@ def jumbe(
         "JUMBE_DEMO_UNITS": "0",
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jumbe", "serve"],
-        env=_env(data_dir, settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # the log goes to a file: a pipe nobody reads blocks the server once it is full
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "serve.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jumbe", "serve"],
+            env=_env(data_dir, settings),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     node = Node(process, data_dir, http_port, smpp_port, upstream=upstream)
     try:
         _wait_ready(node)
@@ -233,7 +236,7 @@ def _wait_ready(node: Node, within: float = 60) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if node.process.poll() is not None:
-            raise RuntimeError(node.process.stderr.read().decode()[-3000:])  # type: ignore[union-attr]
+            raise RuntimeError((node.data_dir / "serve.log").read_text()[-3000:])
         try:
             if httpx.get(f"{node.base_url}/readyz", timeout=2).status_code == 200:
                 return

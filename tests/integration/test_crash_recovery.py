@@ -84,18 +84,29 @@ def carrier(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
 
 
 def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "jumbe", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """``jumbe serve`` with its log in the data dir's ``serve.log``.
+
+    Not a pipe: nobody reads a pipe while the test runs, and a server that has
+    written 64 KiB of log to a full pipe blocks in its next log line, event loop
+    and all (the access log fills one in a few hundred polls).
+    """
+    log = server_log(env)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "jumbe", "serve"], env=env, stdout=sink, stderr=sink
+        )
 
 
-async def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+def server_log(env: dict[str, str]) -> Path:
+    return Path(env["JUMBE_DATA_DIR"]) / "serve.log"
+
+
+async def wait_ready(base: str, process: subprocess.Popen[bytes], env: dict[str, str]) -> None:
     async def ready() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            log = server_log(env).read_text(errors="replace")
+            raise AssertionError(f"server exited: {log[-2000:]}")
         try:
             async with httpx.AsyncClient() as c:
                 return (await c.get(f"{base}/readyz")).status_code == 200
@@ -135,7 +146,7 @@ async def _crash_and_recover(
     }
     base = f"http://127.0.0.1:{http_port}"
     server = start_server(env)
-    await wait_ready(base, server)
+    await wait_ready(base, server, env)
     token = json.loads((data_dir / "demo-credentials.json").read_text())["api_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -171,7 +182,7 @@ async def _crash_and_recover(
 
     restarted = start_server(env)
     try:
-        await wait_ready(base, restarted)
+        await wait_ready(base, restarted, env)
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
             finals = await all_final(api, acknowledged, within=60)
             assert {m["state"] for m in finals} == {"delivered"}

@@ -43,7 +43,7 @@ async def test_owed_receipts_arrive_after_kill_minus_nine(
     base = f"http://127.0.0.1:{http_port}"
     server = start_server(env)
     try:
-        await wait_ready(base, server)
+        await wait_ready(base, server, env)
         token = json.loads((data_dir / "demo-credentials.json").read_text())["api_token"]
         control = {"X-Simulator-Token": (data_dir / "simulator.token").read_text().strip()}
         async with httpx.AsyncClient(base_url=base, timeout=30) as api:
@@ -72,7 +72,7 @@ async def test_owed_receipts_arrive_after_kill_minus_nine(
     restarted = start_server(env)
     try:
         started = time.monotonic()
-        await wait_ready(base, restarted)
+        await wait_ready(base, restarted, env)
         async with httpx.AsyncClient(
             base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}
         ) as api:

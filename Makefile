@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
-	bench-callbacks bench-vs-kannel
+	bench-callbacks bench-callback-speed bench-vs-kannel
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -53,6 +53,9 @@ bench-rest: $(BENCH_STAMP)
 
 bench-callbacks: $(BENCH_STAMP)
 	$(BIN)/python -m bench.callbacks $(ARGS)
+
+bench-callback-speed: $(BENCH_STAMP)
+	$(BIN)/python -m bench.callback_speed $(ARGS)
 
 # Installs Debian's kannel package when it is missing (and apt-get can); skips otherwise.
 bench-vs-kannel: $(BENCH_STAMP)

@@ -1,9 +1,9 @@
 """Callbacks at pipeline speed: REST sends with and without callback_url, end to end.
 
-    python -m bench.callback_speed [--count 20000] [--connections 32]
+    make bench-callback-speed [ARGS="--count 20000 --connections 32"]
 
 One Jumbe and a carrier simulator in its own process (receipt after 1 s), a
-callback receiver in its own process (bench/callback_sink.py). Reported:
+callback receiver in its own process (bench/callback_receiver.py). Reported:
 
 - end to end without callbacks: messages/s from the first send to the last receipt;
 - end to end with callbacks: to the last final callback received (target >= 90%);
@@ -19,22 +19,19 @@ compared interleaved, and the medians reported with every round's values.
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.harness import (
     Contention,
     Node,
+    Receiver,
     Sampler,
+    callback_receiver,
     carrier,
     collect,
-    free_port,
     jumbe,
     metric,
     percentiles,
@@ -45,44 +42,12 @@ from bench.harness import (
 ENV = {"JUMBE_CALLBACKS_ALLOW_PRIVATE": "true"}  # the receivers are on loopback
 
 
-class Sink:
-    def __init__(self, *extra: str) -> None:
-        self.port = free_port()
-        self.out = Path(tempfile.mkstemp(prefix="jumbe-sink-", suffix=".json")[1])
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.callback_sink", "--port", str(self.port),
-             "--out", str(self.out), *extra]
-        )  # fmt: skip
-        progress = Path(str(self.out) + ".progress")
-        while not progress.exists():
-            time.sleep(0.05)
-        self.progress = progress
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def finals(self) -> int:
-        try:
-            return int(self.progress.read_text().split()[1])
-        except (ValueError, IndexError):
-            return 0
-
-    def wait_finals(self, n: int, within: float = 900) -> float:
-        started = time.monotonic()
-        while self.finals() < n:
-            if time.monotonic() - started > within:
-                raise TimeoutError(f"{self.finals()} of {n} final callbacks")
-            time.sleep(0.05)
-        return time.monotonic()
-
-    def stop(self) -> dict[str, Any]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
-        import json
-
-        result: dict[str, Any] = json.loads(self.out.read_text())
-        return result
+def finals_at(receiver: Receiver, n: int) -> float:
+    """When the receiver had ``n`` final callbacks (a stall of two minutes is an error)."""
+    got = receiver.wait_for(n, n)
+    if got["finals"] < n:
+        raise TimeoutError(f"{got['finals']} of {n} final callbacks")
+    return time.monotonic()
 
 
 def load(node: Node, count: int, connections: int, offset: int, url: str = "", rate: float = 0):
@@ -106,16 +71,16 @@ def plain_run(node: Node, count: int, connections: int, offset: int) -> float:
 
 
 def callback_run(node: Node, count: int, connections: int, offset: int) -> tuple[float, Any]:
-    sink = Sink()
-    started = time.monotonic()
-    sent = collect(load(node, count, connections, offset, sink.url))
-    count = sent["codes"]["200"]
-    assert sent["requests"] == count, sent["codes"]
-    ended = sink.wait_finals(count)
-    return count / (ended - started), sink.stop()
+    with callback_receiver() as receiver:
+        started = time.monotonic()
+        sent = collect(load(node, count, connections, offset, receiver.url))
+        count = sent["codes"]["200"]
+        assert sent["requests"] == count, sent["codes"]
+        ended = finals_at(receiver, count)
+        return count / (ended - started), receiver.stats()
 
 
-def isolation_run(count: int, connections: int, receipt_delay: float, other: list[str]) -> float:
+def isolation_run(count: int, connections: int, receipt_delay: float, other: float) -> float:
     """The rate of a fast receiver's final callbacks while another receiver behaves as told
     (a fresh Jumbe each time, so no run inherits another's retries)."""
     with (
@@ -126,17 +91,15 @@ def isolation_run(count: int, connections: int, receipt_delay: float, other: lis
         return _isolation(node, count, connections, 1_000_000, other)
 
 
-def _isolation(node: Node, count: int, connections: int, offset: int, other: list[str]) -> float:
-    fast, second = Sink(), Sink(*other)
-    started = time.monotonic()
-    a = load(node, count, connections // 2, offset, fast.url)
-    b = load(node, count, connections // 2, offset + 5_000_000, second.url)
-    count = collect(a)["codes"]["200"]
-    collect(b)
-    ended = fast.wait_finals(count)
-    fast.stop()
-    second.stop()
-    return count / (ended - started)
+def _isolation(node: Node, count: int, connections: int, offset: int, other: float) -> float:
+    """``other``: the second receiver's answer delay in seconds (-1: it never answers)."""
+    with callback_receiver() as fast, callback_receiver(other) as second:
+        started = time.monotonic()
+        a = load(node, count, connections // 2, offset, fast.url)
+        b = load(node, count, connections // 2, offset + 5_000_000, second.url)
+        count = collect(a)["codes"]["200"]
+        collect(b)
+        return count / (finals_at(fast, count) - started)
 
 
 def main() -> None:
@@ -161,14 +124,14 @@ def main() -> None:
                 with_callbacks.append(callback_run(node, n, c, 1_000_000 * (2 * r + 2))[0])
         half = statistics.median(with_callbacks) / 2
         paced_count = min(n, int(half * 20))
-        sink = Sink()
-        paced = collect(load(node, paced_count, c, 90_000_000, sink.url, rate=half))
-        sink.wait_finals(paced["codes"]["200"])
-        lags = sink.stop()["lags"]
+        with callback_receiver() as receiver:
+            paced = collect(load(node, paced_count, c, 90_000_000, receiver.url, rate=half))
+            finals_at(receiver, paced["codes"]["200"])
+            lags = receiver.stats(lags=True)["lags"]
     each = n // 2
     beside: dict[str, list[float]] = {"fast": [], "5s": [], "dead": []}
     for _ in range(args.rounds):
-        for name, other in (("fast", []), ("5s", ["--delay", "5"]), ("dead", ["--hang"])):
+        for name, other in (("fast", 0.0), ("5s", 5.0), ("dead", -1.0)):
             beside[name].append(isolation_run(each, c, args.receipt_delay, other))
     med = {k: statistics.median(v) for k, v in beside.items()}
     ratios = [w / p for w, p in zip(with_callbacks, plain, strict=True)]

@@ -17,7 +17,7 @@ from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
-from jumbe.services.oauth import OAuthService
+from jumbe.services.oauth import KIMISMS, KIMISMS_TOKEN_TTL, OAuthService
 from jumbe.services.passwords import Passwords
 from jumbe.services.products import ProductService
 from jumbe.services.sessions import SessionService
@@ -49,7 +49,8 @@ class Services:
     messaging: MessagingService
     device_messages: DeviceMessagingService
     delivery: DeliveryService
-    oauth: OAuthService
+    oauth: OAuthService  # Daraja's clients
+    kimisms_oauth: OAuthService
     products: ProductService
     sims: SimService
     subscribers: SubscriberService
@@ -125,6 +126,7 @@ class Services:
                 receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),
             oauth=OAuthService(db, throttle),
+            kimisms_oauth=OAuthService(db, throttle, face=KIMISMS, ttl=KIMISMS_TOKEN_TTL),
             products=ProductService(db),
             sims=SimService(db),
             subscribers=SubscriberService(db),

@@ -138,6 +138,7 @@ class Jumbe:
             self.services.delivery,
             self.services.numbering,
             self.services.smpp_outbox,
+            self.services.idempotency,
             interval=settings.sweep_interval,
         )
         self.smpp = SmppServer(self.services, settings, self.bound_receivers)

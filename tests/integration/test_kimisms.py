@@ -95,7 +95,9 @@ async def test_token_refusals_in_the_documented_shape(
     assert answer.json()["error"] == error
 
 
-async def test_a_face_credential_opens_only_its_face(server: Jumbe, http: httpx.AsyncClient) -> None:
+async def test_a_face_credential_opens_only_its_face(
+    server: Jumbe, http: httpx.AsyncClient
+) -> None:
     """Daraja consumer keys buy no Kimisms token, and a Kimisms token opens no SIM portal."""
     assert server.demo is not None
     daraja_creds = {

@@ -13,6 +13,7 @@ from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
+from jumbe.services.idempotency import IdempotencyService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
@@ -47,6 +48,7 @@ class Services:
     billing: BillingService
     numbering: NumberingService
     messaging: MessagingService
+    idempotency: IdempotencyService
     device_messages: DeviceMessagingService
     delivery: DeliveryService
     oauth: OAuthService  # Daraja's clients
@@ -111,6 +113,7 @@ class Services:
             billing=BillingService(db),
             numbering=numbering,
             messaging=messaging,
+            idempotency=IdempotencyService(db),
             device_messages=DeviceMessagingService(
                 db,
                 messaging,

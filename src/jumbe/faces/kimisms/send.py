@@ -7,15 +7,18 @@ answer names the message, the contact as stored and its provider.
 
 from __future__ import annotations
 
+import json
 import re
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jumbe.faces.idempotent import request_key, send_once
 from jumbe.faces.kimisms.tokens import ERRORS, KimismsError
 from jumbe.faces.kimisms.wire import Refused, caller, error, parsed, refused, services
 from jumbe.services.errors import (
+    Conflict,
     InsufficientBalance,
     InvalidRecipient,
     MessageTooLong,
@@ -23,6 +26,7 @@ from jumbe.services.errors import (
     ServiceError,
     UnknownSender,
 )
+from jumbe.services.idempotency import IdempotencyKey, KeyReused
 from jumbe.services.messaging import MAX_TEXT_CHARS, SendRequest
 from jumbe.services.views import MessageView
 
@@ -94,12 +98,16 @@ def _invalid(exc: ServiceError, sender_name: str) -> JSONResponse:
         }
     },
 )
-async def send_sms(request: Request) -> JSONResponse:
+async def send_sms(request: Request) -> Response:
     try:
         who = await caller(request)
         body = await parsed(request, SendSms)
     except Refused as exc:
         return refused(exc)
+    try:
+        key = await request_key(request)
+    except ServiceError as exc:
+        return error(400, "Invalid Idempotency-Key", exc.message)
     if not CONTACT.fullmatch(body.contact):
         return error(400, "Invalid contact", "contact must be 9 to 13 digits")
     if not body.message.strip():
@@ -108,8 +116,10 @@ async def send_sms(request: Request) -> JSONResponse:
         return error(400, "Invalid message", f"message is longer than {MAX_TEXT_CHARS} characters")
     if not body.sender_name.strip():
         return error(400, "Invalid sender_name", "sender_name must not be empty")
-    try:
-        message = await services(request).messaging.send(
+    jumbe = services(request)
+
+    async def send(idempotency: IdempotencyKey | None) -> MessageView:
+        return await jumbe.messaging.send(
             who.account_id,
             SendRequest(
                 to=body.contact,
@@ -117,8 +127,19 @@ async def send_sms(request: Request) -> JSONResponse:
                 sender=body.sender_name,
                 callback_url=body.callback_url,
                 source=SOURCE,
+                idempotency=idempotency,
             ),
         )
+
+    try:
+        return await send_once(jumbe, who.account_id, key, send, _answer)
+    except KeyReused as exc:
+        return error(409, "Idempotency-Key reused", exc.message)
+    except Conflict as exc:
+        return error(409, "Conflict", exc.message)
     except ServiceError as exc:
         return _invalid(exc, body.sender_name)
-    return JSONResponse(accepted_json(message))
+
+
+def _answer(message: MessageView) -> tuple[int, bytes]:
+    return 200, json.dumps(accepted_json(message)).encode()

@@ -8,7 +8,7 @@ send bulk SMS: each client belongs to one face (existing ones to Daraja).
 the message it created (written in the message's own transaction, so a key can
 never send twice) and the first answer, which a repeat gets back for 24 hours.
 
-Revision ID: 0014
+Revision ID: 0012
 Revises: 0011
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-revision: str = "0014"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

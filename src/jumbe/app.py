@@ -36,9 +36,10 @@ from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
-from jumbe.faces import daraja, m2m
+from jumbe.faces import daraja, kimisms, m2m
 from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
+from jumbe.faces.kimisms import callbacks as kimisms_callbacks
 from jumbe.faces.rest import callbacks as rest_callbacks
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest.app import create_app
@@ -69,7 +70,10 @@ SERVER_URL_FILE = "server.url"  # where this data dir's running server answers, 
 DEMO_CREDENTIALS_FILE = "demo-credentials.json"
 
 # Each face that takes a callback URL renders its callbacks; keyed by messages' source.
-CALLBACK_FORMATS: dict[str, WebhookRenderer] = {"rest": rest_callbacks.render}
+CALLBACK_FORMATS: dict[str, WebhookRenderer] = {
+    "rest": rest_callbacks.render,
+    kimisms.SOURCE: kimisms_callbacks.render,
+}
 
 
 def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
@@ -134,6 +138,7 @@ class Jumbe:
             self.services.delivery,
             self.services.numbering,
             self.services.smpp_outbox,
+            self.services.idempotency,
             interval=settings.sweep_interval,
         )
         self.smpp = SmppServer(self.services, settings, self.bound_receivers)
@@ -145,6 +150,7 @@ class Jumbe:
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
+        self.http.include_router(kimisms.router)
         self.http.add_middleware(
             RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout
         )
@@ -409,6 +415,7 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
         RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
         RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
         *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
+        *(RouteRule(p, settings.http_max_body, kimisms.refuse) for p in kimisms.PATHS),
         RouteRule("/", settings.http_max_body, envelope.failure),
     ]
 

@@ -134,7 +134,7 @@ def accounts_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an account: owner, wallets, short code, API token, Daraja consumer key/secret,
-    M2M user, SMPP password."""
+    Kimisms client credentials, M2M user, SMPP password."""
     account = _with_services(
         _settings(data_dir),
         lambda s: s.accounts.create_account(
@@ -242,6 +242,26 @@ def accounts_smpp_password(
         return
     typer.echo(f"system_id: {team_code}\nsmpp_password (shown only now): {password}")
     typer.echo("Sessions already bound stay bound; new binds need this password or an API token.")
+
+
+@accounts_app.command("client-credentials")
+def accounts_client_credentials(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Issue new Kimisms API client credentials (the old ones and their tokens stop working)."""
+
+    async def regenerate(s: Any) -> Any:
+        return await s.kimisms_oauth.regenerate(await s.accounts.find_account(account))
+
+    fresh = _with_services(_settings(data_dir), regenerate)
+    if as_json:
+        typer.echo(json.dumps({"oauth_client_id": fresh.key, "oauth_client_secret": fresh.secret}))
+        return
+    typer.echo(
+        f"oauth_client_id: {fresh.key}\noauth_client_secret (shown only now): {fresh.secret}"
+    )
 
 
 @carriers_app.command("list")

@@ -77,6 +77,7 @@ def change(
         callback_url=callback_url,
         client_ref="order-7",
         recipient="254712345678",
+        carrier="safaricom",
         sender="JUMBE",
         body="hi",
         encoding="GSM7",

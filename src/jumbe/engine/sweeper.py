@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 
 from jumbe.services.delivery import DeliveryService
+from jumbe.services.idempotency import IdempotencyService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.store import outbox
@@ -27,6 +28,7 @@ class Sweeper:
         delivery: DeliveryService,
         numbering: NumberingService,
         smpp_outbox: SmppOutbox,
+        idempotency: IdempotencyService,
         *,
         interval: float = 5.0,
     ) -> None:
@@ -34,6 +36,7 @@ class Sweeper:
         self.delivery = delivery
         self.numbering = numbering
         self.smpp_outbox = smpp_outbox
+        self.idempotency = idempotency
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
@@ -70,3 +73,4 @@ class Sweeper:
                 expired,
             )
         await self.db.write(lambda conn: outbox.prune(conn, before=utcnow() - NOTIFICATION_TTL))
+        await self.idempotency.prune()

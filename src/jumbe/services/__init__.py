@@ -13,11 +13,12 @@ from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
+from jumbe.services.idempotency import IdempotencyService
 from jumbe.services.imsi_checks import ImsiCheckService, load_secret
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
-from jumbe.services.oauth import OAuthService
+from jumbe.services.oauth import KIMISMS, KIMISMS_TOKEN_TTL, OAuthService
 from jumbe.services.passwords import Passwords
 from jumbe.services.products import ProductService
 from jumbe.services.sessions import SessionService
@@ -47,9 +48,11 @@ class Services:
     billing: BillingService
     numbering: NumberingService
     messaging: MessagingService
+    idempotency: IdempotencyService
     device_messages: DeviceMessagingService
     delivery: DeliveryService
-    oauth: OAuthService
+    oauth: OAuthService  # Daraja's clients
+    kimisms_oauth: OAuthService
     products: ProductService
     sims: SimService
     subscribers: SubscriberService
@@ -110,6 +113,7 @@ class Services:
             billing=BillingService(db),
             numbering=numbering,
             messaging=messaging,
+            idempotency=IdempotencyService(db),
             device_messages=DeviceMessagingService(
                 db,
                 messaging,
@@ -125,6 +129,7 @@ class Services:
                 receipt_query_after=timedelta(seconds=settings.receipt_query_after),
             ),
             oauth=OAuthService(db, throttle),
+            kimisms_oauth=OAuthService(db, throttle, face=KIMISMS, ttl=KIMISMS_TOKEN_TTL),
             products=ProductService(db),
             sims=SimService(db),
             subscribers=SubscriberService(db),

@@ -23,7 +23,7 @@ from sqlalchemy.sql import ColumnElement
 
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
-from jumbe.services.oauth import insert_client
+from jumbe.services.oauth import KIMISMS, insert_client
 from jumbe.services.passwords import Passwords, new_password
 from jumbe.services.smpp_credentials import new_smpp_password
 from jumbe.services.staff import StaffCaller
@@ -57,6 +57,8 @@ class NewAccount:
     vpn_group: str
     daraja_consumer_key: str
     daraja_consumer_secret: str
+    oauth_client_id: str  # the Kimisms API's client credentials
+    oauth_client_secret: str
     m2m_username: str
     m2m_password: str
     smpp_password: str
@@ -75,6 +77,8 @@ class NewAccount:
             "vpn_group": self.vpn_group,
             "daraja_consumer_key": self.daraja_consumer_key,
             "daraja_consumer_secret": self.daraja_consumer_secret,
+            "oauth_client_id": self.oauth_client_id,
+            "oauth_client_secret": self.oauth_client_secret,
             "m2m_username": self.m2m_username,
             "m2m_password": self.m2m_password,
             "smpp_password": self.smpp_password,
@@ -162,6 +166,7 @@ class AccountService:
             )
             insert_token(conn, account_id, "default", SCOPES, None, raw_token, now)
             daraja = insert_client(conn, account_id, now)
+            kimisms = insert_client(conn, account_id, now, KIMISMS)
             short_code = _next_short_code(conn)
             conn.execute(
                 insert(account_numbers).values(
@@ -196,6 +201,8 @@ class AccountService:
                 vpn_group=row.vpn_group,
                 daraja_consumer_key=daraja.key,
                 daraja_consumer_secret=daraja.secret,
+                oauth_client_id=kimisms.key,
+                oauth_client_secret=kimisms.secret,
                 m2m_username=m2m_username,
                 m2m_password=drawn.m2m_password,
                 smpp_password=drawn.smpp_password,

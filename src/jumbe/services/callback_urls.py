@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from ipaddress import ip_address
 
 from jumbe.core.callback_url import CallbackTarget, InvalidCallbackUrl, IPAddress, parse, refusal
-from jumbe.services.errors import InvalidRequest
+from jumbe.services.errors import RefusedCallbackUrl
 
 RESOLVE_TIMEOUT = 5.0
 CACHE_SECONDS = 30.0  # a name's addresses
@@ -40,12 +40,12 @@ class CallbackUrls:
         self._cache: dict[tuple[str, int], tuple[float, list[IPAddress] | str]] = {}
 
     async def check(self, url: str) -> CallbackTarget:
-        """The URL's target, if a callback may go there; InvalidRequest with the reason if not."""
+        """The URL's target if a callback may go there; RefusedCallbackUrl saying why if not."""
         try:
             target = parse(url)
             await self.addresses(target)
         except InvalidCallbackUrl as exc:
-            raise InvalidRequest(str(exc)) from exc
+            raise RefusedCallbackUrl(str(exc)) from exc
         return target
 
     async def addresses(self, target: CallbackTarget) -> list[IPAddress]:

@@ -60,6 +60,12 @@ class UnknownSender(InvalidRequest):
     code = "unknown_sender"
 
 
+class RefusedCallbackUrl(InvalidRequest):
+    """A callback URL we will not call (its scheme, port or where it points)."""
+
+    code = "invalid_callback_url"
+
+
 class InvalidRecipient(InvalidRequest):
     code = "invalid_recipient"
 

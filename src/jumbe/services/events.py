@@ -52,6 +52,7 @@ class StatusChanged:
     callback_url: str | None
     client_ref: str | None
     recipient: str
+    carrier: str
     sender: str
     body: str
     encoding: str

@@ -39,6 +39,7 @@ from jumbe.services.errors import (
     UnknownSender,
 )
 from jumbe.services.events import Events, Raised
+from jumbe.services.idempotency import DuplicateKey, IdempotencyKey, claim
 from jumbe.services.numbering import NumberingService
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
@@ -85,6 +86,7 @@ class SendRequest:
     device: Device | None = None  # to an IoT SIM; ``to`` is then its international number
     validity: timedelta | None = None  # the longest validity, instead of the platform's
     origin: str | None = None  # a source number the SIM type lets the sender choose
+    idempotency: IdempotencyKey | None = None  # claimed in the message's own transaction
 
 
 @dataclass(slots=True)
@@ -349,6 +351,9 @@ class MessagingService:
         for indexes in accepted.values():
             for i in indexes:
                 row = batch[i].row
+                key = batch[i].request.idempotency
+                if key is not None:
+                    claim(conn, row["account_id"], key, ids[row["uuid"]], row["created_at"])
                 results[i] = _view_of(ids[row["uuid"]], row)
         return [r for r in results if r is not None]
 
@@ -502,7 +507,9 @@ def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | Service
 
 
 def _conflict(exc: IntegrityError) -> Conflict:
-    """A row the schema refuses: in practice a reference (an M2M sms_uid) used twice."""
+    """A row the schema refuses: a reference (an M2M sms_uid) or an Idempotency-Key used twice."""
+    if "idempotency_keys" in str(exc.orig):
+        return DuplicateKey("another request with this Idempotency-Key stored its message first")
     if "client_ref" in str(exc.orig):
         return Conflict("a message with this reference was already sent")
     return Conflict(f"message could not be stored: {exc.orig}")

@@ -1,10 +1,13 @@
 """OAuth client credentials and the short-lived access tokens issued for them.
 
-The Daraja faces authenticate this way: a consumer key and secret (made with
-the account, the secret shown once and stored only as a SHA-256 hash, as API
-tokens are) buy an access token that lives 3599 seconds. Tokens too are
-stored only by hash. Wrong secrets and unknown tokens count toward the same
-throttle as every other credential (see ``throttle``).
+The Daraja faces and the Kimisms API authenticate this way: a client key and
+secret (made with the account, the secret shown once and stored only as a
+SHA-256 hash, as API tokens are) buy an access token that lives 3599 seconds on
+Daraja and 900 on Kimisms. Tokens too are stored only by hash. Each client
+belongs to one face, and one service instance serves one face, so a Kimisms
+client cannot open the SIM portal nor a Daraja key send bulk SMS. Wrong secrets
+and unknown tokens count toward the same throttle as every other credential
+(see ``throttle``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.services.errors import Unauthenticated
@@ -25,6 +28,9 @@ from jumbe.store.database import Database
 from jumbe.store.schema import accounts, oauth_clients, oauth_tokens, utcnow
 
 ACCESS_TOKEN_TTL = timedelta(seconds=3599)
+KIMISMS_TOKEN_TTL = timedelta(seconds=900)  # the Kimisms document's expires_in
+DARAJA = "daraja"
+KIMISMS = "kimisms"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 ACCESS_KEY_LENGTH = 8  # of 28 characters: what failures of an access token are counted by
 
@@ -58,8 +64,10 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def insert_client(conn: Connection, account_id: int, now: datetime) -> ClientCredentials:
-    """New client credentials for the account, in the caller's transaction."""
+def insert_client(
+    conn: Connection, account_id: int, now: datetime, face: str = DARAJA
+) -> ClientCredentials:
+    """New client credentials of ``face`` for the account, in the caller's transaction."""
     credentials = ClientCredentials(key=_random(48), secret=_random(64))
     conn.execute(
         insert(oauth_clients).values(
@@ -67,6 +75,7 @@ def insert_client(conn: Connection, account_id: int, now: datetime) -> ClientCre
             client_key=credentials.key,
             secret_hash=_hash(credentials.secret),
             created_at=now,
+            face=face,
         )
     )
     return credentials
@@ -74,11 +83,34 @@ def insert_client(conn: Connection, account_id: int, now: datetime) -> ClientCre
 
 class OAuthService:
     def __init__(
-        self, db: Database, throttle: AuthThrottle, *, ttl: timedelta = ACCESS_TOKEN_TTL
+        self,
+        db: Database,
+        throttle: AuthThrottle,
+        *,
+        face: str = DARAJA,
+        ttl: timedelta = ACCESS_TOKEN_TTL,
     ) -> None:
         self.db = db
         self.throttle = throttle
+        self.face = face
         self.ttl = ttl
+
+    async def regenerate(self, account_id: int) -> ClientCredentials:
+        """New credentials for the account on this face; the old ones and their tokens die."""
+        now = utcnow()
+
+        def replace_client(conn: Connection) -> ClientCredentials:
+            mine = (oauth_clients.c.account_id == account_id) & (oauth_clients.c.face == self.face)
+            old = select(oauth_clients.c.id).where(mine).scalar_subquery()
+            conn.execute(delete(oauth_tokens).where(oauth_tokens.c.client_id.in_(old)))
+            conn.execute(
+                update(oauth_clients)
+                .where(mine, oauth_clients.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return insert_client(conn, account_id, now, self.face)
+
+        return await self.db.write(replace_client)
 
     async def issue(self, key: str, secret: str, *, client: str) -> AccessToken:
         """An access token for valid client credentials; Unauthenticated otherwise."""
@@ -87,6 +119,7 @@ class OAuthService:
             .join(accounts, accounts.c.id == oauth_clients.c.account_id)
             .where(
                 oauth_clients.c.client_key == key,
+                oauth_clients.c.face == self.face,
                 oauth_clients.c.revoked_at.is_(None),
                 accounts.c.status == "active",
             )
@@ -98,7 +131,7 @@ class OAuthService:
         raw = _random(28)
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def store_token(conn: Connection) -> None:
             # a client that asks every hour would otherwise leave a trail of dead tokens
             conn.execute(
                 delete(oauth_tokens).where(
@@ -115,7 +148,7 @@ class OAuthService:
                 )
             )
 
-        await self.db.write(work)
+        await self.db.write(store_token)
         return AccessToken(raw, int(self.ttl.total_seconds()))
 
     async def authenticate(self, raw: str | None, *, client: str) -> OAuthCaller:
@@ -128,6 +161,7 @@ class OAuthService:
             .join(accounts, accounts.c.id == oauth_tokens.c.account_id)
             .where(
                 oauth_tokens.c.token_hash == _hash(raw),
+                oauth_clients.c.face == self.face,
                 oauth_clients.c.revoked_at.is_(None),
                 accounts.c.status == "active",
             )

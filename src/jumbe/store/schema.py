@@ -493,6 +493,9 @@ oauth_clients = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    # the face whose tokens it buys (daraja, kimisms): a client opens no other face
+    Column("face", String(16), nullable=False, server_default="daraja"),
+    Index("ix_oauth_clients_account_face", "account_id", "face"),
 )
 
 # Short-lived access tokens issued to OAuth clients, by hash.
@@ -504,6 +507,21 @@ oauth_tokens = Table(
     Column("account_id", ForeignKey("accounts.id"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Idempotency-Key per account: the request's fingerprint, the message it made
+# (written in that message's transaction, so a key never sends twice) and the
+# first answer, which repeats get back; kept 24 hours.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("message_id", ForeignKey("messages.id")),
+    Column("response_status", Integer),
+    Column("response_body", Text),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )
 
 # The operator's tariffs (Safaricom calls them offerings).

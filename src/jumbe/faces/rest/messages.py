@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.core.isotime import iso
 from jumbe.core.status import MessageStatus
+from jumbe.faces.idempotent import request_key, send_once
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.services.idempotency import IdempotencyKey
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
 from jumbe.services.views import API_STATUS, MessageView
@@ -113,19 +117,31 @@ def _number(digits: str) -> str:
 @router.post("", summary="Send a message")
 async def send_message(
     body: SendMessage, request: Request, caller: Caller = scope("messages")
-) -> dict[str, Any]:
-    message = await _messaging(request).send(
-        caller.account_id,
-        SendRequest(
-            to=body.to,
-            text=body.message,
-            sender=body.sender_id,
-            callback_url=body.callback_url,
-            client_ref=body.reference,
-            source="rest",
-        ),
-    )
-    return ok(render(message))
+) -> Response:
+    """With an ``Idempotency-Key`` header, a repeat within 24 hours sends nothing and gets
+    the first answer; the same key with another body is refused (409)."""
+    key = await request_key(request)
+    messaging = _messaging(request)
+
+    async def send(idempotency: IdempotencyKey | None) -> MessageView:
+        return await messaging.send(
+            caller.account_id,
+            SendRequest(
+                to=body.to,
+                text=body.message,
+                sender=body.sender_id,
+                callback_url=body.callback_url,
+                client_ref=body.reference,
+                source="rest",
+                idempotency=idempotency,
+            ),
+        )
+
+    return await send_once(request.app.state.services, caller.account_id, key, send, _answer)
+
+
+def _answer(message: MessageView) -> tuple[int, bytes]:
+    return 200, json.dumps(ok(render(message)), ensure_ascii=False).encode()
 
 
 @router.get("", summary="List messages, newest first")

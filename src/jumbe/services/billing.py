@@ -178,7 +178,7 @@ def post_entry(
         if exists.first() is None:
             raise NotFound(f"account {account_id} has no {asset} wallet")
         raise InsufficientBalance(_SHORT_OF[asset])
-    return (
+    entry: int = (
         conn.execute(
             insert(ledger_entries)
             .values(
@@ -193,6 +193,7 @@ def post_entry(
             .returning(ledger_entries.c.id)
         )
     ).scalar_one()
+    return entry
 
 
 def open_wallets(conn: Connection, account_id: int, now: datetime) -> None:

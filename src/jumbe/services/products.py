@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -66,7 +67,7 @@ class ProductService:
             .returning(products)
         )
 
-        def work(conn: Connection) -> Row | None:
+        def work(conn: Connection) -> Row[Any] | None:
             return conn.execute(statement).one_or_none()
 
         row = await self.db.write(work)

@@ -335,7 +335,7 @@ class CarrierSimulator:
             self._stats.bind_failures += 1
             return resp
         self._stats.binds += 1
-        resp.system_id = SMSC_SYSTEM_ID  # type: ignore[attr-defined]
+        resp.system_id = SMSC_SYSTEM_ID
         set_tlv_int(resp, Tag.SC_INTERFACE_VERSION, INTERFACE_VERSION, 1)
         if not isinstance(pdu, BindTransmitter):
             # The session records the bind only after this answer is returned.

@@ -12,6 +12,7 @@ from jumbe.core.isotime import iso
 from jumbe.core.status import MessageStatus
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.state import services_of
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
 from jumbe.services.views import API_STATUS, MessageView
@@ -36,7 +37,7 @@ class SendMessage(BaseModel):
 
 
 def _messaging(request: Request) -> MessagingService:
-    return request.app.state.services.messaging
+    return services_of(request).messaging
 
 
 class Message(Protocol):

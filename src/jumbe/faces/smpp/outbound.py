@@ -134,7 +134,7 @@ class Outbound:
             except (SessionClosed, ResponseTimeout):
                 return 1.0
             if resp.command_status != CommandStatus.ESME_ROK:
-                return min(5.0 * 2**owed.attempts, MAX_RETRY_DELAY)
+                return min(5.0 * 2.0**owed.attempts, MAX_RETRY_DELAY)
         return True
 
     async def _settle(self) -> None:

@@ -199,7 +199,7 @@ class _EsmeHandler:
             tps or self.server.settings.smpp_session_tps, now=time.monotonic()
         )
         resp = response_for(pdu)
-        resp.system_id = SERVER_SYSTEM_ID  # type: ignore[attr-defined]
+        resp.system_id = SERVER_SYSTEM_ID
         set_tlv_int(resp, Tag.SC_INTERFACE_VERSION, 0x34, 1)
         return resp
 

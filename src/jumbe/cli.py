@@ -171,13 +171,13 @@ def accounts_credit(
         typer.echo(f"error: {exc}" if asset == KES else "error: units are whole numbers", err=True)
         raise typer.Exit(2) from exc
 
-    async def work(s: Services) -> int:
+    async def credit_account(s: Services) -> int:
         account_id = await s.accounts.find_account(account)
         return await s.billing.credit(
             account_id, smallest, "credit from the command line", asset=asset
         )
 
-    balance = _with_services(_settings(data_dir), work)
+    balance = _with_services(_settings(data_dir), credit_account)
     typer.echo(f"credited {_amount(smallest, asset)}; balance is now {_amount(balance, asset)}")
 
 
@@ -192,12 +192,12 @@ def accounts_balance(
 ) -> None:
     """Show each wallet and check it against the ledger and what it paid for."""
 
-    async def work(s: Services) -> list[Reconciliation]:
+    async def reconcile_wallets(s: Services) -> list[Reconciliation]:
         account_id = await s.accounts.find_account(account)
         return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
     ok = True
-    for r in _with_services(_settings(data_dir), work):
+    for r in _with_services(_settings(data_dir), reconcile_wallets):
         paid = "messages" if r.asset == UNITS else "IMSI checks"
         typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
         typer.echo(
@@ -223,11 +223,11 @@ def accounts_smpp_limits(
 ) -> None:
     """Set an account's SMPP session and rate limits; omitted ones return to the defaults."""
 
-    async def work(s: Services) -> None:
+    async def set_limits(s: Services) -> None:
         account_id = await s.accounts.find_account(account)
         await s.smpp_credentials.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
 
-    _with_services(_settings(data_dir), work)
+    _with_services(_settings(data_dir), set_limits)
     typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
 
 
@@ -239,12 +239,12 @@ def accounts_smpp_password(
 ) -> None:
     """Issue a new 8-character SMPP bind password for the account (the old one stops working)."""
 
-    async def work(s: Services) -> tuple[str, str]:
+    async def rotate_password(s: Services) -> tuple[str, str]:
         account_id = await s.accounts.find_account(account)
         team_code = await s.accounts.team_code(account_id)
         return team_code, await s.smpp_credentials.rotate_password(account_id)
 
-    team_code, password = _with_services(_settings(data_dir), work)
+    team_code, password = _with_services(_settings(data_dir), rotate_password)
     if as_json:
         typer.echo(json.dumps({"system_id": team_code, "smpp_password": password}))
         return
@@ -296,11 +296,11 @@ def users_add(
 ) -> None:
     """Add a user to an account; the password is printed once."""
 
-    async def work(s: Services) -> str:
+    async def add_user(s: Services) -> str:
         account_id = await s.accounts.find_account(account)
         return await s.users.add_user(account_id, username, role=role, permissions=permission)
 
-    password = _with_services(_settings(data_dir), work)
+    password = _with_services(_settings(data_dir), add_user)
     typer.echo(f"user {username} added; password (shown only now): {password}")
 
 
@@ -313,11 +313,11 @@ def users_invite(
 ) -> None:
     """Invite someone to sign in to an account (e.g. an owner for an account made here)."""
 
-    async def work(s: Services) -> Member:
+    async def invite(s: Services) -> Member:
         account_id = await s.accounts.find_account(account)
         return await s.team.invite_for_operator(account_id, email, role)
 
-    member = _with_services(_settings(data_dir), work)
+    member = _with_services(_settings(data_dir), invite)
     typer.echo(
         f"invitation mailed to {member.email} as {member.role}"
         " (without JUMBE_SMTP_URL: see `jumbe mail list`)"
@@ -353,10 +353,10 @@ def users_list(
 ) -> None:
     """The account's users, their roles and permissions."""
 
-    async def work(s: Services) -> list[UserView]:
+    async def list_users(s: Services) -> list[UserView]:
         return await s.users.list_users(await s.accounts.find_account(account))
 
-    for user in _with_services(_settings(data_dir), work):
+    for user in _with_services(_settings(data_dir), list_users):
         typer.echo(f"{user.username}  {user.role}  {','.join(user.permissions) or '-'}")
 
 
@@ -437,13 +437,13 @@ def sims_import(
 ) -> None:
     """Import SIMs into an account from CSV, streamed; bad rows are reported by line."""
 
-    async def work(s: Services, source: TextIO) -> ImportReport:
+    async def import_sims(s: Services, source: TextIO) -> ImportReport:
         account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.import_csv(
             account_id, source, on_progress=_report_progress, on_rejection=_report_rejection
         )
 
-    _run_import(data_dir, file, work)
+    _run_import(data_dir, file, import_sims)
 
 
 @sims_app.command("set-state")
@@ -460,11 +460,11 @@ def sims_set_state(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
-    async def work(s: Services) -> SimView:
+    async def move_sim(s: Services) -> SimView:
         account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.move(account_id, msisdn, target, actor="operator")
 
-    sim = _with_services(_settings(data_dir), work)
+    sim = _with_services(_settings(data_dir), move_sim)
     typer.echo(f"{sim.msisdn}: {sim.status.label}")
 
 
@@ -475,12 +475,12 @@ def subscribers_import(
 ) -> None:
     """Register numbers with their IMSI and registration date, streamed."""
 
-    async def work(s: Services, source: TextIO) -> ImportReport:
+    async def import_subscribers(s: Services, source: TextIO) -> ImportReport:
         return await s.subscribers.import_csv(
             source, on_progress=_report_progress, on_rejection=_report_rejection
         )
 
-    _run_import(data_dir, file, work)
+    _run_import(data_dir, file, import_subscribers)
 
 
 @subscribers_app.command("swap")

@@ -103,7 +103,7 @@ class Dispatcher:
                 return 0
         now = utcnow()
 
-        def work(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
+        def claim_batch(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
             rows = queue.claim(
                 conn,
                 owner=self.owner,
@@ -117,7 +117,7 @@ class Dispatcher:
             retried = [r.id for r in rows if r.attempts > 0 and r.parts > 1]
             return rows, queue.acked_parts(conn, retried)
 
-        rows, done = await self.db.write(work)
+        rows, done = await self.db.write(claim_batch)
         unroutable = []
         for row in rows:
             name = self.router.choose(row.carrier, ready)

@@ -251,7 +251,9 @@ class WebhookSender:
             - {a for a, (_, at) in self._secrets.items() if clock - at < SECRET_TTL}
         )
 
-        def work(conn: Connection) -> tuple[set[int], dict[int, str], list[outbox.Callback]]:
+        def settle_and_claim(
+            conn: Connection,
+        ) -> tuple[set[int], dict[int, str], list[outbox.Callback]]:
             outbox.finish(conn, outcomes, now=now)
             outbox.put_back(conn, overflow, now=now)
             ready = outbox.first_of_their_messages(conn, later) if later else set()
@@ -269,7 +271,7 @@ class WebhookSender:
             return ready, found, claimed
 
         try:
-            ready, found, claimed = await self.db.write(work)
+            ready, found, claimed = await self.db.write(settle_and_claim)
         except BaseException:
             self._outcomes[:0] = outcomes  # not recorded: keep them for the next turn
             self._offered[:0] = offered

@@ -262,7 +262,7 @@ class AccountService:
         )
         counted = select(func.count()).select_from(accounts).where(condition)
 
-        def work(conn: Connection) -> tuple[list[AccountSummary], int]:
+        def page_with_owners(conn: Connection) -> tuple[list[AccountSummary], int]:
             rows = conn.execute(listed).all()
             owners: dict[int, list[str]] = {r.id: [] for r in rows}
             for account_id, email in conn.execute(
@@ -289,7 +289,7 @@ class AccountService:
             ]
             return found, int(conn.execute(counted).scalar_one())
 
-        return await self.db.read(work)
+        return await self.db.read(page_with_owners)
 
     async def team_code(self, account_id: int) -> str:
         """The account's team code: its SMPP system_id."""

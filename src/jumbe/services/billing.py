@@ -79,11 +79,11 @@ class BillingService:
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to credit must be between 1 and {MAX_CREDIT}")
 
-        def work(conn: Connection) -> int:
+        def post_credit(conn: Connection) -> int:
             post_entry(conn, account_id, units, "credit", description, asset=asset)
             return _balance(conn, account_id, asset)
 
-        return await self.db.write(work)
+        return await self.db.write(post_credit)
 
     async def debit(
         self, account_id: int, units: int, description: str, *, asset: str = UNITS
@@ -93,11 +93,11 @@ class BillingService:
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to debit must be between 1 and {MAX_CREDIT}")
 
-        def work(conn: Connection) -> int:
+        def post_debit(conn: Connection) -> int:
             post_entry(conn, account_id, -units, "adjustment", description, asset=asset)
             return _balance(conn, account_id, asset)
 
-        return await self.db.write(work)
+        return await self.db.write(post_debit)
 
     async def balance(self, account_id: int, asset: str = UNITS) -> int:
         _check_asset(asset)
@@ -126,7 +126,7 @@ class BillingService:
         le = ledger_entries
         spent = "debit" if asset == UNITS else "charge"
 
-        def work(conn: Connection) -> tuple[int, Any, tuple[int, int]]:
+        def sum_ledger(conn: Connection) -> tuple[int, Any, tuple[int, int]]:
             balance = _balance(conn, account_id, asset)
             sums = conn.execute(
                 select(
@@ -137,7 +137,7 @@ class BillingService:
             ).one()
             return balance, sums, _paid_for(conn, account_id, asset)
 
-        balance, sums, (paid_for, refunded_for) = await self.db.read(work)
+        balance, sums, (paid_for, refunded_for) = await self.db.read(sum_ledger)
         return Reconciliation(
             asset=asset,
             balance=balance,

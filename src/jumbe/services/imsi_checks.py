@@ -93,7 +93,7 @@ class ImsiCheckService:
             raise
         now = utcnow()
 
-        def work(conn: Connection) -> tuple[Any, datetime | None]:
+        def look_up_and_charge(conn: Connection) -> tuple[Any, datetime | None]:
             row = conn.execute(
                 select(subscribers.c.imsi, subscribers.c.registered_on).where(
                     subscribers.c.msisdn == msisdn
@@ -125,7 +125,7 @@ class ImsiCheckService:
             )
             return row, last_swap
 
-        row, last_swap = await self.db.write(work)
+        row, last_swap = await self.db.write(look_up_and_charge)
         if row is None:
             await self._audit(partner, msisdn, "not_found")
             raise NotFound(f"{msisdn} is not registered on the network")
@@ -138,11 +138,11 @@ class ImsiCheckService:
         )
 
     async def _audit(self, partner: int, msisdn: str, outcome: str) -> None:
-        def work(conn: Connection) -> None:
+        def insert_audit(conn: Connection) -> None:
             conn.execute(
                 insert(imsi_checks).values(
                     account_id=partner, msisdn=msisdn, outcome=outcome, created_at=utcnow()
                 )
             )
 
-        await self.db.write(work)
+        await self.db.write(insert_audit)

@@ -94,7 +94,7 @@ class MailService:
         """Lease mail that is due for sending (FOR UPDATE SKIP LOCKED across nodes)."""
         skip_locked = not self.db.is_sqlite
 
-        def work(conn: Connection) -> list[Mail]:
+        def lease_due_mail(conn: Connection) -> list[Mail]:
             now = utcnow()
             m = mail_outbox
             due = (
@@ -114,7 +114,7 @@ class MailService:
             )
             return [_mail(r) for r in claimed.all()]
 
-        return await self.db.write(work)
+        return await self.db.write(lease_due_mail)
 
     async def sent(self, mail: Mail) -> None:
         """Sent: the body (a live link) is dropped, the record kept."""

@@ -355,7 +355,7 @@ class MessagingService:
     # reading -----------------------------------------------------------------
 
     async def get(self, account_id: int, message_uuid: str, *, history: bool = True) -> MessageView:
-        def work(conn: Connection) -> MessageView:
+        def read_message(conn: Connection) -> MessageView:
             row = conn.execute(
                 select(messages).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -365,7 +365,7 @@ class MessagingService:
                 raise NotFound("Message not found")
             return MessageView.from_row(row, history_of(row) if history else ())
 
-        return await self.db.read(work)
+        return await self.db.read(read_message)
 
     async def list(
         self,
@@ -398,7 +398,7 @@ class MessagingService:
             conditions.append(messages.c.direction == direction)
         where = and_(*conditions)
 
-        def work(conn: Connection) -> Page:
+        def count_and_read_page(conn: Connection) -> Page:
             total = conn.execute(
                 select(func.count()).select_from(messages).where(where)
             ).scalar_one()
@@ -411,7 +411,7 @@ class MessagingService:
             ).all()
             return Page([MessageView.from_row(r) for r in rows], page, page_size, total)
 
-        return await self.db.read(work)
+        return await self.db.read(count_and_read_page)
 
     # changing ----------------------------------------------------------------
 
@@ -445,7 +445,7 @@ class MessagingService:
         """Cancel a message no carrier has been handed yet, and refund it."""
         now = utcnow()
 
-        def work(conn: Connection, raised: Raised) -> None:
+        def cancel_if_unsent(conn: Connection, raised: Raised) -> None:
             row = conn.execute(
                 select(messages.c.id, messages.c.status, messages.c.lease_until).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -467,7 +467,7 @@ class MessagingService:
             )
             refund_unsent(conn, moved, now=now, why="cancelled")
 
-        await self.events.write(self.db, work)
+        await self.events.write(self.db, cancel_if_unsent)
         return await self.get(account_id, message_uuid)
 
 

@@ -98,7 +98,7 @@ class OAuthService:
         raw = _random(28)
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def store_token(conn: Connection) -> None:
             # a client that asks every hour would otherwise leave a trail of dead tokens
             conn.execute(
                 delete(oauth_tokens).where(
@@ -115,7 +115,7 @@ class OAuthService:
                 )
             )
 
-        await self.db.write(work)
+        await self.db.write(store_token)
         return AccessToken(raw, int(self.ttl.total_seconds()))
 
     async def authenticate(self, raw: str | None, *, client: str) -> OAuthCaller:

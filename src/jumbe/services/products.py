@@ -43,7 +43,7 @@ class ProductService:
             raise InvalidRequest("a product name is 1 to 120 characters")
         product = Product(offering_id, name, _status(status))
 
-        def work(conn: Connection) -> None:
+        def insert_product(conn: Connection) -> None:
             conn.execute(
                 insert(products).values(
                     offering_id=offering_id,
@@ -54,7 +54,7 @@ class ProductService:
             )
 
         try:
-            await self.db.write(work)
+            await self.db.write(insert_product)
         except IntegrityError as exc:
             raise Conflict(f"product {offering_id!r} already exists") from exc
         return product
@@ -67,10 +67,10 @@ class ProductService:
             .returning(products)
         )
 
-        def work(conn: Connection) -> Row[Any] | None:
+        def update_status(conn: Connection) -> Row[Any] | None:
             return conn.execute(statement).one_or_none()
 
-        row = await self.db.write(work)
+        row = await self.db.write(update_status)
         if row is None:
             raise NotFound(f"no product {offering_id!r}")
         return Product(row.offering_id, row.name, row.status)

@@ -83,7 +83,7 @@ async def import_sims(
         if not fresh:
             return refused
 
-        def work(conn: Connection) -> list[Rejection]:
+        def insert_new_sims(conn: Connection) -> list[Rejection]:
             start = _next_position(conn, account_id)
             inserted = conn.execute(
                 db.insert(sims)
@@ -112,7 +112,7 @@ async def import_sims(
             lost = [v for k, v in fresh.items() if k not in stored]
             return _why_taken(conn, lost) if lost else []
 
-        return refused + await db.write(work)
+        return refused + await db.write(insert_new_sims)
 
     return await job.run(store)
 

@@ -132,14 +132,14 @@ class SimService:
         for one that is another account's, NotPermitted for the user.
         """
 
-        def work(conn: Connection) -> None:
+        def check_authority(conn: Connection) -> None:
             for vpn_group in vpn_groups:
                 if account_by_vpn_group(conn, vpn_group) != caller:
                     raise ForeignAccount("Bad Request – Kindly use your own vpnGroup")
             if username is not None:
                 require_permission(conn, caller, username, permission)
 
-        await self.db.read(work)
+        await self.db.read(check_authority)
         return caller
 
     async def import_csv(
@@ -283,7 +283,7 @@ class SimService:
     ) -> SimView:
         number = sim_number(msisdn)
 
-        def work(conn: Connection) -> None:
+        def move_if_allowed(conn: Connection) -> None:
             row = conn.execute(
                 select(sims.c.id, sims.c.status, sims.c.product_id).where(
                     sims.c.account_id == account_id, sims.c.msisdn == number
@@ -298,7 +298,7 @@ class SimService:
                 raise Conflict(f"SIM {number} is {old.label}; it cannot become {new.label}")
             _move(conn, account_id, row.id, old, new, actor=actor, now=utcnow())
 
-        await self.db.write(work)
+        await self.db.write(move_if_allowed)
         return await self.find(account_id, number)
 
 

@@ -221,7 +221,7 @@ class SmppOutbox:
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
 
-        def work(conn: Connection) -> list[OwedDelivery]:
+        def lease_due_deliveries(conn: Connection) -> list[OwedDelivery]:
             rows = conn.execute(
                 update(o)
                 .where(o.c.id.in_(due))
@@ -254,13 +254,13 @@ class SmppOutbox:
                 for m in (found[r.message_id],)
             ]
 
-        return await self.db.write(work)
+        return await self.db.write(lease_due_deliveries)
 
     async def settle(self, delivered: Sequence[int], retry: Sequence[tuple[int, float]]) -> None:
         """Mark rows delivered, or due again after the given number of seconds."""
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def mark_delivered_or_due(conn: Connection) -> None:
             for start in range(0, len(delivered), CHUNK):
                 conn.execute(_DELIVERED, {"ids": list(delivered[start : start + CHUNK])})
             if retry:
@@ -269,7 +269,7 @@ class SmppOutbox:
                     [{"row": row, "due": now + timedelta(seconds=delay)} for row, delay in retry],
                 )
 
-        await self.db.write(work)
+        await self.db.write(mark_delivered_or_due)
 
     async def expire(self) -> int:
         """Give up on what waited past its expiry (the README says how long)."""

@@ -91,10 +91,10 @@ class SubscriberService:
             )
             batch = [values for _line, values in fresh.values()]
 
-            def work(conn: Connection) -> set[str]:
+            def insert_new_numbers(conn: Connection) -> set[str]:
                 return set(conn.execute(statement, batch).scalars())
 
-            stored = await self.db.write(work)
+            stored = await self.db.write(insert_new_numbers)
             refused += [
                 Rejection(line, f"msisdn {msisdn} is already registered")
                 for msisdn, (line, _values) in fresh.items()
@@ -114,7 +114,7 @@ class SubscriberService:
         if when > now:
             raise InvalidRequest("a swap cannot be in the future")
 
-        def work(conn: Connection) -> None:
+        def record_swap(conn: Connection) -> None:
             row = conn.execute(
                 select(subscribers).where(subscribers.c.msisdn == number)
             ).one_or_none()
@@ -140,7 +140,7 @@ class SubscriberService:
                 .values(imsi=new_imsi, updated_at=now)
             )
 
-        await self.db.write(work)
+        await self.db.write(record_swap)
         return when
 
 

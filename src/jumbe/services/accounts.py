@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
+from jumbe.core.clock import utcnow
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
 from jumbe.services.oauth import insert_client
@@ -30,7 +31,7 @@ from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import SCOPES, insert_token, new_token
 from jumbe.services.users import PERMISSIONS, insert_user, username_taken
 from jumbe.store.database import Database
-from jumbe.store.schema import account_numbers, accounts, sender_ids, users, utcnow
+from jumbe.store.schema import account_numbers, accounts, sender_ids, users
 
 FIRST_SHORT_CODE = 20000
 NAME_KEY_LENGTH = 255

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import InsufficientBalance, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, ledger_entries, messages, utcnow, wallets
+from jumbe.store.schema import imsi_checks, ledger_entries, messages, wallets
 
 MAX_CREDIT = 10**12
 UNITS = "units"

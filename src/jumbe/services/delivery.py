@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.sim_identifiers import COUNTRY_CODE
@@ -35,7 +36,6 @@ from jumbe.store.schema import (
     message_parts,
     messages,
     sims,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)

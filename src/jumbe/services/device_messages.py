@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
 from jumbe.core.sim_identifiers import COUNTRY_CODE, InvalidIdentifier, international
 from jumbe.core.sim_lifecycle import SimState
 from jumbe.core.sim_types import sim_type
@@ -33,7 +34,7 @@ from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownSim
 from jumbe.services.messaging import Device, MessagingService, SendRequest
 from jumbe.services.sims import sim_number
 from jumbe.store.database import Database
-from jumbe.store.schema import account_numbers, accounts, message_parts, messages, sims, utcnow
+from jumbe.store.schema import account_numbers, accounts, message_parts, messages, sims
 
 MAX_PAGE_SIZE = 1000
 MAX_PAGE_NO = 10_000_000  # a page's offset must stay a number the database can hold

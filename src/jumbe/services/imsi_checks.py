@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.swap_check import hashed_imsi, partner_key, recent_swap
 from jumbe.services.billing import KES, post_entry
@@ -27,7 +28,7 @@ from jumbe.services.errors import InvalidRecipient, NotFound
 from jumbe.services.limits import AttemptLimiter
 from jumbe.services.numbering import NumberingService
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, sim_swaps, subscribers, utcnow
+from jumbe.store.schema import imsi_checks, sim_swaps, subscribers
 
 SAFARICOM = "safaricom"
 SECRET_FILE = "imsi-hash.key"

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from jumbe import metrics
+from jumbe.core.clock import utcnow
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
 from jumbe.core.user_data import BINARY, binary_parts, capacity
@@ -44,7 +45,7 @@ from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
 from jumbe.store.database import Database
 from jumbe.store.group_commit import GroupCommit
-from jumbe.store.schema import messages, sender_ids, utcnow, wallets
+from jumbe.store.schema import messages, sender_ids, wallets
 
 MAX_TEXT_CHARS = 10_000
 UNFINISHED = (MessageStatus.ACCEPTED, MessageStatus.SENT)

@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Unauthenticated
 from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, oauth_clients, oauth_tokens, utcnow
+from jumbe.store.schema import accounts, oauth_clients, oauth_tokens
 
 ACCESS_TOKEN_TTL = timedelta(seconds=3599)
 _ALPHANUMERIC = string.ascii_letters + string.digits

@@ -14,9 +14,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import products, utcnow
+from jumbe.store.schema import products
 
 PRODUCT_STATUSES = ("Active", "Inactive")
 _OFFERING_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")

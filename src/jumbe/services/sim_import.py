@@ -18,6 +18,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier
 from jumbe.core.sim_lifecycle import ARRIVAL_STATES, SimState, parse_state
@@ -31,7 +32,7 @@ from jumbe.services.csv_import import (
     Row,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
+from jumbe.store.schema import accounts, products, sim_events, sims
 
 REQUIRED = ("iccid", "imsi", "msisdn")
 OPTIONAL = ("asset_name", "imei", "product_id", "sim_type", "status", "expiry_year")

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import day_number, days, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier, iot_msisdn
 from jumbe.core.sim_lifecycle import SimState, can_move
@@ -30,7 +31,7 @@ from jumbe.services.products import Product
 from jumbe.services.sim_import import import_sims
 from jumbe.services.users import require_permission
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
+from jumbe.store.schema import accounts, products, sim_events, sims
 
 MAX_PAGE = 5000
 MAX_TREND_DAYS = 731

@@ -28,10 +28,11 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from jumbe.core.clock import utcnow
 from jumbe.core.status import FINAL, MessageStatus
 from jumbe.services.events import AfterCommit, Event, MessageReceived, StatusChanged
 from jumbe.store.database import CHUNK, Database
-from jumbe.store.schema import UTCDateTime, messages, smpp_outbox, utcnow
+from jumbe.store.schema import UTCDateTime, messages, smpp_outbox
 
 # How long receipts and MO messages wait for an SMPP receiver to bind.
 TTL = timedelta(hours=72)

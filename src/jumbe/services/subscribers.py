@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.core.sim_identifiers import InvalidIdentifier
@@ -27,7 +28,7 @@ from jumbe.services.csv_import import (
 )
 from jumbe.services.errors import InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import sim_swaps, subscribers, utcnow
+from jumbe.store.schema import sim_swaps, subscribers
 
 COLUMNS = ("msisdn", "imsi", "registration_date")
 

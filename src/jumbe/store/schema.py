@@ -106,10 +106,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return stored.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 accounts = Table(
     "accounts",
     metadata,

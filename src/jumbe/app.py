@@ -333,14 +333,14 @@ class Jumbe:
         now = asyncio.get_running_loop().time()
         count_statuses = now - self._status_counts_at >= 10.0  # a full count is not free
 
-        def work(conn: Connection) -> tuple[int, dict[str, int] | None]:
+        def read_depth_and_counts(conn: Connection) -> tuple[int, dict[str, int] | None]:
             counts = None
             if count_statuses:
                 query = select(messages.c.status, func.count()).group_by(messages.c.status)
                 counts = {status: n for status, n in conn.execute(query).all()}
             return queue.depth(conn), counts
 
-        depth, counts = await self.db.read(work)
+        depth, counts = await self.db.read(read_depth_and_counts)
         metrics.queue_depth.set(depth)
         if counts is not None:
             self._status_counts_at = now

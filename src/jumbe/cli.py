@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import httpx
 import typer
@@ -27,6 +27,14 @@ from jumbe.services.csv_import import ImportReport, Rejection
 from jumbe.services.errors import ServiceError
 from jumbe.services.users import PERMISSIONS
 from jumbe.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from jumbe.services import Services
+    from jumbe.services.billing import Reconciliation
+    from jumbe.services.products import Product
+    from jumbe.services.sims import SimView
+    from jumbe.services.team import Member
+    from jumbe.services.users import UserView
 
 T = TypeVar("T")
 
@@ -69,7 +77,7 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 def _with_services(
-    settings: Settings, work: Callable[[Any], Awaitable[T]], *, refused_exit: int = 2
+    settings: Settings, work: Callable[[Services], Awaitable[T]], *, refused_exit: int = 2
 ) -> T:
     """Run ``work(services)`` against the configured database, migrated first; a service's
     refusal ends the command with its reason in one line and ``refused_exit``."""
@@ -113,7 +121,7 @@ def migrate(data_dir: DataDir = None) -> None:
     typer.echo("database is up to date")
 
 
-async def _noop(_services: Any) -> None:
+async def _noop(_services: Services) -> None:
     return None
 
 
@@ -163,13 +171,13 @@ def accounts_credit(
         typer.echo(f"error: {exc}" if asset == KES else "error: units are whole numbers", err=True)
         raise typer.Exit(2) from exc
 
-    async def work(s: Any) -> int:
+    async def credit_account(s: Services) -> int:
         account_id = await s.accounts.find_account(account)
         return await s.billing.credit(
             account_id, smallest, "credit from the command line", asset=asset
         )
 
-    balance = _with_services(_settings(data_dir), work)
+    balance = _with_services(_settings(data_dir), credit_account)
     typer.echo(f"credited {_amount(smallest, asset)}; balance is now {_amount(balance, asset)}")
 
 
@@ -184,12 +192,12 @@ def accounts_balance(
 ) -> None:
     """Show each wallet and check it against the ledger and what it paid for."""
 
-    async def work(s: Any) -> Any:
+    async def reconcile_wallets(s: Services) -> list[Reconciliation]:
         account_id = await s.accounts.find_account(account)
         return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
     ok = True
-    for r in _with_services(_settings(data_dir), work):
+    for r in _with_services(_settings(data_dir), reconcile_wallets):
         paid = "messages" if r.asset == UNITS else "IMSI checks"
         typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
         typer.echo(
@@ -215,11 +223,11 @@ def accounts_smpp_limits(
 ) -> None:
     """Set an account's SMPP session and rate limits; omitted ones return to the defaults."""
 
-    async def work(s: Any) -> None:
+    async def set_limits(s: Services) -> None:
         account_id = await s.accounts.find_account(account)
         await s.smpp_credentials.set_smpp_limits(account_id, max_sessions=sessions, tps=tps)
 
-    _with_services(_settings(data_dir), work)
+    _with_services(_settings(data_dir), set_limits)
     typer.echo(f"sessions: {sessions or 'default'}; tps per session: {tps or 'default'}")
 
 
@@ -231,12 +239,12 @@ def accounts_smpp_password(
 ) -> None:
     """Issue a new 8-character SMPP bind password for the account (the old one stops working)."""
 
-    async def work(s: Any) -> tuple[str, str]:
+    async def rotate_password(s: Services) -> tuple[str, str]:
         account_id = await s.accounts.find_account(account)
         team_code = await s.accounts.team_code(account_id)
         return team_code, await s.smpp_credentials.rotate_password(account_id)
 
-    team_code, password = _with_services(_settings(data_dir), work)
+    team_code, password = _with_services(_settings(data_dir), rotate_password)
     if as_json:
         typer.echo(json.dumps({"system_id": team_code, "smpp_password": password}))
         return
@@ -308,11 +316,11 @@ def users_add(
 ) -> None:
     """Add a user to an account; the password is printed once."""
 
-    async def work(s: Any) -> str:
+    async def add_user(s: Services) -> str:
         account_id = await s.accounts.find_account(account)
         return await s.users.add_user(account_id, username, role=role, permissions=permission)
 
-    password = _with_services(_settings(data_dir), work)
+    password = _with_services(_settings(data_dir), add_user)
     typer.echo(f"user {username} added; password (shown only now): {password}")
 
 
@@ -325,11 +333,11 @@ def users_invite(
 ) -> None:
     """Invite someone to sign in to an account (e.g. an owner for an account made here)."""
 
-    async def work(s: Any) -> Any:
+    async def invite(s: Services) -> Member:
         account_id = await s.accounts.find_account(account)
         return await s.team.invite_for_operator(account_id, email, role)
 
-    member = _with_services(_settings(data_dir), work)
+    member = _with_services(_settings(data_dir), invite)
     typer.echo(
         f"invitation mailed to {member.email} as {member.role}"
         " (without JUMBE_SMTP_URL: see `jumbe mail list`)"
@@ -352,7 +360,7 @@ def users_revoke(username: str, permissions: PermissionNames, data_dir: DataDir 
 
 
 def _change_permissions(
-    data_dir: Path | None, username: str, change: Callable[[Any], Awaitable[tuple[str, ...]]]
+    data_dir: Path | None, username: str, change: Callable[[Services], Awaitable[tuple[str, ...]]]
 ) -> None:
     held = _with_services(_settings(data_dir), change)
     typer.echo(f"{username}: {', '.join(held) or 'no permissions'}")
@@ -365,10 +373,10 @@ def users_list(
 ) -> None:
     """The account's users, their roles and permissions."""
 
-    async def work(s: Any) -> Any:
+    async def list_users(s: Services) -> list[UserView]:
         return await s.users.list_users(await s.accounts.find_account(account))
 
-    for user in _with_services(_settings(data_dir), work):
+    for user in _with_services(_settings(data_dir), list_users):
         typer.echo(f"{user.username}  {user.role}  {','.join(user.permissions) or '-'}")
 
 
@@ -407,7 +415,7 @@ def products_list(data_dir: DataDir = None) -> None:
         _show_product(product)
 
 
-def _show_product(product: Any) -> None:
+def _show_product(product: Product) -> None:
     typer.echo(f"{product.offering_id}  {product.name}  {product.status}")
 
 
@@ -422,11 +430,11 @@ def _report_rejection(rejection: Rejection) -> None:
 
 
 def _run_import(
-    data_dir: Path | None, file: Path, work: Callable[[Any, Any], Awaitable[ImportReport]]
+    data_dir: Path | None, file: Path, work: Callable[[Services, TextIO], Awaitable[ImportReport]]
 ) -> None:
     """Open ``file`` as UTF-8 CSV, run the import, print the summary; exit 1 if rows failed."""
 
-    async def run(s: Any) -> ImportReport:
+    async def run(s: Services) -> ImportReport:
         with file.open(encoding="utf-8-sig", errors="replace", newline="") as source:
             return await work(s, source)
 
@@ -449,13 +457,13 @@ def sims_import(
 ) -> None:
     """Import SIMs into an account from CSV, streamed; bad rows are reported by line."""
 
-    async def work(s: Any, source: Any) -> ImportReport:
+    async def import_sims(s: Services, source: TextIO) -> ImportReport:
         account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.import_csv(
             account_id, source, on_progress=_report_progress, on_rejection=_report_rejection
         )
 
-    _run_import(data_dir, file, work)
+    _run_import(data_dir, file, import_sims)
 
 
 @sims_app.command("set-state")
@@ -472,11 +480,11 @@ def sims_set_state(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
-    async def work(s: Any) -> Any:
+    async def move_sim(s: Services) -> SimView:
         account_id = await s.accounts.account_by_vpn_group(vpn_group)
         return await s.sims.move(account_id, msisdn, target, actor="operator")
 
-    sim = _with_services(_settings(data_dir), work)
+    sim = _with_services(_settings(data_dir), move_sim)
     typer.echo(f"{sim.msisdn}: {sim.status.label}")
 
 
@@ -487,12 +495,12 @@ def subscribers_import(
 ) -> None:
     """Register numbers with their IMSI and registration date, streamed."""
 
-    async def work(s: Any, source: Any) -> ImportReport:
+    async def import_subscribers(s: Services, source: TextIO) -> ImportReport:
         return await s.subscribers.import_csv(
             source, on_progress=_report_progress, on_rejection=_report_rejection
         )
 
-    _run_import(data_dir, file, work)
+    _run_import(data_dir, file, import_subscribers)
 
 
 @subscribers_app.command("swap")

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from jumbe.core.clock import utcnow
 from jumbe.core.status import MessageStatus
 from jumbe.services import Services
 from jumbe.services.accounts import NewAccount
 from jumbe.services.delivery import InboundMessage
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, QueueFull, UnknownSim
-from jumbe.store.schema import utcnow
 
 HEADER = "iccid,imsi,msisdn,sim_type,status\n"
 ROWS = (

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select, update
 
 from jumbe.app import Jumbe
-from jumbe.store.schema import idempotency_keys, utcnow
+from jumbe.core.clock import utcnow
+from jumbe.store.schema import idempotency_keys
 from tests.conftest import wait_until
 
 DUPLICATES = 50

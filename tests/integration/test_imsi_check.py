@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.swap_check import NEVER
 from jumbe.services import Services
@@ -21,7 +22,7 @@ from jumbe.services.errors import (
     Unauthenticated,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, imsi_checks, ledger_entries, oauth_tokens, utcnow
+from jumbe.store.schema import accounts, imsi_checks, ledger_entries, oauth_tokens
 
 REGISTRY = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-01\n"
 

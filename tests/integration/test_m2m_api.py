@@ -167,7 +167,7 @@ async def test_query_lists_the_latest_first(m2m: M2m) -> None:
     assert sms(await m2m.query(BINARY_ORIGIN)) == [{}]  # nothing yet: one empty <sms>
     await m2m.send(BINARY_ORIGIN, message_text="AAH//oB/", data_coding="binary")
     await m2m.jumbe.services.device_messages.send(
-        m2m.account.account_id, iccid_=BINARY_ORIGIN, text="from the portal", source="sim-portal"
+        m2m.account.account_id, iccid=BINARY_ORIGIN, text="from the portal", source="sim-portal"
     )
     await m2m.send(BINARY_ORIGIN, message_text="third", sms_uid="u3")
     latest = sms(await m2m.query(BINARY_ORIGIN))

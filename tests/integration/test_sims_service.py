@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.sim_lifecycle import SimState
 from jumbe.services import Services
@@ -23,7 +24,7 @@ from jumbe.services.errors import (
 )
 from jumbe.services.sim_import import import_sims
 from jumbe.store.database import Database
-from jumbe.store.schema import sim_events, sims, utcnow
+from jumbe.store.schema import sim_events, sims
 
 HEADER = "iccid,imsi,msisdn,asset_name,imei,product_id,sim_type,status\n"
 

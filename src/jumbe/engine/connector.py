@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from aiolimiter import AsyncLimiter
 
 from jumbe import metrics
+from jumbe.core.backoff import doubling_delay
+from jumbe.core.clock import utcnow
 from jumbe.core.data_coding import data_coding_for
 from jumbe.core.segments import split_udh
 from jumbe.core.status import MessageStatus, status_for_receipt
@@ -31,7 +32,7 @@ from jumbe.engine.recorder import Recorder
 from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
 from jumbe.settings import ConnectorSettings
 from jumbe.smpp.client import connect
-from jumbe.smpp.constants import ESM_UDHI, CommandStatus, MessageState
+from jumbe.smpp.constants import ESM_UDHI, CommandStatus, MessageState, status_name
 from jumbe.smpp.errors import BindFailed, ResponseTimeout, SessionClosed
 from jumbe.smpp.pdu import (
     BindTransceiver,
@@ -82,8 +83,7 @@ class DispatchJob:
 
 def retry_delay(attempts: int) -> timedelta:
     """Backoff before the next attempt: 5 s, 10 s, 20 s … capped at 5 minutes, with jitter."""
-    base = min(5.0 * 2**attempts, 300.0)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+    return doubling_delay(5.0, attempts, 300.0)
 
 
 def source_address(sender: str) -> tuple[int, int]:
@@ -197,7 +197,7 @@ class SmppConnector:
                 )
             except (OSError, TimeoutError, BindFailed, ResponseTimeout, SessionClosed) as exc:
                 failures += 1
-                delay = min(MAX_BACKOFF, 0.5 * 2**failures) * random.uniform(0.8, 1.2)
+                delay = doubling_delay(0.5, failures, MAX_BACKOFF).total_seconds()
                 log.warning(
                     "connector %s: bind failed (%s); retrying in %.1fs", self.name, exc, delay
                 )
@@ -312,7 +312,7 @@ class SmppConnector:
             status = resp.command_status
             if status == CommandStatus.ESME_ROK:
                 return str(getattr(resp, "message_id", ""))
-            name = _status_name(status)
+            name = status_name(status)
             metrics.submit_errors.labels(self.name, name).inc()
             if status == CommandStatus.ESME_RTHROTTLED:
                 await asyncio.sleep(THROTTLE_PAUSE)
@@ -327,7 +327,7 @@ class SmppConnector:
             acked_parts=(),
             complete=False,
             error=error,
-            retry_at=datetime.now(UTC) + retry_delay(job.attempts) if error.temporary else None,
+            retry_at=utcnow() + retry_delay(job.attempts) if error.temporary else None,
         )
 
     async def _return_queued(self, why: str) -> None:
@@ -341,7 +341,7 @@ class SmppConnector:
                     acked_parts=(),
                     complete=False,
                     error=SubmitError(True, "not_sent", why),
-                    retry_at=datetime.now(UTC),
+                    retry_at=utcnow(),
                 )
             )
         metrics.connector_queue.labels(self.name).set(0)
@@ -369,7 +369,7 @@ class SmppConnector:
             metrics.receipt_queries.labels(self.name, "unanswered").inc()
             return None
         if not isinstance(resp, QuerySmResp) or resp.command_status != CommandStatus.ESME_ROK:
-            metrics.receipt_queries.labels(self.name, _status_name(resp.command_status)).inc()
+            metrics.receipt_queries.labels(self.name, status_name(resp.command_status)).inc()
             return None
         status = _final_status(resp.message_state)
         metrics.receipt_queries.labels(self.name, status.value if status else "pending").inc()
@@ -405,7 +405,7 @@ class SmppConnector:
             status=status,
             error_code=err or "",
             done_at=(done.replace(tzinfo=UTC) if done and done.tzinfo is None else done)
-            or datetime.now(UTC),
+            or utcnow(),
         )
         try:
             matched = await self.recorder.record(receipt)
@@ -439,7 +439,7 @@ class SmppConnector:
                     recipient=pdu.destination_addr,
                     payload=payload,
                     data_coding=pdu.data_coding,
-                    received_at=datetime.now(UTC),
+                    received_at=utcnow(),
                     concat=concat if concat is not None and concat.total > 1 else None,
                 )
             )
@@ -465,13 +465,6 @@ class _Handler:
         pass
 
 
-def _status_name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"
-
-
 def _final_status(message_state: int) -> MessageStatus | None:
     """query_sm's message_state as a receipt's final status; UNKNOWN is no answer."""
     if message_state == MessageState.UNKNOWN:
@@ -480,7 +473,7 @@ def _final_status(message_state: int) -> MessageStatus | None:
 
 
 def _final_date(value: str) -> datetime:
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         return parse_smpp_time(value, now) or now
     except ValueError:

@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
+from jumbe.engine.background import LoopTask
 from jumbe.engine.connector import DispatchJob, SmppConnector
 from jumbe.engine.router import Router
 from jumbe.store import queue
 from jumbe.store.database import Database
-from jumbe.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Dispatcher:
         self.batch = batch
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask("dispatcher")
         self.dispatched = 0
 
     def wake(self) -> None:
@@ -63,14 +64,10 @@ class Dispatcher:
                 "dispatcher: %d message(s) left in flight by the last run are queued again",
                 released,
             )
-        self._task = asyncio.create_task(self._run(), name="dispatcher")
+        self._loop.start(self._run())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
@@ -103,7 +100,7 @@ class Dispatcher:
                 return 0
         now = utcnow()
 
-        def work(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
+        def claim_batch(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
             rows = queue.claim(
                 conn,
                 owner=self.owner,
@@ -117,7 +114,7 @@ class Dispatcher:
             retried = [r.id for r in rows if r.attempts > 0 and r.parts > 1]
             return rows, queue.acked_parts(conn, retried)
 
-        rows, done = await self.db.write(work)
+        rows, done = await self.db.write(claim_batch)
         unroutable = []
         for row in rows:
             name = self.router.choose(row.carrier, ready)

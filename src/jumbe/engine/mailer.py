@@ -11,13 +11,13 @@ only prunes: the outbox is then the local mailbox.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
+from jumbe.engine.background import LoopTask, repeat
 from jumbe.services.mail import Mail, MailService
 from jumbe.settings import SmtpEndpoint
 
@@ -34,31 +34,23 @@ class MailSender:
         self.mail = mail
         self.smtp = smtp
         self.sender = sender
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask("mailer")
+        self._prune_at = 0.0  # the first pass prunes
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mailer")
+        self._loop.start(repeat(self._send_pass, POLL_INTERVAL, what="mailer"))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        prune_at = loop.time()
-        while True:
-            try:
-                if loop.time() >= prune_at:
-                    await self.mail.prune()
-                    prune_at = loop.time() + PRUNE_INTERVAL
-                if self.smtp is not None:
-                    for mail in await self.mail.claim(limit=BATCH):
-                        await self._send(self.smtp, mail)
-            except Exception:
-                log.exception("mailer: pass failed; will retry")
-            await asyncio.sleep(POLL_INTERVAL)
+    async def _send_pass(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._prune_at:
+            await self.mail.prune()
+            self._prune_at = now + PRUNE_INTERVAL
+        if self.smtp is not None:
+            for mail in await self.mail.claim(limit=BATCH):
+                await self._send(self.smtp, mail)
 
     async def _send(self, smtp: SmtpEndpoint, mail: Mail) -> None:
         try:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
+from jumbe.core.clock import utcnow
+from jumbe.engine.background import LoopTask, repeat
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.idempotency import IdempotencyService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.store import outbox
 from jumbe.store.database import Database
-from jumbe.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +37,13 @@ class Sweeper:
         self.smpp_outbox = smpp_outbox
         self.idempotency = idempotency
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask("sweeper")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sweeper")
+        self._loop.start(repeat(self.sweep, self.interval, what="sweeper"))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweeper: pass failed; will retry")
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()
 
     async def sweep(self) -> None:
         while await self.delivery.expire_overdue() > 0:

@@ -39,7 +39,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import random
 import socket
 import time
 from collections.abc import Sequence
@@ -52,12 +51,14 @@ from sqlalchemy.engine import Connection
 from yarl import URL
 
 from jumbe import metrics
+from jumbe.core.backoff import doubling_delay
 from jumbe.core.callback_url import CallbackTarget, InvalidCallbackUrl, parse
+from jumbe.core.clock import utcnow
+from jumbe.engine.background import LoopTask
 from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.webhooks import NewCallback
 from jumbe.store import outbox
 from jumbe.store.database import Database
-from jumbe.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,7 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 
 def backoff(attempts: int, base: float) -> timedelta:
     """``base``, twice that, four times … capped at an hour, with jitter."""
-    delay = min(base * 2 ** (attempts - 1), MAX_BACKOFF)
-    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+    return doubling_delay(base, attempts - 1, MAX_BACKOFF)
 
 
 class _CheckedResolver(AbstractResolver):
@@ -169,7 +169,7 @@ class WebhookSender:
         self._offered: list[NewCallback] = []
         self._secrets: dict[int, tuple[str, float]] = {}  # account: (secret, when read)
         self._session: aiohttp.ClientSession | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = LoopTask("webhooks")
         self._sending: set[asyncio.Task[None]] = set()
 
     def offer(self, callbacks: Sequence[NewCallback]) -> None:
@@ -197,14 +197,11 @@ class WebhookSender:
             headers={"User-Agent": USER_AGENT},
             auto_decompress=False,
         )
-        self._task = asyncio.create_task(self._run(), name="webhooks")
+        self._loop.start(self._run())
 
     async def stop(self) -> None:
         """Stop claiming; give callbacks in flight their timeout, then record what was learnt."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         if self._sending:
             _done, late = await asyncio.wait(self._sending, timeout=self.timeout)
             for task in late:
@@ -251,7 +248,9 @@ class WebhookSender:
             - {a for a, (_, at) in self._secrets.items() if clock - at < SECRET_TTL}
         )
 
-        def work(conn: Connection) -> tuple[set[int], dict[int, str], list[outbox.Callback]]:
+        def settle_and_claim(
+            conn: Connection,
+        ) -> tuple[set[int], dict[int, str], list[outbox.Callback]]:
             outbox.finish(conn, outcomes, now=now)
             outbox.put_back(conn, overflow, now=now)
             ready = outbox.first_of_their_messages(conn, later) if later else set()
@@ -269,7 +268,7 @@ class WebhookSender:
             return ready, found, claimed
 
         try:
-            ready, found, claimed = await self.db.write(work)
+            ready, found, claimed = await self.db.write(settle_and_claim)
         except BaseException:
             self._outcomes[:0] = outcomes  # not recorded: keep them for the next turn
             self._offered[:0] = offered

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
+from jumbe.core.clock import utcnow
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
 from jumbe.services.oauth import KIMISMS, insert_client
@@ -30,7 +31,7 @@ from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import SCOPES, insert_token, new_token
 from jumbe.services.users import PERMISSIONS, insert_user, username_taken
 from jumbe.store.database import Database
-from jumbe.store.schema import account_numbers, accounts, sender_ids, users, utcnow
+from jumbe.store.schema import account_numbers, accounts, sender_ids, users
 
 FIRST_SHORT_CODE = 20000
 NAME_KEY_LENGTH = 255
@@ -269,7 +270,7 @@ class AccountService:
         )
         counted = select(func.count()).select_from(accounts).where(condition)
 
-        def work(conn: Connection) -> tuple[list[AccountSummary], int]:
+        def page_with_owners(conn: Connection) -> tuple[list[AccountSummary], int]:
             rows = conn.execute(listed).all()
             owners: dict[int, list[str]] = {r.id: [] for r in rows}
             for account_id, email in conn.execute(
@@ -296,7 +297,7 @@ class AccountService:
             ]
             return found, int(conn.execute(counted).scalar_one())
 
-        return await self.db.read(work)
+        return await self.db.read(page_with_owners)
 
     async def team_code(self, account_id: int) -> str:
         """The account's team code: its SMPP system_id."""

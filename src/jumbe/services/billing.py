@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import InsufficientBalance, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, ledger_entries, messages, utcnow, wallets
+from jumbe.store.schema import imsi_checks, ledger_entries, messages, wallets
 
 MAX_CREDIT = 10**12
 UNITS = "units"
@@ -79,11 +80,11 @@ class BillingService:
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to credit must be between 1 and {MAX_CREDIT}")
 
-        def work(conn: Connection) -> int:
+        def post_credit(conn: Connection) -> int:
             post_entry(conn, account_id, units, "credit", description, asset=asset)
             return _balance(conn, account_id, asset)
 
-        return await self.db.write(work)
+        return await self.db.write(post_credit)
 
     async def debit(
         self, account_id: int, units: int, description: str, *, asset: str = UNITS
@@ -93,11 +94,11 @@ class BillingService:
         if not 0 < units <= MAX_CREDIT:
             raise InvalidRequest(f"the amount to debit must be between 1 and {MAX_CREDIT}")
 
-        def work(conn: Connection) -> int:
+        def post_debit(conn: Connection) -> int:
             post_entry(conn, account_id, -units, "adjustment", description, asset=asset)
             return _balance(conn, account_id, asset)
 
-        return await self.db.write(work)
+        return await self.db.write(post_debit)
 
     async def balance(self, account_id: int, asset: str = UNITS) -> int:
         _check_asset(asset)
@@ -126,7 +127,7 @@ class BillingService:
         le = ledger_entries
         spent = "debit" if asset == UNITS else "charge"
 
-        def work(conn: Connection) -> tuple[int, Any, tuple[int, int]]:
+        def sum_ledger(conn: Connection) -> tuple[int, Any, tuple[int, int]]:
             balance = _balance(conn, account_id, asset)
             sums = conn.execute(
                 select(
@@ -137,7 +138,7 @@ class BillingService:
             ).one()
             return balance, sums, _paid_for(conn, account_id, asset)
 
-        balance, sums, (paid_for, refunded_for) = await self.db.read(work)
+        balance, sums, (paid_for, refunded_for) = await self.db.read(sum_ledger)
         return Reconciliation(
             asset=asset,
             balance=balance,
@@ -178,7 +179,7 @@ def post_entry(
         if exists.first() is None:
             raise NotFound(f"account {account_id} has no {asset} wallet")
         raise InsufficientBalance(_SHORT_OF[asset])
-    return (
+    entry: int = (
         conn.execute(
             insert(ledger_entries)
             .values(
@@ -193,6 +194,7 @@ def post_entry(
             .returning(ledger_entries.c.id)
         )
     ).scalar_one()
+    return entry
 
 
 def open_wallets(conn: Connection, account_id: int, now: datetime) -> None:

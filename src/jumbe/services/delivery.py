@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Concat
 from jumbe.core.sim_identifiers import COUNTRY_CODE
@@ -35,7 +36,6 @@ from jumbe.store.schema import (
     message_parts,
     messages,
     sims,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class DeliveryService:
         ]
         unroutable: list[InboundMessage] = []
 
-        def work(conn: Connection, raised: Raised) -> dict[int, bool]:
+        def record_facts(conn: Connection, raised: Raised) -> dict[int, bool]:
             finals: Finals = defaultdict(list)
             settle: set[int] = set()
             if outcomes:
@@ -223,7 +223,7 @@ class DeliveryService:
                 unroutable[:] = self._record_inbound(conn, inbound, raised)
             return matched
 
-        matched = await self.events.write(self.db, work)
+        matched = await self.events.write(self.db, record_facts)
         for m in unroutable:
             log.warning(
                 "unroutable MO message from %s via %s: no account owns the number %s;"
@@ -493,7 +493,7 @@ class DeliveryService:
         """Expire what can no longer be delivered; refund what never left the platform."""
         now = utcnow()
 
-        def work(conn: Connection, raised: Raised) -> int:
+        def expire_waiting(conn: Connection, raised: Raised) -> int:
             waiting = (
                 conn.execute(
                     select(messages.c.id)
@@ -535,7 +535,7 @@ class DeliveryService:
             )
             return len(moved) + len(moved_sent)
 
-        return await self.events.write(self.db, work)
+        return await self.events.write(self.db, expire_waiting)
 
 
 def _masked(number: str) -> str:

@@ -24,7 +24,9 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from jumbe.core.sim_identifiers import COUNTRY_CODE, InvalidIdentifier, iccid, international
+from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
+from jumbe.core.sim_identifiers import COUNTRY_CODE, InvalidIdentifier, international
 from jumbe.core.sim_lifecycle import SimState
 from jumbe.core.sim_types import sim_type
 from jumbe.core.status import MessageStatus
@@ -32,7 +34,7 @@ from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownSim
 from jumbe.services.messaging import Device, MessagingService, SendRequest
 from jumbe.services.sims import sim_number
 from jumbe.store.database import Database
-from jumbe.store.schema import account_numbers, accounts, message_parts, messages, sims, utcnow
+from jumbe.store.schema import account_numbers, accounts, message_parts, messages, sims
 
 MAX_PAGE_SIZE = 1000
 MAX_PAGE_NO = 10_000_000  # a page's offset must stay a number the database can hold
@@ -155,7 +157,7 @@ class DeviceMessagingService:
         account_id: int,
         *,
         msisdn: str | None = None,
-        iccid_: str | None = None,
+        iccid: str | None = None,
         text: str = "",
         binary: bytes | None = None,
         origin: str | None = None,
@@ -171,7 +173,7 @@ class DeviceMessagingService:
         """
         m2m_ref = client_ref if source == M2M else None
         sim, short_code, ref_used = await self.db.read(
-            lambda conn: _target(conn, account_id, msisdn, iccid_, m2m_ref)
+            lambda conn: _target(conn, account_id, msisdn, iccid, m2m_ref)
         )
         kind = sim_type(sim.sim_type)
         if not kind.sms:
@@ -267,7 +269,7 @@ class DeviceMessagingService:
             conditions.append(messages.c.status.in_([s.value for s in statuses]))
         where = and_(*conditions)
 
-        def work(conn: Connection) -> DevicePage:
+        def count_and_read_page(conn: Connection) -> DevicePage:
             total = conn.execute(
                 select(func.count()).select_from(messages).where(where)
             ).scalar_one()
@@ -280,13 +282,13 @@ class DeviceMessagingService:
             ).all()
             return DevicePage([_view(r) for r in rows], int(total))
 
-        return await self.db.read(work)
+        return await self.db.read(count_and_read_page)
 
-    async def latest_sent(self, account_id: int, iccid_: str, count: int) -> list[DeviceMessage]:
+    async def latest_sent(self, account_id: int, iccid: str, count: int) -> list[DeviceMessage]:
         """The ``count`` latest messages sent to the SIM, newest first (hidden ones too)."""
-        number = _iccid(iccid_)
+        number = _iccid(iccid)
 
-        def work(conn: Connection) -> list[DeviceMessage]:
+        def read_latest_of_sim(conn: Connection) -> list[DeviceMessage]:
             sim_id = conn.execute(
                 select(sims.c.id).where(sims.c.account_id == account_id, sims.c.iccid == number)
             ).scalar_one_or_none()
@@ -300,7 +302,7 @@ class DeviceMessagingService:
             ).all()
             return [_view(r) for r in rows]
 
-        return await self.db.read(work)
+        return await self.db.read(read_latest_of_sim)
 
     # hiding ------------------------------------------------------------------
 
@@ -308,7 +310,7 @@ class DeviceMessagingService:
         """Hide every message to and from the SIM from the portal; how many were hidden."""
         number = sim_number(msisdn)
 
-        def work(conn: Connection) -> int:
+        def hide_messages_of_sim(conn: Connection) -> int:
             sim_id = conn.execute(
                 select(sims.c.id).where(sims.c.account_id == account_id, sims.c.msisdn == number)
             ).scalar_one_or_none()
@@ -326,7 +328,7 @@ class DeviceMessagingService:
                 ).rowcount
             )
 
-        return await self.db.write(work)
+        return await self.db.write(hide_messages_of_sim)
 
     async def hide(self, account_id: int, message_id: int) -> None:
         """Hide one device message from the portal; NotFound if it is not one it shows."""
@@ -346,7 +348,7 @@ class DeviceMessagingService:
 
 def _iccid(value: str) -> str:
     try:
-        return iccid(value)
+        return sim_identifiers.iccid(value)
     except InvalidIdentifier as exc:
         raise InvalidRequest(str(exc)) from exc
 
@@ -355,17 +357,17 @@ def _target(
     conn: Connection,
     account_id: int,
     msisdn: str | None,
-    iccid_: str | None,
+    iccid: str | None,
     m2m_ref: str | None,
 ) -> tuple[Any, str, bool]:
     """The account's SIM by number or ICCID, the short code its messages come from,
     and whether the M2M reference (if any) was used already."""
-    if (msisdn is None) == (iccid_ is None):
+    if (msisdn is None) == (iccid is None):
         raise InvalidRequest("name the SIM by its msisdn or by its iccid")
     condition = (
         sims.c.msisdn == sim_number(msisdn)
         if msisdn is not None
-        else sims.c.iccid == _iccid(iccid_ or "")
+        else sims.c.iccid == _iccid(iccid or "")
     )
     sim = conn.execute(
         select(
@@ -380,7 +382,7 @@ def _target(
         .where(sims.c.account_id == account_id, condition)
     ).one_or_none()
     if sim is None:
-        raise UnknownSim(f"no SIM {msisdn or iccid_} in this account")
+        raise UnknownSim(f"no SIM {msisdn or iccid} in this account")
     short_code = conn.execute(
         select(func.min(account_numbers.c.number)).where(
             account_numbers.c.account_id == account_id, account_numbers.c.kind == "short_code"

@@ -21,9 +21,9 @@ from typing import ClassVar, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.status import MessageStatus
 from jumbe.store.database import Database
-from jumbe.store.schema import utcnow
 
 T = TypeVar("T")
 

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Conflict, InvalidRequest
 from jumbe.store.database import Database
-from jumbe.store.schema import idempotency_keys, messages, utcnow
+from jumbe.store.schema import idempotency_keys, messages
 
 KEY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.swap_check import hashed_imsi, partner_key, recent_swap
 from jumbe.services.billing import KES, post_entry
@@ -27,7 +28,7 @@ from jumbe.services.errors import InvalidRecipient, NotFound
 from jumbe.services.limits import AttemptLimiter
 from jumbe.services.numbering import NumberingService
 from jumbe.store.database import Database
-from jumbe.store.schema import imsi_checks, sim_swaps, subscribers, utcnow
+from jumbe.store.schema import imsi_checks, sim_swaps, subscribers
 
 SAFARICOM = "safaricom"
 SECRET_FILE = "imsi-hash.key"
@@ -93,7 +94,7 @@ class ImsiCheckService:
             raise
         now = utcnow()
 
-        def work(conn: Connection) -> tuple[Any, datetime | None]:
+        def look_up_and_charge(conn: Connection) -> tuple[Any, datetime | None]:
             row = conn.execute(
                 select(subscribers.c.imsi, subscribers.c.registered_on).where(
                     subscribers.c.msisdn == msisdn
@@ -125,7 +126,7 @@ class ImsiCheckService:
             )
             return row, last_swap
 
-        row, last_swap = await self.db.write(work)
+        row, last_swap = await self.db.write(look_up_and_charge)
         if row is None:
             await self._audit(partner, msisdn, "not_found")
             raise NotFound(f"{msisdn} is not registered on the network")
@@ -138,11 +139,11 @@ class ImsiCheckService:
         )
 
     async def _audit(self, partner: int, msisdn: str, outcome: str) -> None:
-        def work(conn: Connection) -> None:
+        def insert_audit(conn: Connection) -> None:
             conn.execute(
                 insert(imsi_checks).values(
                     account_id=partner, msisdn=msisdn, outcome=outcome, created_at=utcnow()
                 )
             )
 
-        await self.db.write(work)
+        await self.db.write(insert_audit)

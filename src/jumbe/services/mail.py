@@ -11,7 +11,6 @@ the recipient's mailbox is where it belongs.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +19,11 @@ from urllib.parse import urlencode
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
+from jumbe.core.backoff import doubling_delay
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import mail_outbox, utcnow
+from jumbe.store.schema import mail_outbox
 
 LEASE = timedelta(minutes=2)
 GIVE_UP_AFTER = timedelta(days=2)  # the longest a mailed link is worth sending for
@@ -44,7 +45,7 @@ class Mail:
 
 def retry_delay(attempts: int) -> timedelta:
     """2 s, 4 s, 8 s … at most 5 minutes, with jitter: a mail server back up is soon used."""
-    return timedelta(seconds=min(2**attempts, 300) * random.uniform(0.8, 1.2))
+    return doubling_delay(1.0, attempts, 300.0)
 
 
 class MailService:
@@ -94,7 +95,7 @@ class MailService:
         """Lease mail that is due for sending (FOR UPDATE SKIP LOCKED across nodes)."""
         skip_locked = not self.db.is_sqlite
 
-        def work(conn: Connection) -> list[Mail]:
+        def lease_due_mail(conn: Connection) -> list[Mail]:
             now = utcnow()
             m = mail_outbox
             due = (
@@ -114,7 +115,7 @@ class MailService:
             )
             return [_mail(r) for r in claimed.all()]
 
-        return await self.db.write(work)
+        return await self.db.write(lease_due_mail)
 
     async def sent(self, mail: Mail) -> None:
         """Sent: the body (a live link) is dropped, the record kept."""

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from jumbe import metrics
+from jumbe.core.clock import utcnow
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
 from jumbe.core.user_data import BINARY, binary_parts, capacity
@@ -45,7 +46,7 @@ from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
 from jumbe.store.database import Database
 from jumbe.store.group_commit import GroupCommit
-from jumbe.store.schema import messages, sender_ids, utcnow, wallets
+from jumbe.store.schema import messages, sender_ids, wallets
 
 MAX_TEXT_CHARS = 10_000
 UNFINISHED = (MessageStatus.ACCEPTED, MessageStatus.SENT)
@@ -360,7 +361,7 @@ class MessagingService:
     # reading -----------------------------------------------------------------
 
     async def get(self, account_id: int, message_uuid: str, *, history: bool = True) -> MessageView:
-        def work(conn: Connection) -> MessageView:
+        def read_message(conn: Connection) -> MessageView:
             row = conn.execute(
                 select(messages).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -370,7 +371,7 @@ class MessagingService:
                 raise NotFound("Message not found")
             return MessageView.from_row(row, history_of(row) if history else ())
 
-        return await self.db.read(work)
+        return await self.db.read(read_message)
 
     async def list(
         self,
@@ -403,7 +404,7 @@ class MessagingService:
             conditions.append(messages.c.direction == direction)
         where = and_(*conditions)
 
-        def work(conn: Connection) -> Page:
+        def count_and_read_page(conn: Connection) -> Page:
             total = conn.execute(
                 select(func.count()).select_from(messages).where(where)
             ).scalar_one()
@@ -416,7 +417,7 @@ class MessagingService:
             ).all()
             return Page([MessageView.from_row(r) for r in rows], page, page_size, total)
 
-        return await self.db.read(work)
+        return await self.db.read(count_and_read_page)
 
     # changing ----------------------------------------------------------------
 
@@ -450,7 +451,7 @@ class MessagingService:
         """Cancel a message no carrier has been handed yet, and refund it."""
         now = utcnow()
 
-        def work(conn: Connection, raised: Raised) -> None:
+        def cancel_if_unsent(conn: Connection, raised: Raised) -> None:
             row = conn.execute(
                 select(messages.c.id, messages.c.status, messages.c.lease_until).where(
                     messages.c.uuid == message_uuid, messages.c.account_id == account_id
@@ -472,7 +473,7 @@ class MessagingService:
             )
             refund_unsent(conn, moved, now=now, why="cancelled")
 
-        await self.events.write(self.db, work)
+        await self.events.write(self.db, cancel_if_unsent)
         return await self.get(account_id, message_uuid)
 
 

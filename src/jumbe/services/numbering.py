@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, select
 
+from jumbe.core.clock import utcnow
 from jumbe.core.phone import (
     KENYAN_CARRIERS,
     CarrierTable,
@@ -24,7 +25,7 @@ from jumbe.core.phone import (
 )
 from jumbe.services.errors import InvalidRecipient, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import carrier_prefixes, utcnow
+from jumbe.store.schema import carrier_prefixes
 
 REFRESH_SECONDS = 30.0
 

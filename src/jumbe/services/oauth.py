@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Unauthenticated
 from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, oauth_clients, oauth_tokens, utcnow
+from jumbe.store.schema import accounts, oauth_clients, oauth_tokens
 
 ACCESS_TOKEN_TTL = timedelta(seconds=3599)
 KIMISMS_TOKEN_TTL = timedelta(seconds=900)  # the Kimisms document's expires_in

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import products, utcnow
+from jumbe.store.schema import products
 
 PRODUCT_STATUSES = ("Active", "Inactive")
 _OFFERING_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -42,7 +44,7 @@ class ProductService:
             raise InvalidRequest("a product name is 1 to 120 characters")
         product = Product(offering_id, name, _status(status))
 
-        def work(conn: Connection) -> None:
+        def insert_product(conn: Connection) -> None:
             conn.execute(
                 insert(products).values(
                     offering_id=offering_id,
@@ -53,7 +55,7 @@ class ProductService:
             )
 
         try:
-            await self.db.write(work)
+            await self.db.write(insert_product)
         except IntegrityError as exc:
             raise Conflict(f"product {offering_id!r} already exists") from exc
         return product
@@ -66,10 +68,10 @@ class ProductService:
             .returning(products)
         )
 
-        def work(conn: Connection) -> Row | None:
+        def update_status(conn: Connection) -> Row[Any] | None:
             return conn.execute(statement).one_or_none()
 
-        row = await self.db.write(work)
+        row = await self.db.write(update_status)
         if row is None:
             raise NotFound(f"no product {offering_id!r}")
         return Product(row.offering_id, row.name, row.status)

@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import InvalidRequest, Unauthenticated
 from jumbe.services.signing_keys import SigningKeys
-from jumbe.store.schema import utcnow
 
 ISSUER = "jumbe"
 ALGORITHM = "HS256"

@@ -21,8 +21,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.store.database import Database
-from jumbe.store.schema import platform_secrets, utcnow
+from jumbe.store.schema import platform_secrets
 
 SECRET_NAME = "signing_key"
 

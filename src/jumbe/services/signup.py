@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Row
 
 from jumbe.core.client_address import counting_key
+from jumbe.core.clock import utcnow
 from jumbe.services.accounts import checked_name as checked_organisation
 from jumbe.services.accounts import insert_account, write_new_account
 from jumbe.services.errors import Conflict
@@ -39,7 +40,7 @@ from jumbe.services.signed_tokens import LinkClaims, LinkTokens
 from jumbe.services.signing_keys import SigningKeys
 from jumbe.services.users import insert_user
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, users, utcnow
+from jumbe.store.schema import accounts, users
 
 VERIFY_PATH = "/api/v1/auth/verify"
 RESET_PATH = "/api/v1/auth/password-reset"

@@ -18,6 +18,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier
 from jumbe.core.sim_lifecycle import ARRIVAL_STATES, SimState, parse_state
@@ -31,7 +32,7 @@ from jumbe.services.csv_import import (
     Row,
 )
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
+from jumbe.store.schema import accounts, products, sim_events, sims
 
 REQUIRED = ("iccid", "imsi", "msisdn")
 OPTIONAL = ("asset_name", "imei", "product_id", "sim_type", "status", "expiry_year")
@@ -83,7 +84,7 @@ async def import_sims(
         if not fresh:
             return refused
 
-        def work(conn: Connection) -> list[Rejection]:
+        def insert_new_sims(conn: Connection) -> list[Rejection]:
             start = _next_position(conn, account_id)
             inserted = conn.execute(
                 db.insert(sims)
@@ -112,7 +113,7 @@ async def import_sims(
             lost = [v for k, v in fresh.items() if k not in stored]
             return _why_taken(conn, lost) if lost else []
 
-        return refused + await db.write(work)
+        return refused + await db.write(insert_new_sims)
 
     return await job.run(store)
 

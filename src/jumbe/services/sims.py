@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import day_number, days, kenyan_day
 from jumbe.core.sim_identifiers import InvalidIdentifier, iot_msisdn
 from jumbe.core.sim_lifecycle import SimState, can_move
@@ -30,7 +31,7 @@ from jumbe.services.products import Product
 from jumbe.services.sim_import import import_sims
 from jumbe.services.users import require_permission
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, products, sim_events, sims, utcnow
+from jumbe.store.schema import accounts, products, sim_events, sims
 
 MAX_PAGE = 5000
 MAX_TREND_DAYS = 731
@@ -132,14 +133,14 @@ class SimService:
         for one that is another account's, NotPermitted for the user.
         """
 
-        def work(conn: Connection) -> None:
+        def check_authority(conn: Connection) -> None:
             for vpn_group in vpn_groups:
                 if account_by_vpn_group(conn, vpn_group) != caller:
                     raise ForeignAccount("Bad Request – Kindly use your own vpnGroup")
             if username is not None:
                 require_permission(conn, caller, username, permission)
 
-        await self.db.read(work)
+        await self.db.read(check_authority)
         return caller
 
     async def import_csv(
@@ -283,7 +284,7 @@ class SimService:
     ) -> SimView:
         number = sim_number(msisdn)
 
-        def work(conn: Connection) -> None:
+        def move_if_allowed(conn: Connection) -> None:
             row = conn.execute(
                 select(sims.c.id, sims.c.status, sims.c.product_id).where(
                     sims.c.account_id == account_id, sims.c.msisdn == number
@@ -298,7 +299,7 @@ class SimService:
                 raise Conflict(f"SIM {number} is {old.label}; it cannot become {new.label}")
             _move(conn, account_id, row.id, old, new, actor=actor, now=utcnow())
 
-        await self.db.write(work)
+        await self.db.write(move_if_allowed)
         return await self.find(account_id, number)
 
 

@@ -26,12 +26,13 @@ from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
+from jumbe.core.clock import utcnow
 from jumbe.core.status import FINAL, MessageStatus
 from jumbe.services.events import AfterCommit, Event, MessageReceived, StatusChanged
 from jumbe.store.database import CHUNK, Database
-from jumbe.store.schema import UTCDateTime, messages, smpp_outbox, utcnow
+from jumbe.store.schema import UTCDateTime, messages, smpp_outbox
 
 # How long receipts and MO messages wait for an SMPP receiver to bind.
 TTL = timedelta(hours=72)
@@ -86,38 +87,6 @@ class OwedDelivery:
     status_at: datetime
     error_code: str | None
     attempts: int = 0
-
-    @classmethod
-    def of(
-        cls,
-        account_id: int,
-        kind: str,
-        message: Any,
-        *,
-        status: MessageStatus,
-        status_at: datetime,
-        error_code: str | None,
-        outbox_id: int = 0,
-        attempts: int = 0,
-    ) -> OwedDelivery:
-        """From a message row (id, uuid, sender, recipient, body, encoding, created_at),
-        as the poll reads it back."""
-        return cls(
-            outbox_id=outbox_id,
-            account_id=account_id,
-            kind=kind,
-            message_id=message.id,
-            uuid=message.uuid,
-            sender=message.sender,
-            recipient=message.recipient,
-            body=message.body,
-            encoding=message.encoding,
-            status=status,
-            created_at=message.created_at,
-            status_at=status_at,
-            error_code=error_code,
-            attempts=attempts,
-        )
 
 
 def wants_receipt(registered_delivery: int, status: MessageStatus) -> bool:
@@ -253,40 +222,46 @@ class SmppOutbox:
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
 
-        def work(conn: Connection) -> list[OwedDelivery]:
+        def lease_due_deliveries(conn: Connection) -> list[OwedDelivery]:
             rows = conn.execute(
                 update(o)
                 .where(o.c.id.in_(due))
                 .values(lease_until=now + LEASE)
                 .returning(o.c.id, o.c.account_id, o.c.kind, o.c.attempts, o.c.message_id)
             ).all()
-            found: dict[int, Any] = {}
+            found: dict[int, Row[*tuple[Any, ...]]] = {}
             ids = [r.message_id for r in rows]
             for start in range(0, len(ids), CHUNK):
                 for m in conn.execute(_MESSAGES, {"ids": ids[start : start + CHUNK]}):
                     found[m.id] = m
             return [
-                OwedDelivery.of(
-                    r.account_id,
-                    r.kind,
-                    m,
+                OwedDelivery(
+                    outbox_id=r.id,
+                    account_id=r.account_id,
+                    kind=r.kind,
+                    message_id=m.id,
+                    uuid=m.uuid,
+                    sender=m.sender,
+                    recipient=m.recipient,
+                    body=m.body,
+                    encoding=m.encoding,
                     status=MessageStatus(m.status),
+                    created_at=m.created_at,
                     status_at=m.status_at,
                     error_code=m.error_code,
-                    outbox_id=r.id,
                     attempts=r.attempts,
                 )
                 for r in sorted(rows, key=lambda r: r.id)
                 for m in (found[r.message_id],)
             ]
 
-        return await self.db.write(work)
+        return await self.db.write(lease_due_deliveries)
 
     async def settle(self, delivered: Sequence[int], retry: Sequence[tuple[int, float]]) -> None:
         """Mark rows delivered, or due again after the given number of seconds."""
         now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def mark_delivered_or_due(conn: Connection) -> None:
             for start in range(0, len(delivered), CHUNK):
                 conn.execute(_DELIVERED, {"ids": list(delivered[start : start + CHUNK])})
             if retry:
@@ -295,7 +270,7 @@ class SmppOutbox:
                     [{"row": row, "due": now + timedelta(seconds=delay)} for row, delay in retry],
                 )
 
-        await self.db.write(work)
+        await self.db.write(mark_delivered_or_due)
 
     async def expire(self) -> int:
         """Give up on what waited past its expiry (the README says how long)."""

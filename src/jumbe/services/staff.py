@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from jumbe.services.mail import MailService
 from jumbe.services.passwords import Passwords
@@ -28,7 +29,7 @@ from jumbe.services.signed_tokens import IssuedSession, LinkTokens, SessionToken
 from jumbe.services.signing_keys import SigningKeys
 from jumbe.services.throttle import Attempt
 from jumbe.store.database import Database
-from jumbe.store.schema import staff, utcnow
+from jumbe.store.schema import staff
 
 PASSWORD_PATH = "/api/v1/staff/password"
 PASSWORD_LINK_FOR = timedelta(hours=72)

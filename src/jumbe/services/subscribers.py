@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core import sim_identifiers
+from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
 from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.core.sim_identifiers import InvalidIdentifier
@@ -27,7 +28,7 @@ from jumbe.services.csv_import import (
 )
 from jumbe.services.errors import InvalidRequest, NotFound
 from jumbe.store.database import Database
-from jumbe.store.schema import sim_swaps, subscribers, utcnow
+from jumbe.store.schema import sim_swaps, subscribers
 
 COLUMNS = ("msisdn", "imsi", "registration_date")
 
@@ -91,10 +92,10 @@ class SubscriberService:
             )
             batch = [values for _line, values in fresh.values()]
 
-            def work(conn: Connection) -> set[str]:
+            def insert_new_numbers(conn: Connection) -> set[str]:
                 return set(conn.execute(statement, batch).scalars())
 
-            stored = await self.db.write(work)
+            stored = await self.db.write(insert_new_numbers)
             refused += [
                 Rejection(line, f"msisdn {msisdn} is already registered")
                 for msisdn, (line, _values) in fresh.items()
@@ -114,7 +115,7 @@ class SubscriberService:
         if when > now:
             raise InvalidRequest("a swap cannot be in the future")
 
-        def work(conn: Connection) -> None:
+        def record_swap(conn: Connection) -> None:
             row = conn.execute(
                 select(subscribers).where(subscribers.c.msisdn == number)
             ).one_or_none()
@@ -140,7 +141,7 @@ class SubscriberService:
                 .values(imsi=new_imsi, updated_at=now)
             )
 
-        await self.db.write(work)
+        await self.db.write(record_swap)
         return when
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Row
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Conflict, Forbidden, NotFound
 from jumbe.services.mail import MailService
 from jumbe.services.passwords import Passwords
@@ -32,7 +33,7 @@ from jumbe.services.signup import set_password
 from jumbe.services.tokens import Caller
 from jumbe.services.users import insert_user, username_taken
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, users, utcnow
+from jumbe.store.schema import accounts, users
 
 INVITATION_PATH = "/api/v1/auth/invitation"
 INVITATION_FOR = timedelta(days=7)

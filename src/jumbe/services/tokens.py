@@ -18,10 +18,11 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from jumbe.services.throttle import Attempt, AuthThrottle
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, api_tokens, utcnow
+from jumbe.store.schema import accounts, api_tokens
 
 SCOPES = (
     "messages",

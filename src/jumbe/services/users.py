@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import (
     Conflict,
     InvalidRequest,
@@ -25,7 +26,7 @@ from jumbe.services.errors import (
 from jumbe.services.passwords import Passwords, new_password
 from jumbe.services.throttle import Attempt
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, users, utcnow
+from jumbe.store.schema import accounts, users
 
 ROLES = ("owner", "admin", "member", "viewer")
 # What a user may do on the account's SIMs; the owner is created with all of them.

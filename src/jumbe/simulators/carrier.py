@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from jumbe.core.clock import utcnow
 from jumbe.core.data_coding import decode_short_message
 from jumbe.core.segments import Encoding, concat_udh, encode_text, segment, split_udh
 from jumbe.simulators.devices import DeviceView, OfflineDevices, device_number
@@ -335,7 +336,7 @@ class CarrierSimulator:
             self._stats.bind_failures += 1
             return resp
         self._stats.binds += 1
-        resp.system_id = SMSC_SYSTEM_ID  # type: ignore[attr-defined]
+        resp.system_id = SMSC_SYSTEM_ID
         set_tlv_int(resp, Tag.SC_INTERFACE_VERSION, INTERFACE_VERSION, 1)
         if not isinstance(pdu, BindTransmitter):
             # The session records the bind only after this answer is returned.
@@ -529,7 +530,7 @@ class CarrierSimulator:
             submitted=1,
             delivered=1 if delivered else 0,
             submit_date=datetime.fromtimestamp(sub.received_at, UTC),
-            done_date=datetime.now(UTC),
+            done_date=utcnow(),
             stat=_STAT_WORD[item.state],
             err="000" if delivered else "001",
             text=_text_of(sub)[:20],
@@ -606,7 +607,7 @@ def _validity(value: str, default: float) -> float:
     Raises ValueError for a malformed value, which the caller answers with ESME_RINVEXPIRY."""
     if not value:
         return default
-    now = datetime.now(UTC)
+    now = utcnow()
     until = parse_smpp_time(value, now)
     return default if until is None else (until - now).total_seconds()
 

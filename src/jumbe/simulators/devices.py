@@ -17,9 +17,10 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from jumbe.core.clock import utcnow
 from jumbe.core.sim_identifiers import international, iot_msisdn
 
 __all__ = ["DeviceView", "OfflineDevices", "device_number"]
@@ -151,5 +152,5 @@ class OfflineDevices(Generic[T]):
         back_at = None
         if device.back_at is not None:
             remaining = device.back_at - asyncio.get_running_loop().time()
-            back_at = datetime.now(UTC) + timedelta(seconds=max(remaining, 0.0))
+            back_at = utcnow() + timedelta(seconds=max(remaining, 0.0))
         return DeviceView(number, len(device.held), back_at)

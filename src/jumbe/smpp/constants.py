@@ -163,3 +163,11 @@ DC_BINARY = 0x04
 DC_UCS2 = 0x08
 
 INTERFACE_VERSION = 0x34
+
+
+def status_name(status: int) -> str:
+    """A command_status as the spec names it (for logs and metric labels), or its hex."""
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, overload
 
 from jumbe.smpp.constants import (
     INTERFACE_VERSION,
@@ -602,6 +602,28 @@ def response_for_id(command_id: int, sequence_number: int, command_status: int =
     return cls(command_status, sequence_number)
 
 
+# What response_for gives each request, for the type checker: the runtime finds it by
+# command id, so a request whose response has fields of its own is named here.
+@overload
+def response_for(request: BindTransmitter, command_status: int = 0) -> BindTransmitterResp: ...
+@overload
+def response_for(request: BindReceiver, command_status: int = 0) -> BindReceiverResp: ...
+@overload
+def response_for(request: BindTransceiver, command_status: int = 0) -> BindTransceiverResp: ...
+@overload
+def response_for(request: _Bind, command_status: int = 0) -> _BindResp: ...
+@overload
+def response_for(request: SubmitSm, command_status: int = 0) -> SubmitSmResp: ...
+@overload
+def response_for(request: DeliverSm, command_status: int = 0) -> DeliverSmResp: ...
+@overload
+def response_for(request: SubmitMulti, command_status: int = 0) -> SubmitMultiResp: ...
+@overload
+def response_for(request: DataSm, command_status: int = 0) -> DataSmResp: ...
+@overload
+def response_for(request: QuerySm, command_status: int = 0) -> QuerySmResp: ...
+@overload
+def response_for(request: Pdu, command_status: int = 0) -> Pdu: ...
 def response_for(request: Pdu, command_status: int = 0) -> Pdu:
     return response_for_id(request.command_id, request.sequence_number, command_status)
 

@@ -21,6 +21,9 @@ from jumbe.smpp.errors import FrameLengthError, PduError, ResponseTimeout, Sessi
 from jumbe.smpp.framing import DEFAULT_MAX_FRAME, FrameReader
 from jumbe.smpp.pdu import (
     HEADER,
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -49,11 +52,12 @@ class BindState(Enum):
     CLOSED = "closed"
 
 
-_BOUND_BY_BIND = {
+_BOUND_BY_BIND: dict[int, BindState] = {
     CommandId.BIND_TRANSMITTER: BindState.BOUND_TX,
     CommandId.BIND_RECEIVER: BindState.BOUND_RX,
     CommandId.BIND_TRANSCEIVER: BindState.BOUND_TRX,
 }
+_BINDS = (BindTransmitter, BindReceiver, BindTransceiver)
 # Requests an ESME may only send over a transmitter or transceiver bind.
 _TRANSMIT_ONLY = frozenset(
     {
@@ -391,13 +395,13 @@ class Session(asyncio.Protocol):
                 return
             response.sequence_number = pdu.sequence_number
             if (
-                is_bind
+                isinstance(pdu, _BINDS)
                 and response.command_status == CommandStatus.ESME_ROK
                 and response.command_id == pdu.command_id | RESPONSE_BIT
                 and not self.closed
             ):
-                self.bind_state = _BOUND_BY_BIND[pdu.command_id]  # type: ignore[index]
-                self.system_id = pdu.system_id  # type: ignore[attr-defined]
+                self.bind_state = _BOUND_BY_BIND[pdu.command_id]
+                self.system_id = pdu.system_id
             self.send_pdu(response)
         finally:
             self._running -= 1
@@ -514,12 +518,12 @@ class Session(asyncio.Protocol):
             if pending.get(seq, (None,))[0] is future:
                 del pending[seq]
         if (
-            pdu.command_id in _BOUND_BY_BIND
+            isinstance(pdu, _BINDS)
             and response.command_status == CommandStatus.ESME_ROK
             and response.command_id == pdu.command_id | RESPONSE_BIT
         ):
-            self.bind_state = _BOUND_BY_BIND[pdu.command_id]  # type: ignore[index]
-            self.system_id = pdu.system_id  # type: ignore[attr-defined]
+            self.bind_state = _BOUND_BY_BIND[pdu.command_id]
+            self.system_id = pdu.system_id
         return response
 
     def _expire(self, seq: int) -> None:

@@ -92,8 +92,9 @@ class Database:
 
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """An INSERT with this dialect's ON CONFLICT clauses available."""
-        dialect = sqlite if self.dialect == "sqlite" else postgresql
-        return dialect.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision.

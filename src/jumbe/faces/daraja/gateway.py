@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from jumbe.faces.daraja.wire import gateway_request_id
+from jumbe.faces.state import services_of
 from jumbe.services import Services
 from jumbe.services.errors import TooManyAttempts, Unauthenticated
 from jumbe.services.oauth import OAuthCaller
@@ -24,7 +25,7 @@ EXTRACT_VARIABLES_FAILED = "Failed to execute the ExtractVariables: EV-FilterMes
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services
+    return services_of(request)
 
 
 def client_address(request: Request) -> str:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.faces.idempotent import request_key, send_once
 from jumbe.faces.kimisms.tokens import ERRORS, KimismsError
-from jumbe.faces.kimisms.wire import Refused, caller, error, parsed, refused, services
+from jumbe.faces.kimisms.wire import Refused, caller, error, parsed, refused
+from jumbe.faces.state import services_of
 from jumbe.services.errors import (
     Conflict,
     InsufficientBalance,
@@ -116,7 +117,7 @@ async def send_sms(request: Request) -> Response:
         return error(400, "Invalid message", f"message is longer than {MAX_TEXT_CHARS} characters")
     if not body.sender_name.strip():
         return error(400, "Invalid sender_name", "sender_name must not be empty")
-    jumbe = services(request)
+    jumbe = services_of(request)
 
     async def send(idempotency: IdempotencyKey | None) -> MessageView:
         return await jumbe.messaging.send(

@@ -14,9 +14,9 @@ from jumbe.faces.kimisms.wire import (
     error,
     parsed,
     refused,
-    services,
     too_many_requests,
 )
+from jumbe.faces.state import services_of
 from jumbe.services.errors import TooManyAttempts, Unauthenticated
 
 router = APIRouter()
@@ -72,7 +72,7 @@ async def generate_token(request: Request) -> JSONResponse:
     if body.grant_type != "client_credentials":
         return error(400, "Invalid grant_type", "grant_type must be client_credentials")
     try:
-        token = await services(request).kimisms_oauth.issue(
+        token = await services_of(request).kimisms_oauth.issue(
             body.client_id, body.client_secret, client=client_address(request)
         )
     except Unauthenticated:

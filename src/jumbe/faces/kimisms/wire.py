@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from jumbe.faces.rest.envelope import describe_validation
-from jumbe.services import Services
+from jumbe.faces.state import services_of
 from jumbe.services.errors import TooManyAttempts, Unauthenticated
 from jumbe.services.oauth import OAuthCaller
 
@@ -55,10 +55,6 @@ def refuse(status: int, message: str) -> JSONResponse:
     return error(status, "Bad request" if status < 500 else "Server error", message)
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -69,7 +65,7 @@ async def caller(request: Request) -> OAuthCaller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Refused(401, "Unauthorized", "Missing access token: send Authorization: Bearer")
     try:
-        return await services(request).kimisms_oauth.authenticate(
+        return await services_of(request).kimisms_oauth.authenticate(
             token.strip(), client=client_address(request)
         )
     except Unauthenticated as exc:

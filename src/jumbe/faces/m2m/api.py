@@ -132,7 +132,7 @@ async def send_sms(services: Services, doc: Element, client: str) -> list[Elemen
         raise Refused("invalid parameter: sms_uid must be 1 to 12 letters and digits")
     await services.device_messages.send(
         account_id,
-        iccid_=iccid,
+        iccid=iccid,
         text=message.text,
         binary=message.binary,
         origin=text(doc, "origin"),

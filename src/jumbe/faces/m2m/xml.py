@@ -14,6 +14,7 @@ The vendor's documents carry no namespace; one given anyway is ignored, so
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
 from defusedxml.ElementTree import fromstring
@@ -48,7 +49,7 @@ def parse(raw: bytes) -> Element:
         raise Malformed(f"malformed xml: {exc}") from None
     except ValueError:  # defusedxml's DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
         raise Malformed("document type declarations and entities are not accepted") from None
-    return root
+    return cast(Element, root)
 
 
 def local_name(element: Element) -> str:
@@ -95,7 +96,7 @@ def response(
     if error is not None:
         SubElement(root, "error_description").text = error
     root.extend(items)
-    return tostring(root, encoding="utf-8", xml_declaration=False)
+    return cast(bytes, tostring(root, encoding="utf-8", xml_declaration=False))
 
 
 def element(name: str, fields: Iterable[tuple[str, str]] = ()) -> Element:

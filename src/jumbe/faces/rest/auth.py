@@ -11,10 +11,12 @@ customer's session never passes there, nor a staff session here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from jumbe.faces.state import services_of
 from jumbe.services.errors import Forbidden, Unauthenticated
 from jumbe.services.sessions import looks_like_session
 from jumbe.services.staff import StaffCaller
@@ -46,7 +48,7 @@ def require(scope: str, *, session: bool = False) -> Callable[..., Awaitable[Cal
         api_key: str | None = Security(_api_key),
     ) -> Caller:
         raw = bearer.credentials if bearer is not None else api_key
-        services = request.app.state.services
+        services = services_of(request)
         found: Caller
         if raw and looks_like_session(raw):
             if not session:
@@ -63,7 +65,8 @@ def require(scope: str, *, session: bool = False) -> Callable[..., Awaitable[Cal
 
 def scope(name: str, *, session: bool = False) -> Caller:
     """Use as a parameter default: ``caller: Caller = scope("messages")``."""
-    return Depends(require(name, session=session))
+    # FastAPI swaps this marker for the caller; the cast is what the handler's signature sees
+    return cast(Caller, Depends(require(name, session=session)))
 
 
 async def signed_in(
@@ -77,7 +80,7 @@ async def signed_in(
         raise Unauthenticated(
             f"this endpoint takes a sign-in session ({SIGN_IN}), not an API token"
         )
-    member: Caller = await request.app.state.services.sessions.authenticate(raw)
+    member: Caller = await services_of(request).sessions.authenticate(raw)
     return member
 
 
@@ -88,5 +91,5 @@ async def require_staff(
     raw = bearer.credentials if bearer is not None else ""
     if not raw:
         raise Unauthenticated("staff sign in first (POST /api/v1/staff/login)")
-    staff: StaffCaller = await request.app.state.services.staff.authenticate(raw)
+    staff: StaffCaller = await services_of(request).staff.authenticate(raw)
     return staff

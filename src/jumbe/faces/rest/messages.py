@@ -15,6 +15,7 @@ from jumbe.core.status import MessageStatus
 from jumbe.faces.idempotent import request_key, send_once
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.state import services_of
 from jumbe.services.idempotency import IdempotencyKey
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
@@ -40,7 +41,7 @@ class SendMessage(BaseModel):
 
 
 def _messaging(request: Request) -> MessagingService:
-    return request.app.state.services.messaging
+    return services_of(request).messaging
 
 
 class Message(Protocol):
@@ -137,7 +138,7 @@ async def send_message(
             ),
         )
 
-    return await send_once(request.app.state.services, caller.account_id, key, send, _answer)
+    return await send_once(services_of(request), caller.account_id, key, send, _answer)
 
 
 def _answer(message: MessageView) -> tuple[int, bytes]:

@@ -21,6 +21,7 @@ from jumbe.core.isotime import iso
 from jumbe.core.sim_lifecycle import parse_state
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.state import services_of
 from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.sims import SimView
@@ -68,7 +69,7 @@ async def list_sims(
         state = parse_state(status) if status else None
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
-    sims = request.app.state.services.sims
+    sims = services_of(request).sims
     items = await sims.page(
         caller.account_id, offset=(page - 1) * page_size, limit=page_size, status=state
     )
@@ -98,7 +99,7 @@ async def _import(request: Request, caller: Caller, binary: IO[bytes]) -> Import
     binary.seek(0)
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
     try:
-        return await request.app.state.services.sims.import_csv(caller.account_id, text)
+        return await services_of(request).sims.import_csv(caller.account_id, text)
     finally:
         text.detach()
 

@@ -24,6 +24,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+from jumbe.core.backoff import doubling_delay
 from jumbe.faces.smpp import translate
 from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services.smpp_outbox import OwedDelivery, SmppOutbox
@@ -134,7 +135,9 @@ class Outbound:
             except (SessionClosed, ResponseTimeout):
                 return 1.0
             if resp.command_status != CommandStatus.ESME_ROK:
-                return min(5.0 * 2**owed.attempts, MAX_RETRY_DELAY)
+                return doubling_delay(
+                    5.0, owed.attempts, MAX_RETRY_DELAY, jitter=0.0
+                ).total_seconds()
         return True
 
     async def _settle(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from jumbe.core.clock import utcnow
 from jumbe.core.rate import TokenBucket
 from jumbe.faces.smpp import translate
 from jumbe.faces.smpp.outbound import Outbound
@@ -26,7 +27,7 @@ from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.services import Services
 from jumbe.services.errors import NotFound, ServiceError, TooManyAttempts, Unauthenticated
 from jumbe.settings import Settings, cannot_listen
-from jumbe.smpp.constants import CommandStatus, Tag
+from jumbe.smpp.constants import CommandStatus, Tag, status_name
 from jumbe.smpp.pdu import (
     BindReceiver,
     BindTransceiver,
@@ -43,7 +44,6 @@ from jumbe.smpp.pdu import (
 )
 from jumbe.smpp.server import serve
 from jumbe.smpp.session import Session
-from jumbe.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class _EsmeHandler:
             tps or self.server.settings.smpp_session_tps, now=time.monotonic()
         )
         resp = response_for(pdu)
-        resp.system_id = SERVER_SYSTEM_ID  # type: ignore[attr-defined]
+        resp.system_id = SERVER_SYSTEM_ID
         set_tlv_int(resp, Tag.SC_INTERFACE_VERSION, 0x34, 1)
         return resp
 
@@ -224,7 +224,7 @@ class _EsmeHandler:
         return SubmitSmResp(message_id=message.uuid)
 
     def _refuse(self, pdu: Pdu, status: int) -> Pdu:
-        submits.labels(_name(status)).inc()
+        submits.labels(status_name(status)).inc()
         return response_for(pdu, status)
 
     async def _query(self, pdu: QuerySm) -> Pdu:
@@ -262,10 +262,3 @@ def _refused(peer: str, system_id: str, reason: str, status: str) -> None:
 async def _quietly_unbind(session: Session) -> None:
     with contextlib.suppress(Exception):
         await session.unbind(timeout=2.0)
-
-
-def _name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
 from jumbe.core.clock import utcnow
 from jumbe.core.kenya_time import kenyan
-from jumbe.core.swap_check import NEVER
+from jumbe.core.swap_check import NEVER, hashed_imsi, partner_key
 from jumbe.services import Services
 from jumbe.services.billing import KES
 from jumbe.services.errors import (
@@ -21,10 +22,12 @@ from jumbe.services.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from jumbe.services.imsi_checks import SECRET_FILE, ImsiHashKey
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, imsi_checks, ledger_entries, oauth_tokens
 
-REGISTRY = "msisdn,imsi,registration_date\n254722000000,639020000000001,2022-03-01\n"
+IMSI = "639020000000001"
+REGISTRY = f"msisdn,imsi,registration_date\n254722000000,{IMSI},2022-03-01\n"
 
 
 async def partner(services: Services, kes_cents: int = 10_000) -> int:
@@ -73,6 +76,25 @@ async def test_hashes_are_per_partner_and_change_with_a_swap(services: Services)
     swapped = await services.imsi_checks.check(one, "254722000000")
     assert swapped.hashed_imsi != first.hashed_imsi
     assert swapped.last_swap == kenyan(at).date()
+
+
+async def test_every_node_hashes_alike_and_an_old_node_key_is_kept(
+    services: Services, db: Database, tmp_path: Path
+) -> None:
+    """Two nodes (own data dirs, one database) give a partner the same hash; a node that
+    kept its key in its data dir before has that key adopted as the cluster's."""
+    await services.subscribers.import_csv(io.StringIO(REGISTRY))
+    bank = await partner(services)
+    old_dir, new_dir = tmp_path / "old-node", tmp_path / "new-node"
+    old_dir.mkdir()
+    (old_dir / SECRET_FILE).write_text("a-key-from-before\n")
+    old_node = ImsiHashKey(db, "", old_dir)
+    new_node = ImsiHashKey(db, "", new_dir)
+    assert await old_node.get() == await new_node.get() == b"a-key-from-before"
+    assert not new_dir.exists()  # nothing per node any more
+    checked = await services.imsi_checks.check(bank, "254722000000")
+    assert checked.hashed_imsi == hashed_imsi(partner_key(b"a-key-from-before", bank), IMSI)
+    assert await ImsiHashKey(db, "configured", new_dir).get() == b"configured"
 
 
 async def test_an_old_swap_is_not_told(services: Services) -> None:

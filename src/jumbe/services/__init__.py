@@ -14,7 +14,7 @@ from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
 from jumbe.services.idempotency import IdempotencyService
-from jumbe.services.imsi_checks import ImsiCheckService, load_secret
+from jumbe.services.imsi_checks import ImsiCheckService, ImsiHashKey
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
@@ -136,7 +136,7 @@ class Services:
             imsi_checks=ImsiCheckService(
                 db,
                 numbering,
-                secret=load_secret(settings.imsi_hash_secret, settings.data_dir),
+                secret=ImsiHashKey(db, settings.imsi_hash_secret, settings.data_dir),
                 price_cents=kes_to_cents(settings.imsi_price_kes),
                 per_minute=settings.imsi_checks_per_minute,
             ),

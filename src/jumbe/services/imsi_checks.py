@@ -10,11 +10,11 @@ node), so a leaked token cannot drain the registry.
 
 from __future__ import annotations
 
-import os
-import secrets
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -27,36 +27,42 @@ from jumbe.services.billing import KES, post_entry
 from jumbe.services.errors import InvalidRecipient, NotFound
 from jumbe.services.limits import AttemptLimiter
 from jumbe.services.numbering import NumberingService
+from jumbe.services.signing_keys import shared_secret
 from jumbe.store.database import Database
 from jumbe.store.schema import imsi_checks, sim_swaps, subscribers
 
 SAFARICOM = "safaricom"
-SECRET_FILE = "imsi-hash.key"
+SECRET_FILE = "imsi-hash.key"  # where a single node kept its key before the database did
+SECRET_NAME = "imsi_hash_key"
 
 
-def load_secret(configured: str, data_dir: Path) -> bytes:
-    """The server secret under which IMSIs are hashed.
+class ImsiHashKey:
+    """The server secret under which IMSIs are hashed, the same on every node.
 
-    The configured one when set (every node of a cluster must share it);
-    otherwise one generated on first use and kept in the data directory, readable
-    only by its owner. Changing it changes every partner's hashes.
+    The configured one when set (``JUMBE_IMSI_HASH_SECRET``); otherwise the
+    cluster's, kept in the database beside the signing secret, so a partner gets
+    the same hash from whichever node answers. A single node that kept its key
+    in the data dir before (``imsi-hash.key``) has that key adopted as the
+    cluster's on first use, so its partners' hashes do not change.
     """
-    if configured:
-        return configured.encode()
-    path = data_dir / SECRET_FILE
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_hex(32).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secret + b"\n")
-    return secret
+
+    def __init__(self, db: Database, configured: str, data_dir: Path) -> None:
+        self.db = db
+        self._value = configured.encode() if configured else None
+        self._file = data_dir / SECRET_FILE
+        self._loading = asyncio.Lock()
+
+    async def get(self) -> bytes:
+        if self._value is None:
+            async with self._loading:
+                if self._value is None:
+                    try:
+                        earlier: str | None = self._file.read_text().strip() or None
+                    except FileNotFoundError:
+                        earlier = None
+                    stored = await shared_secret(self.db, SECRET_NAME, earlier or token_hex(32))
+                    self._value = stored.encode()
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,7 @@ class ImsiCheckService:
         db: Database,
         numbering: NumberingService,
         *,
-        secret: bytes,
+        secret: ImsiHashKey,
         price_cents: int,
         per_minute: int,
     ) -> None:
@@ -133,7 +139,7 @@ class ImsiCheckService:
         today = kenyan(now).date()
         return ImsiCheck(
             msisdn=msisdn,
-            hashed_imsi=hashed_imsi(partner_key(self._secret, partner), row.imsi),
+            hashed_imsi=hashed_imsi(partner_key(await self._secret.get(), partner), row.imsi),
             last_swap=recent_swap(kenyan(last_swap).date() if last_swap else None, today),
             registered_on=row.registered_on,
         )

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from functools import partial
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
@@ -42,28 +43,31 @@ class SigningKeys:
     async def _load(self) -> bytes:
         async with self._loading:
             if self._secret is None:
-                value: str | None
-                try:
-                    value = await self.db.write(_read_or_draw)
-                except IntegrityError:  # another node drew it at the same moment
-                    value = await self.db.read(_read)
-                assert value is not None
-                self._secret = value.encode()
+                self._secret = (await shared_secret(self.db, SECRET_NAME)).encode()
             return self._secret
 
 
-def _read(conn: Connection) -> str | None:
-    query = select(platform_secrets.c.value).where(platform_secrets.c.name == SECRET_NAME)
+async def shared_secret(db: Database, name: str, initial: str | None = None) -> str:
+    """The cluster's secret ``name``: the one stored, or else ``initial`` (or a fresh random
+    one) stored now; when two nodes store one at the same moment, the first one wins."""
+    try:
+        return await db.write(partial(_read_or_store, name=name, initial=initial))
+    except IntegrityError:  # another node stored it at the same moment
+        found = await db.read(partial(_read, name=name))
+        assert found is not None
+        return found
+
+
+def _read(conn: Connection, name: str) -> str | None:
+    query = select(platform_secrets.c.value).where(platform_secrets.c.name == name)
     found: str | None = conn.execute(query).scalar_one_or_none()
     return found
 
 
-def _read_or_draw(conn: Connection) -> str:
-    found = _read(conn)
+def _read_or_store(conn: Connection, name: str, initial: str | None) -> str:
+    found = _read(conn, name)
     if found is not None:
         return found
-    value = secrets.token_urlsafe(48)
-    conn.execute(
-        insert(platform_secrets).values(name=SECRET_NAME, value=value, created_at=utcnow())
-    )
+    value = initial or secrets.token_urlsafe(48)
+    conn.execute(insert(platform_secrets).values(name=name, value=value, created_at=utcnow()))
     return value

@@ -7,18 +7,24 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from jumbe.core.segments import Concat
 from jumbe.core.status import MessageStatus
 from jumbe.services import Services
-from jumbe.services.delivery import CarrierReceipt, InboundMessage, SubmitError, SubmitOutcome
+from jumbe.services.delivery import (
+    UNMATCHED_TTL,
+    CarrierReceipt,
+    InboundMessage,
+    SubmitError,
+    SubmitOutcome,
+)
 from jumbe.services.errors import Conflict
 from jumbe.services.messaging import SendRequest
 from jumbe.services.views import MessageView
 from jumbe.store import queue
 from jumbe.store.database import Database
-from jumbe.store.schema import messages, notifications
+from jumbe.store.schema import messages, notifications, unmatched_receipts
 
 NOW = datetime.now(UTC)
 
@@ -79,8 +85,72 @@ async def test_a_transition_happens_once(services: Services, account: int, db: D
     ]
 
 
-async def test_receipt_for_unknown_id_does_not_match(services: Services) -> None:
+async def parked(db: Database) -> list[str]:
+    query = select(unmatched_receipts.c.carrier_message_id)
+    return list(await db.read(lambda conn: conn.execute(query).scalars().all()))
+
+
+async def test_a_receipt_for_an_unknown_id_is_kept_once_and_forgotten_after_3_days(
+    services: Services, db: Database
+) -> None:
     assert await services.delivery.record([receipt("nope", MessageStatus.DELIVERED)]) == [False]
+    assert await services.delivery.record([receipt("nope", MessageStatus.DELIVERED)]) == [False]
+    assert await parked(db) == ["nope"]  # the carrier's repeat changes nothing
+    assert await services.delivery.prune_unmatched() == 0
+    old = datetime.now(UTC) - UNMATCHED_TTL - timedelta(minutes=1)
+    await db.write(lambda conn: conn.execute(update(unmatched_receipts).values(received_at=old)))
+    assert await services.delivery.prune_unmatched() == 1
+    assert await parked(db) == []
+
+
+async def test_a_receipt_before_its_submit_is_applied_when_the_submit_is_recorded(
+    services: Services, account: int, db: Database
+) -> None:
+    """Once dropped after 1.3 s of retries: now kept, and the submit's transaction applies it."""
+    single, long = await send(services, account), await send(services, account, "z" * 400)
+    early = [
+        receipt("s1", MessageStatus.DELIVERED),
+        receipt("l1", MessageStatus.DELIVERED),
+        receipt("l2", MessageStatus.DELIVERED),
+    ]
+    assert await services.delivery.record(early) == [False, False, False]
+    await services.delivery.record([sent(single, "s1")])
+    await services.delivery.record([replace(sent(long, "l1", "l2", "l3"), parts=3)])
+    assert (await status_of(services, account, single)).status is MessageStatus.DELIVERED
+    assert (await status_of(services, account, long)).status is MessageStatus.SENT
+    assert await parked(db) == []
+    await services.delivery.record([receipt("l3", MessageStatus.DELIVERED)])
+    final = await status_of(services, account, long)
+    assert final.status is MessageStatus.DELIVERED
+    assert [c.status for c in final.history] == [
+        MessageStatus.ACCEPTED,
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+    ]
+
+
+async def test_the_sweeper_applies_receipts_parked_while_another_node_recorded_the_submit(
+    services: Services, account: int, db: Database
+) -> None:
+    """Both transactions at once: neither saw the other's row; match_parked finds the pair."""
+    m = await send(services, account)
+    await services.delivery.record([sent(m, "race")])
+    await db.write(
+        lambda conn: conn.execute(
+            insert(unmatched_receipts).values(
+                connector="c1",
+                carrier_message_id="race",
+                status="delivered",
+                error_code="000",
+                done_at=NOW,
+                received_at=NOW,
+            )
+        )
+    )
+    assert await services.delivery.match_parked() == 1
+    assert (await status_of(services, account, m)).status is MessageStatus.DELIVERED
+    assert await parked(db) == []
+    assert await services.delivery.match_parked() == 0
 
 
 async def test_submit_and_receipt_in_one_batch_keep_their_order(

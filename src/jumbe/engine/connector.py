@@ -59,7 +59,6 @@ TEMPORARY = {
 }
 THROTTLE_PAUSE = 1.0
 THROTTLE_TRIES = 5
-RECEIPT_MATCH_DELAYS = (0.05, 0.25, 1.0)
 MAX_BACKOFF = 30.0
 MAX_QUEUED = 5000
 
@@ -409,18 +408,17 @@ class SmppConnector:
         )
         try:
             matched = await self.recorder.record(receipt)
-            # a receipt can overtake the record of its own submit: give that a moment
-            for delay in RECEIPT_MATCH_DELAYS:
-                if matched:
-                    break
-                await asyncio.sleep(delay)
-                matched = await self.recorder.record(receipt)
         except Exception:
             log.exception("connector %s: could not store a receipt; asking to resend", self.name)
             return response_for(pdu, CommandStatus.ESME_RX_T_APPN)
         metrics.receipts.labels(self.name, "yes" if matched else "no").inc()
-        if not matched:
-            log.warning("connector %s: receipt for unknown message id %s", self.name, carrier_id)
+        if not matched:  # stored all the same: applied once its submit is recorded
+            log.info(
+                "connector %s: receipt for %s came before its submit was recorded (or is not"
+                " ours); kept until it is",
+                self.name,
+                carrier_id,
+            )
         return response_for(pdu)
 
     async def _on_inbound(self, pdu: DeliverSm) -> Pdu:

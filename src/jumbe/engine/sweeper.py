@@ -62,3 +62,9 @@ class Sweeper:
             )
         await self.db.write(lambda conn: outbox.prune(conn, before=utcnow() - NOTIFICATION_TTL))
         await self.idempotency.prune()
+        await self.delivery.match_parked()
+        forgotten = await self.delivery.prune_unmatched()
+        if forgotten:
+            log.warning(
+                "sweeper: forgot %d receipt(s) that matched no message in 3 days", forgotten
+            )

@@ -36,6 +36,7 @@ from jumbe.store.schema import (
     message_parts,
     messages,
     sims,
+    unmatched_receipts,
 )
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class CarrierReceipt:
     status: MessageStatus  # a final status
     error_code: str
     done_at: datetime
+    parked: bool = False  # read back from unmatched_receipts, to be removed once matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,51 @@ def _devices(conn: Connection, senders: list[str]) -> dict[str, tuple[int, int]]
 
 Finals = dict[tuple[MessageStatus, str | None], list[int]]
 
+UNMATCHED_TTL = timedelta(days=3)  # a receipt no submit claimed by then answers none of ours
+_PARKED_FOR = select(unmatched_receipts).where(
+    unmatched_receipts.c.connector == bindparam("connector"),
+    unmatched_receipts.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
+)
+_MATCHABLE = (
+    select(unmatched_receipts)
+    .join(
+        message_parts,
+        and_(
+            message_parts.c.connector == unmatched_receipts.c.connector,
+            message_parts.c.carrier_message_id == unmatched_receipts.c.carrier_message_id,
+        ),
+    )
+    .limit(1000)
+)
+_UNPARK = delete(unmatched_receipts).where(
+    unmatched_receipts.c.connector == bindparam("c"),
+    unmatched_receipts.c.carrier_message_id == bindparam("cid"),
+)
+
+
+def _parked(row: Any) -> CarrierReceipt:
+    return CarrierReceipt(
+        connector=row.connector,
+        carrier_message_id=row.carrier_message_id,
+        status=MessageStatus(row.status),
+        error_code=row.error_code,
+        done_at=row.done_at,
+        parked=True,
+    )
+
+
+def _parked_for(conn: Connection, outcomes: list[SubmitOutcome]) -> list[CarrierReceipt]:
+    """Receipts that came before these carrier ids were recorded."""
+    by_connector: dict[str, list[str]] = defaultdict(list)
+    for o in outcomes:
+        by_connector[o.connector].extend(carrier_id for _, carrier_id in o.acked_parts)
+    found: list[CarrierReceipt] = []
+    for connector, ids in by_connector.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            found += map(_parked, conn.execute(_PARKED_FOR, {"connector": connector, "ids": chunk}))
+    return found
+
 
 class DeliveryService:
     def __init__(
@@ -204,8 +251,10 @@ class DeliveryService:
             if outcomes:
                 settle |= self._record_outcomes(conn, outcomes, now, raised)
             matched: dict[int, bool] = {}
-            if receipts:
-                matched, touched = self._record_receipts(conn, receipts, finals)
+            # a receipt may have come before its submit's carrier id was recorded
+            early = _parked_for(conn, outcomes) if outcomes else []
+            if receipts or early:
+                matched, touched = self._record_receipts(conn, receipts + early, finals, now)
                 settle |= touched
             if settle:
                 self._settle(conn, sorted(settle), finals)
@@ -296,10 +345,15 @@ class DeliveryService:
         return {o.message_id for o in outcomes if o.complete and o.parts > 1}
 
     def _record_receipts(
-        self, conn: Connection, receipts: list[CarrierReceipt], finals: Finals
+        self, conn: Connection, receipts: list[CarrierReceipt], finals: Finals, now: datetime
     ) -> tuple[dict[int, bool], set[int]]:
         """Store receipts on their parts; a single-part message's receipt is its final status
-        (into ``finals``); multi-part messages touched are returned to be settled."""
+        (into ``finals``); multi-part messages touched are returned to be settled.
+
+        A receipt that matches no part yet is parked in ``unmatched_receipts`` (a
+        carrier's repeat of it changes nothing), and a parked one that matches now
+        is removed from there.
+        """
         by_connector: dict[str, list[CarrierReceipt]] = defaultdict(list)
         for r in receipts:
             by_connector[r.connector].append(r)
@@ -319,11 +373,17 @@ class DeliveryService:
         matched: dict[int, bool] = {}
         updates: list[dict[str, Any]] = []
         multipart: set[int] = set()
+        park: list[dict[str, Any]] = []
+        unpark: list[dict[str, str]] = []
         for r in receipts:
             key = found.get((r.connector, r.carrier_message_id))
             matched[id(r)] = key is not None
             if key is None:
+                if not r.parked:
+                    park.append(_parking(r, now))
                 continue
+            if r.parked:
+                unpark.append({"c": r.connector, "cid": r.carrier_message_id})
             message_id, part_no, parts = key
             updates.append(
                 {
@@ -341,6 +401,15 @@ class DeliveryService:
                 multipart.add(message_id)
         if updates:
             conn.execute(_PART_DONE, updates)
+        if unpark:
+            conn.execute(_UNPARK, unpark)
+        if park:
+            conn.execute(
+                self.db.insert(unmatched_receipts).on_conflict_do_nothing(
+                    index_elements=["connector", "carrier_message_id"]
+                ),
+                park,
+            )
         return matched, multipart
 
     def _settle(self, conn: Connection, message_ids: list[int], finals: Finals) -> None:
@@ -478,6 +547,29 @@ class DeliveryService:
             )
         return complete
 
+    async def match_parked(self) -> int:
+        """Apply parked receipts whose submit has been recorded meanwhile.
+
+        The submit's own transaction applies the receipts parked before it; this
+        catches the ones parked at the same moment on another node, which that
+        transaction could not see yet. Returns how many were applied.
+        """
+        rows = await self.db.read(lambda conn: conn.execute(_MATCHABLE).all())
+        if rows:
+            await self.record([_parked(r) for r in rows])
+        return len(rows)
+
+    async def prune_unmatched(self) -> int:
+        """Forget receipts that no submit claimed in ``UNMATCHED_TTL`` (not ours)."""
+        cutoff = utcnow() - UNMATCHED_TTL
+        return await self.db.write(
+            lambda conn: (
+                conn.execute(
+                    delete(unmatched_receipts).where(unmatched_receipts.c.received_at < cutoff)
+                ).rowcount
+            )
+        )
+
     async def drop_stale_fragments(self, older_than: timedelta) -> int:
         """Segments whose siblings never came; carriers give up on them long before this."""
         cutoff = utcnow() - older_than
@@ -536,6 +628,17 @@ class DeliveryService:
             return len(moved) + len(moved_sent)
 
         return await self.events.write(self.db, expire_waiting)
+
+
+def _parking(r: CarrierReceipt, now: datetime) -> dict[str, Any]:
+    return {
+        "connector": r.connector,
+        "carrier_message_id": r.carrier_message_id,
+        "status": r.status.value,
+        "error_code": r.error_code,
+        "done_at": r.done_at,
+        "received_at": now,
+    }
 
 
 def _masked(number: str) -> str:

@@ -378,6 +378,19 @@ messages = Table(
 )
 
 # One row per segment handed to a carrier: the carrier's id for receipt matching.
+# Receipts that came before the submit they answer was recorded (or for a carrier id
+# no node knows yet): kept, not dropped, and applied when the submit is recorded.
+unmatched_receipts = Table(
+    "unmatched_receipts",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("carrier_message_id", String(65), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(16), nullable=False),
+    Column("done_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
+)
+
 message_parts = Table(
     "message_parts",
     metadata,

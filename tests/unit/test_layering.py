@@ -1,0 +1,71 @@
+"""Imports point down the layers (see docs/architecture.md), checked from the source.
+
+A service that imported a face, or a face that reached into the store, would still
+run; this test is what notices. Every ``import`` counts, including those inside
+functions and ``TYPE_CHECKING`` blocks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import jumbe
+
+SOURCE = Path(jumbe.__file__).parent
+
+# layer: the other parts of jumbe it may import (itself always)
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "smpp": set(),
+    "metrics": set(),
+    "store": {"core"},
+    "settings": {"core"},
+    "services": {"core", "store", "settings", "metrics"},
+    "engine": {"core", "smpp", "services", "store", "settings", "metrics"},
+    "faces": {"core", "smpp", "services", "settings", "metrics"},
+    "simulators": {"core", "smpp"},
+}
+
+
+def _layer(path: Path) -> str:
+    first = path.relative_to(SOURCE).parts[0]
+    return first.removesuffix(".py")
+
+
+def _imported_parts(tree: ast.AST) -> set[str]:
+    parts: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+            if node.module == "jumbe":  # from jumbe import metrics
+                names = [f"jumbe.{alias.name}" for alias in node.names]
+        else:
+            continue
+        parts |= {name.split(".")[1] for name in names if name.startswith("jumbe.")}
+    return parts
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in SOURCE.rglob("*.py") if _layer(p) in ALLOWED)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SOURCE)))
+def test_imports_point_down(path: Path) -> None:
+    layer = _layer(path)
+    wrong = _imported_parts(ast.parse(path.read_text(encoding="utf-8"))) - ALLOWED[layer] - {layer}
+    assert not wrong, f"{layer} must not import jumbe.{', jumbe.'.join(sorted(wrong))}"
+
+
+def test_every_layer_is_checked() -> None:
+    """A new top-level package gets a rule here before it gets code."""
+    unchecked = (
+        {_layer(p) for p in SOURCE.rglob("*.py") if p.parent == SOURCE or p.parent.parent == SOURCE}
+        - set(ALLOWED)
+        - {"__init__", "__main__", "app", "cli"}
+    )
+    assert not unchecked

@@ -69,3 +69,20 @@ def test_every_layer_is_checked() -> None:
         - {"__init__", "__main__", "app", "cli"}
     )
     assert not unchecked
+
+
+@pytest.mark.parametrize(
+    "face", sorted(p.name for p in (SOURCE / "faces").iterdir() if (p / "__init__.py").exists())
+)
+def test_no_face_imports_another(face: str) -> None:
+    """Faces share only the modules at the top of faces/ (the HTTP limits, the access log,
+    the typed app state); a rule two faces need belongs in a service."""
+    others: set[str] = set()
+    for path in (SOURCE / "faces" / face).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = [*node.module.split("."), ""]
+                other = parts[2] if parts[:2] == ["jumbe", "faces"] else ""
+                if other and other != face and (SOURCE / "faces" / other).is_dir():
+                    others.add(other)
+    assert not others, f"faces/{face} imports faces/{', faces/'.join(sorted(others))}"

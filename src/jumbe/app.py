@@ -23,8 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 import uvicorn
-from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 
 from jumbe import metrics
 from jumbe.core.status import MessageStatus
@@ -59,7 +57,6 @@ from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
 from jumbe.store import queue
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, messages
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +318,7 @@ class Jumbe:
 
     async def _readiness(self) -> tuple[bool, dict[str, Any]]:
         try:
-            await self.db.read(lambda conn: conn.execute(select(1)))
+            await self.db.ping()
             database = "ok"
         except Exception as exc:
             database = f"unavailable: {type(exc).__name__}"
@@ -333,14 +330,9 @@ class Jumbe:
         now = asyncio.get_running_loop().time()
         count_statuses = now - self._status_counts_at >= 10.0  # a full count is not free
 
-        def read_depth_and_counts(conn: Connection) -> tuple[int, dict[str, int] | None]:
-            counts = None
-            if count_statuses:
-                query = select(messages.c.status, func.count()).group_by(messages.c.status)
-                counts = {status: n for status, n in conn.execute(query).all()}
-            return queue.depth(conn), counts
-
-        depth, counts = await self.db.read(read_depth_and_counts)
+        depth, counts = await self.db.read(
+            lambda conn: (queue.depth(conn), queue.status_counts(conn) if count_statuses else None)
+        )
         metrics.queue_depth.set(depth)
         if counts is not None:
             self._status_counts_at = now
@@ -348,10 +340,7 @@ class Jumbe:
                 metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
 
     async def _ensure_demo_account(self) -> NewAccount | None:
-        existing = await self.db.read(
-            lambda conn: conn.execute(select(func.count()).select_from(accounts)).scalar_one()
-        )
-        if existing:
+        if await self.services.accounts.any_exist():
             return None
         demo = await self.services.accounts.create_account("demo", sender="JUMBE")
         if self.settings.demo_units:

@@ -72,7 +72,7 @@ async def test_the_sims_type_and_state_decide(services: Services) -> None:
     assert plain.sender == account.short_code
     chosen = await send(
         account.account_id,
-        iccid_="89254014010100030361",
+        iccid="89254014010100030361",
         binary=bytes.fromhex("0001fffe807f"),
         origin="447890123456",
         source="m2m",
@@ -132,7 +132,7 @@ async def test_the_operators_queue_limit_holds_under_concurrency(services: Servi
     assert "rejected by operator" in str(refused[0])
     # the refused ones cost nothing; another SIM has its own queue
     assert await services.billing.balance(account.account_id) == 995
-    await limited.send(account.account_id, iccid_="89254014010100030361", text="x", source="m2m")
+    await limited.send(account.account_id, iccid="89254014010100030361", text="x", source="m2m")
 
 
 async def test_portal_lists_search_filter_and_hide(services: Services) -> None:
@@ -140,7 +140,7 @@ async def test_portal_lists_search_filter_and_hide(services: Services) -> None:
     me = account.account_id
     send = services.device_messages.send
     first = await send(me, msisdn="300000003036", text="one", source="sim-portal")
-    second = await send(me, iccid_="89254014010100030361", text="two", source="sim-portal")
+    second = await send(me, iccid="89254014010100030361", text="two", source="sim-portal")
     third = await send(me, msisdn="300000003036", text="three", source="sim-portal")
     pages = services.device_messages.page
     everything = await pages(me, page_size=2)

@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 
 
+def claim_limit(*, room: int, capacity: int, batch: int, thrifty: bool) -> int:
+    """How many messages to claim now: what the bound connectors have ``room`` for, at most
+    a ``batch``; 0 to skip. ``thrifty`` (woken by traffic) skips a sliver of room: the
+    connectors say when they are half empty, and one claim then fills many slots."""
+    if room <= 0:
+        return 0
+    if thrifty and room < min(batch, capacity // 2):
+        return 0
+    return min(room, batch)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -86,18 +97,20 @@ class Dispatcher:
     async def dispatch_once(self, *, thrifty: bool = False) -> int:
         """Claim one batch and hand it out; return how many messages were claimed.
 
-        ``thrifty``: skip the claim when the connectors have only a sliver of room;
-        they say when they are half empty, and one claim then fills many slots.
+        ``thrifty``: see ``claim_limit``.
         """
         ready = {name for name, c in self.connectors.items() if c.ready}
-        room = sum(self.connectors[name].free_capacity() for name in ready)
         claim_filter = self.router.claim_filter(ready)
-        if room <= 0 or claim_filter.nothing:
+        if claim_filter.nothing:
             return 0
-        if thrifty:
-            capacity = sum(self.connectors[name].capacity for name in ready)
-            if room < min(self.batch, capacity // 2):
-                return 0
+        limit = claim_limit(
+            room=sum(self.connectors[name].free_capacity() for name in ready),
+            capacity=sum(self.connectors[name].capacity for name in ready),
+            batch=self.batch,
+            thrifty=thrifty,
+        )
+        if limit == 0:
+            return 0
         now = utcnow()
 
         def claim_batch(conn: Connection) -> tuple[list[Any], dict[int, set[int]]]:
@@ -106,7 +119,7 @@ class Dispatcher:
                 owner=self.owner,
                 include=claim_filter.include,
                 exclude=claim_filter.exclude,
-                limit=min(room, self.batch),
+                limit=limit,
                 now=now,
                 lease=LEASE,
                 skip_locked=not self.db.is_sqlite,

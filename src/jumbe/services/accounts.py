@@ -211,6 +211,11 @@ class AccountService:
 
         return await write_new_account(self.db, provision)
 
+    async def any_exist(self) -> bool:
+        """Whether any account was ever made (a first start makes the demo account)."""
+        query = select(accounts.c.id).limit(1)
+        return await self.db.read(lambda conn: conn.execute(query).first() is not None)
+
     async def find_account(self, ref: str) -> int:
         """An account by id, team code, account number, or name (CLI use).
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -95,6 +95,10 @@ class Database:
         if self.dialect == "sqlite":
             return sqlite.insert(table)
         return postgresql.insert(table)
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial read (readiness checks)."""
+        await self.read(lambda conn: conn.execute(select(1)))
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision.

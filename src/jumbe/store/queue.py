@@ -107,6 +107,12 @@ def release(
     return result.rowcount
 
 
+def status_counts(conn: Connection) -> dict[str, int]:
+    """How many messages are in each status (a full count: the caller paces it)."""
+    query = select(messages.c.status, func.count()).group_by(messages.c.status)
+    return {status: n for status, n in conn.execute(query).all()}
+
+
 def depth(conn: Connection) -> int:
     """Messages waiting to be handed to a carrier (uses the partial queue index)."""
     return (

@@ -54,6 +54,7 @@ def _changed(uuid: str, old: MessageStatus, new: MessageStatus) -> StatusChanged
         callback_url=None,
         client_ref=None,
         recipient="254700000001",
+        carrier="safaricom",
         sender="JUMBE",
         body="hi",
         encoding="gsm",

@@ -12,11 +12,9 @@ import json
 from typing import TypeVar
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from jumbe.faces.rest.envelope import describe_validation
 from jumbe.faces.state import services_of
 from jumbe.services.errors import TooManyAttempts, Unauthenticated
 from jumbe.services.oauth import OAuthCaller
@@ -89,5 +87,6 @@ async def parsed(request: Request, model: type[Model]) -> Model:
         ]
         if missing:
             raise Refused(400, f"Missing {missing[0]}", f"{missing[0]} is required") from exc
-        detail = describe_validation(RequestValidationError(exc.errors()))
-        raise Refused(400, "Invalid request", detail) from exc
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise Refused(400, "Invalid request", f"{field}: {first['msg']}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from jumbe.faces import openapi
 from jumbe.faces.rest import envelope, health, messages, signup, sims, staff, team, tokens
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
@@ -36,6 +37,7 @@ def create_app(
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     envelope.install(app)
+    openapi.install(app)
     app.include_router(messages.router)
     app.include_router(tokens.router)
     app.include_router(sims.router)

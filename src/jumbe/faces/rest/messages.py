@@ -12,6 +12,7 @@ from jumbe.core.isotime import iso
 from jumbe.core.status import MessageStatus
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import MessageOut, MessageWithHistory, Page, documented
 from jumbe.services.messaging import MessagingService, SendRequest
 from jumbe.services.tokens import Caller
 from jumbe.services.views import API_STATUS, MessageView
@@ -20,7 +21,22 @@ router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 
 class SendMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=False,
+        json_schema_extra={
+            "examples": [
+                {"to": "+254712345678", "message": "Hello from Jumbe!"},
+                {
+                    "to": "0712345678",
+                    "message": "Your order 42 has shipped",
+                    "sender_id": "JUMBE",
+                    "callback_url": "https://example.com/jumbe/status",
+                    "reference": "order-42",
+                },
+            ]
+        },
+    )
 
     to: str = Field(description="Recipient in E.164 (+254712345678) or any Kenyan local form")
     message: str = Field(description="Text; long messages are split into parts automatically")
@@ -110,7 +126,7 @@ def _number(digits: str) -> str:
     return "+" + digits if digits.isdigit() and len(digits) > 8 else digits
 
 
-@router.post("", summary="Send a message")
+@router.post("", summary="Send a message", **documented(MessageOut, 402, 404))
 async def send_message(
     body: SendMessage, request: Request, caller: Caller = scope("messages")
 ) -> dict[str, Any]:
@@ -128,7 +144,7 @@ async def send_message(
     return ok(render(message))
 
 
-@router.get("", summary="List messages, newest first")
+@router.get("", summary="List messages, newest first", **documented(Page[MessageOut]))
 async def list_messages(
     request: Request,
     caller: Caller = scope("messages"),
@@ -154,14 +170,22 @@ async def list_messages(
     )
 
 
-@router.get("/{uuid}", summary="Get a message with its status history")
+@router.get(
+    "/{uuid}",
+    summary="Get a message with its status history",
+    **documented(MessageWithHistory, 404),
+)
 async def get_message(
     uuid: str, request: Request, caller: Caller = scope("messages")
 ) -> dict[str, Any]:
     return ok(render(await _messaging(request).get(caller.account_id, uuid), with_history=True))
 
 
-@router.post("/{uuid}/resend", summary="Resend a failed message as a new one")
+@router.post(
+    "/{uuid}/resend",
+    summary="Resend a failed message as a new one",
+    **documented(MessageOut, 402, 404, 409),
+)
 async def resend_message(
     uuid: str, request: Request, caller: Caller = scope("messages")
 ) -> dict[str, Any]:

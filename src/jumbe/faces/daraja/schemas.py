@@ -425,7 +425,11 @@ def imsi_check() -> dict[str, Any]:
                     "schema": _object(
                         ["customerNumber"],
                         {"customerNumber": "254722000000"},
-                        customerNumber={**_MSISDN, "description": "The subscriber's number"},
+                        customerNumber={
+                            "type": "string",
+                            "pattern": "^254[17][0-9]{8}$",
+                            "description": "The subscriber's number, 254 and 9 digits",
+                        },
                     )
                 }
             },

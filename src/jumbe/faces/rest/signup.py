@@ -40,7 +40,7 @@ from jumbe.services.team import INVITATION_PATH
 
 router = APIRouter(tags=["sign-up and sign-in"])
 
-Email = Annotated[str, Field(max_length=320)]
+Email = Annotated[str, Field(max_length=320, json_schema_extra={"format": "email"})]
 Password = Annotated[str, Field(max_length=1024)]
 Token = Annotated[str, Field(max_length=2048)]
 TokenQuery = Annotated[str, Query(max_length=2048, description="the token from the mailed link")]

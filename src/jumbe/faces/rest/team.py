@@ -25,7 +25,7 @@ class Invite(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"email": "otieno@acme.example", "role": "member"}]}
     )
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     role: str = Field(max_length=16)
 
 

@@ -5,7 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
+# JUMBE_FUZZ_EXAMPLES examples per operation, fresh randomness each run (make test runs 6, fixed).
+FUZZ_EXAMPLES ?= 200
+
+.PHONY: run test fuzz lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
 	bench-callbacks bench-callback-speed bench-vs-kannel
 
 $(STAMP): pyproject.toml
@@ -21,14 +24,17 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+fuzz: $(STAMP)
+	JUMBE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/integration/test_api_fuzz.py
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy src
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
 
 # Benchmarks (bench/, results in docs/benchmarks.md): one command per scenario.
 BENCH_STAMP := $(VENV)/.bench-installed

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import Response
 
 from jumbe.services import Services
@@ -19,6 +19,12 @@ from jumbe.services.idempotency import DuplicateKey, IdempotencyKey, Replay, key
 from jumbe.services.views import MessageView
 
 HEADER = "Idempotency-Key"
+# declared on a route for its documentation; the value is read by ``request_key``
+IDEMPOTENCY_HEADER = Header(
+    alias=HEADER,
+    description="Within 24 hours a repeat sends nothing and gets the first answer;"
+    " another body with the same key is refused (409)",
+)
 Send = Callable[[IdempotencyKey | None], Awaitable[MessageView]]
 Render = Callable[[MessageView], tuple[int, bytes]]
 

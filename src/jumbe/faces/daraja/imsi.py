@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jumbe.faces.daraja.gateway import caller, invalid_token, services
+from jumbe.faces.daraja.schemas import imsi_check
 from jumbe.faces.daraja.wire import BadPayload, Payload, day_month_year, request_ref
 from jumbe.services.errors import (
     InsufficientBalance,
@@ -56,7 +57,11 @@ def _answer(
     )
 
 
-@router.post("/imsi/v1/checkATI", summary="IMSI: hashed IMSI, last swap and registration date")
+@router.post(
+    "/imsi/v1/checkATI",
+    summary="IMSI: hashed IMSI, last swap and registration date",
+    **imsi_check(),
+)
 async def check_ati(request: Request) -> JSONResponse:
     number = ""
     try:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from jumbe.faces.daraja.gateway import client_address, gateway_error, services, too_many_requests
+from jumbe.faces.daraja.schemas import oauth
 from jumbe.services.errors import TooManyAttempts, Unauthenticated
 
 router = APIRouter(tags=["daraja"])
@@ -33,7 +34,11 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return (key, secret) if colon and key and secret else None
 
 
-@router.get("/oauth/v1/generate", summary="Daraja: an access token for client credentials")
+@router.get(
+    "/oauth/v1/generate",
+    summary="Daraja: an access token for client credentials",
+    **oauth(),
+)
 async def generate(request: Request) -> JSONResponse:
     if request.query_params.get("grant_type") != "client_credentials":
         return gateway_error(400, "400.008.02", "Invalid grant type passed")

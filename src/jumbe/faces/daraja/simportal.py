@@ -29,6 +29,7 @@ from jumbe.faces.daraja.gateway import (
     too_many_requests,
 )
 from jumbe.faces.daraja.portal_messages import message_row, spring_page, status_of
+from jumbe.faces.daraja.schemas import sim_portal
 from jumbe.faces.daraja.wire import (
     BadPayload,
     Payload,
@@ -326,4 +327,5 @@ for _operation in OPERATIONS:
         _route(_operation),
         methods=["POST"],
         summary=f"SIM portal: {_operation.path.strip('/')}",
+        **sim_portal(_operation.path),
     )

@@ -44,7 +44,18 @@ def provider(carrier: str) -> str:
 
 
 class SendSms(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=False,
+        json_schema_extra={
+            "example": {
+                "sender_name": "KIMISMS",
+                "contact": "254712345678",
+                "message": "Your OTP is 482910",
+                "callback_url": "https://your-app.com/callback",
+            }
+        },
+    )
 
     sender_name: str = Field(max_length=64, examples=["KIMISMS"])
     contact: str = Field(max_length=32, examples=["254712345678"])

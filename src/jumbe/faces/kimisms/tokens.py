@@ -23,7 +23,16 @@ router = APIRouter()
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "example": {
+                "grant_type": "client_credentials",
+                "client_id": "your_client_id_here",
+                "client_secret": "your_client_secret_here",
+            }
+        },
+    )
 
     grant_type: str = Field(examples=["client_credentials"])
     client_id: str = Field(max_length=128, examples=["your_client_id_here"])

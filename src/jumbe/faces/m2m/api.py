@@ -22,6 +22,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from fastapi import APIRouter, Request
@@ -79,7 +80,30 @@ EXAMPLE = """<send_sms version="1" api_id="123456">
   <sms_uid>123abcde4567</sms_uid>
 </send_sms>"""
 
+QUERY_EXAMPLE = """<query_sms_mt_details version="1" api_id="123457">
+  <authentication>
+    <username>m2m-demo1234</username>
+    <password>…</password>
+  </authentication>
+  <iccid>89254014010100030360</iccid>
+  <lastx>2</lastx>
+</query_sms_mt_details>"""
+ANSWER_EXAMPLE = (
+    '<send_sms_response api_id="123456"><api_outcome>success</api_outcome></send_sms_response>'
+)
+REFUSED_EXAMPLE = (
+    "<error_response><api_outcome>failure</api_outcome>"
+    "<error_description>the body is not well-formed XML</error_description></error_response>"
+)
+
 Call = Callable[[Services, Element, str], Awaitable[list[Element]]]
+
+
+def _xml(description: str, example: str | None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": {"type": "string"}}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/xml": media}}
 
 
 @router.post(
@@ -89,10 +113,24 @@ Call = Callable[[Services, Element, str], Awaitable[list[Element]]]
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/xml": {"schema": {"type": "string"}, "example": EXAMPLE}},
+            "content": {
+                "application/xml": {
+                    "schema": {"type": "string"},
+                    "examples": {
+                        "send_sms": {"value": EXAMPLE},
+                        "query_sms_mt_details": {"value": QUERY_EXAMPLE},
+                    },
+                }
+            },
         }
     },
-    responses={200: {"content": {"application/xml": {}}}},
+    responses={
+        200: _xml("The call's answer; api_outcome says success or failure", ANSWER_EXAMPLE),
+        400: _xml("Not a document this API reads: <error_response>", REFUSED_EXAMPLE),
+        408: _xml("The body came too slowly: <error_response>", None),
+        413: _xml("The body is larger than a document may be: <error_response>", None),
+        429: _xml("Too many failed sign-ins: wait Retry-After seconds", None),
+    },
 )
 async def m2m_api(request: Request) -> Response:
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jumbe.faces.rest import envelope, health, messages, signup, sims, staff, team, tokens
+from jumbe.faces import openapi
+from jumbe.faces.rest import docs, envelope, health, messages, signup, sims, staff, team, tokens
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -28,7 +29,7 @@ def create_app(
         title="Jumbe",
         version="1.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served by faces.rest.docs from local files
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -36,6 +37,8 @@ def create_app(
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
     envelope.install(app)
+    openapi.install(app)
+    docs.install(app)
     app.include_router(messages.router)
     app.include_router(tokens.router)
     app.include_router(sims.router)

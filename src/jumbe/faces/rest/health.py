@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 router = APIRouter(tags=["operations"])
 
@@ -15,12 +16,32 @@ Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 RefreshMetrics = Callable[[], Awaitable[None]]
 
 
-@router.get("/healthz", summary="The process is alive")
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not ready"]
+    database: str
+    connectors: dict[str, str]
+
+
+READINESS = {"model": ReadinessOut}
+
+
+@router.get("/healthz", summary="The process is alive", response_model=Alive)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database reachable and at least one carrier connector bound")
+@router.get(
+    "/readyz",
+    summary="Database reachable and at least one carrier connector bound",
+    responses={
+        200: {**READINESS, "description": "Ready"},
+        503: {**READINESS, "description": "Not ready: the details say what is missing"},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     ready, details = await request.app.state.readiness()
     return JSONResponse(
@@ -28,7 +49,12 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def prometheus(request: Request) -> Response:
     await request.app.state.refresh_metrics()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.core.isotime import iso
 from jumbe.core.status import MessageStatus
-from jumbe.faces.idempotent import request_key, send_once
+from jumbe.faces.idempotent import IDEMPOTENCY_HEADER, request_key, send_once
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import MessageOut, MessageWithHistory, Page, documented
 from jumbe.faces.state import services_of
 from jumbe.services.idempotency import IdempotencyKey
 from jumbe.services.messaging import MessagingService, SendRequest
@@ -25,7 +26,22 @@ router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
 
 class SendMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=False,
+        json_schema_extra={
+            "examples": [
+                {"to": "+254712345678", "message": "Hello from Jumbe!"},
+                {
+                    "to": "0712345678",
+                    "message": "Your order 42 has shipped",
+                    "sender_id": "JUMBE",
+                    "callback_url": "https://example.com/jumbe/status",
+                    "reference": "order-42",
+                },
+            ]
+        },
+    )
 
     to: str = Field(description="Recipient in E.164 (+254712345678) or any Kenyan local form")
     message: str = Field(description="Text; long messages are split into parts automatically")
@@ -115,9 +131,12 @@ def _number(digits: str) -> str:
     return "+" + digits if digits.isdigit() and len(digits) > 8 else digits
 
 
-@router.post("", summary="Send a message")
+@router.post("", summary="Send a message", **documented(MessageOut, 402, 404, 409))
 async def send_message(
-    body: SendMessage, request: Request, caller: Caller = scope("messages")
+    body: SendMessage,
+    request: Request,
+    caller: Caller = scope("messages"),
+    _key: Annotated[str | None, IDEMPOTENCY_HEADER] = None,
 ) -> Response:
     """With an ``Idempotency-Key`` header, a repeat within 24 hours sends nothing and gets
     the first answer; the same key with another body is refused (409)."""
@@ -145,7 +164,7 @@ def _answer(message: MessageView) -> tuple[int, bytes]:
     return 200, json.dumps(ok(render(message)), ensure_ascii=False).encode()
 
 
-@router.get("", summary="List messages, newest first")
+@router.get("", summary="List messages, newest first", **documented(Page[MessageOut]))
 async def list_messages(
     request: Request,
     caller: Caller = scope("messages"),
@@ -171,14 +190,22 @@ async def list_messages(
     )
 
 
-@router.get("/{uuid}", summary="Get a message with its status history")
+@router.get(
+    "/{uuid}",
+    summary="Get a message with its status history",
+    **documented(MessageWithHistory, 404),
+)
 async def get_message(
     uuid: str, request: Request, caller: Caller = scope("messages")
 ) -> dict[str, Any]:
     return ok(render(await _messaging(request).get(caller.account_id, uuid), with_history=True))
 
 
-@router.post("/{uuid}/resend", summary="Resend a failed message as a new one")
+@router.post(
+    "/{uuid}/resend",
+    summary="Resend a failed message as a new one",
+    **documented(MessageOut, 402, 404, 409),
+)
 async def resend_message(
     uuid: str, request: Request, caller: Caller = scope("messages")
 ) -> dict[str, Any]:

@@ -14,11 +14,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import bearer_scheme, client_address
 from jumbe.faces.rest.envelope import ok
+from jumbe.faces.rest.schemas import (
+    Accepted,
+    InvitationOut,
+    MeOut,
+    PasswordChanged,
+    Registered,
+    ResetLink,
+    Sent,
+    SignedIn,
+    Verified,
+    documented,
+)
 from jumbe.services import Services
 from jumbe.services.errors import Unauthenticated
 from jumbe.services.sessions import Me
@@ -28,7 +40,7 @@ from jumbe.services.team import INVITATION_PATH
 
 router = APIRouter(tags=["sign-up and sign-in"])
 
-Email = Annotated[str, Field(max_length=320)]
+Email = Annotated[str, Field(max_length=320, json_schema_extra={"format": "email"})]
 Password = Annotated[str, Field(max_length=1024)]
 Token = Annotated[str, Field(max_length=2048)]
 TokenQuery = Annotated[str, Query(max_length=2048, description="the token from the mailed link")]
@@ -36,7 +48,18 @@ TokenQuery = Annotated[str, Query(max_length=2048, description="the token from t
 SENT = "if that email has an account that needs it, a mail is on its way"
 
 
+def _example(**fields: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
 class Register(BaseModel):
+    model_config = _example(
+        organisation="Acme Logistics",
+        name="Wanjiku Kamau",
+        email="wanjiku@acme.example",
+        phone="+254712345678",
+        password="correct horse battery staple",
+    )
     organisation: str = Field(max_length=200)
     name: str = Field(max_length=200)
     email: Email
@@ -45,24 +68,36 @@ class Register(BaseModel):
 
 
 class Credentials(BaseModel):
+    model_config = _example(email="wanjiku@acme.example", password="correct horse battery staple")
     email: Email
     password: Password
 
 
 class AnEmail(BaseModel):
+    model_config = _example(email="wanjiku@acme.example")
     email: Email
 
 
 class AToken(BaseModel):
+    model_config = _example(token="the token from the mailed link")
     token: Token
 
 
 class NewPassword(BaseModel):
+    model_config = _example(
+        token="the token from the mailed link", password="correct horse battery staple"
+    )
     token: Token
     password: Password
 
 
 class Acceptance(BaseModel):
+    model_config = _example(
+        token="the token from the mailed link",
+        name="Otieno Odhiambo",
+        password="correct horse battery staple",
+        phone="+254722000000",
+    )
     token: Token
     name: str = Field(max_length=200)
     password: Password
@@ -94,7 +129,11 @@ def render_me(me: Me) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/auth/register", summary="Register an organisation and its owner")
+@router.post(
+    "/api/v1/auth/register",
+    summary="Register an organisation and its owner",
+    **documented(Registered, 409, authenticated=False),
+)
 async def register(body: Register, request: Request) -> dict[str, Any]:
     registered = await _services(request).signup.register(
         organisation=body.organisation,
@@ -114,25 +153,41 @@ async def register(body: Register, request: Request) -> dict[str, Any]:
     )
 
 
-@router.get(VERIFY_PATH, summary="Verify an email: the link mailed after registration")
+@router.get(
+    VERIFY_PATH,
+    summary="Verify an email: the link mailed after registration",
+    **documented(Verified, authenticated=False),
+)
 async def verify_by_link(token: TokenQuery, request: Request) -> dict[str, Any]:
     email = await _services(request).signup.verify_email(token)
     return ok({"email": email, "verified": True})
 
 
-@router.post(VERIFY_PATH, summary="Verify an email with the token of its link")
+@router.post(
+    VERIFY_PATH,
+    summary="Verify an email with the token of its link",
+    **documented(Verified, authenticated=False),
+)
 async def verify(body: AToken, request: Request) -> dict[str, Any]:
     email = await _services(request).signup.verify_email(body.token)
     return ok({"email": email, "verified": True})
 
 
-@router.post(f"{VERIFY_PATH}/resend", summary="Mail another verification link")
+@router.post(
+    f"{VERIFY_PATH}/resend",
+    summary="Mail another verification link",
+    **documented(Sent, authenticated=False),
+)
 async def resend_verification(body: AnEmail, request: Request) -> dict[str, Any]:
     await _services(request).signup.resend_verification(body.email, client=client_address(request))
     return ok({"sent": SENT})
 
 
-@router.post("/api/v1/auth/login", summary="Sign in: a short-lived JWT session")
+@router.post(
+    "/api/v1/auth/login",
+    summary="Sign in: a short-lived JWT session",
+    **documented(SignedIn, 401, 403, authenticated=False),
+)
 async def login(body: Credentials, request: Request) -> dict[str, Any]:
     signed_in = await _services(request).sessions.login(
         body.email, body.password, client=client_address(request)
@@ -140,7 +195,11 @@ async def login(body: Credentials, request: Request) -> dict[str, Any]:
     return ok({**render_session(signed_in.session), "user": render_me(signed_in.me)})
 
 
-@router.get("/api/v1/auth/me", summary="Who a session belongs to, with their permissions")
+@router.get(
+    "/api/v1/auth/me",
+    summary="Who a session belongs to, with their permissions",
+    **documented(MeOut),
+)
 async def me(
     request: Request, bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme)
 ) -> dict[str, Any]:
@@ -149,7 +208,11 @@ async def me(
     return ok(render_me(await _services(request).sessions.me(bearer.credentials)))
 
 
-@router.post(RESET_PATH, summary="Ask for a password reset link (same answer for any email)")
+@router.post(
+    RESET_PATH,
+    summary="Ask for a password reset link (same answer for any email)",
+    **documented(Sent, authenticated=False),
+)
 async def request_reset(body: AnEmail, request: Request) -> dict[str, Any]:
     await _services(request).signup.request_password_reset(
         body.email, client=client_address(request)
@@ -157,7 +220,11 @@ async def request_reset(body: AnEmail, request: Request) -> dict[str, Any]:
     return ok({"sent": SENT})
 
 
-@router.get(RESET_PATH, summary="Check a reset link: whose password it would set, until when")
+@router.get(
+    RESET_PATH,
+    summary="Check a reset link: whose password it would set, until when",
+    **documented(ResetLink, authenticated=False),
+)
 async def check_reset(token: TokenQuery, request: Request) -> dict[str, Any]:
     link = await _services(request).signup.check_reset(token)
     return ok(
@@ -169,13 +236,21 @@ async def check_reset(token: TokenQuery, request: Request) -> dict[str, Any]:
     )
 
 
-@router.post(f"{RESET_PATH}/confirm", summary="Set a new password with a reset link's token")
+@router.post(
+    f"{RESET_PATH}/confirm",
+    summary="Set a new password with a reset link's token",
+    **documented(PasswordChanged, authenticated=False),
+)
 async def reset(body: NewPassword, request: Request) -> dict[str, Any]:
     email = await _services(request).signup.reset_password(body.token, body.password)
     return ok({"email": email, "password_changed": True})
 
 
-@router.get(INVITATION_PATH, summary="Check an invitation: which team, which role")
+@router.get(
+    INVITATION_PATH,
+    summary="Check an invitation: which team, which role",
+    **documented(InvitationOut, authenticated=False),
+)
 async def check_invitation(token: TokenQuery, request: Request) -> dict[str, Any]:
     invitation = await _services(request).team.check_invitation(token)
     return ok(
@@ -189,7 +264,11 @@ async def check_invitation(token: TokenQuery, request: Request) -> dict[str, Any
     )
 
 
-@router.post(f"{INVITATION_PATH}/accept", summary="Accept an invitation: name and password")
+@router.post(
+    f"{INVITATION_PATH}/accept",
+    summary="Accept an invitation: name and password",
+    **documented(Accepted, 409, authenticated=False),
+)
 async def accept_invitation(body: Acceptance, request: Request) -> dict[str, Any]:
     email = await _services(request).team.accept_invitation(
         body.token, name=body.name, password=body.password, phone=body.phone

@@ -21,6 +21,7 @@ from jumbe.core.isotime import iso
 from jumbe.core.sim_lifecycle import parse_state
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import ImportReportOut, Page, SimOut, documented
 from jumbe.faces.state import services_of
 from jumbe.services.csv_import import ImportReport
 from jumbe.services.errors import InvalidRequest
@@ -31,6 +32,26 @@ router = APIRouter(prefix="/api/v1/sims", tags=["sims"])
 
 UPLOAD = "/api/v1/sims/import"  # its body is capped by JUMBE_HTTP_MAX_UPLOAD, not the JSON cap
 SPOOL_IN_MEMORY = 1024 * 1024
+CSV_EXAMPLE = (
+    "iccid,imsi,msisdn,asset_name,imei,product_id,status\n"
+    "89254014010100030360,639014010003036,300000003036,Tracker012,350123451234560,14205001,active\n"
+)
+# The body is read by hand (streamed to a spool file), so the document says what it takes.
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
 
 
 def render(sim: SimView) -> dict[str, Any]:
@@ -57,7 +78,7 @@ def render(sim: SimView) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="The account's SIMs, in the order they arrived")
+@router.get("", summary="The account's SIMs, in the order they arrived", **documented(Page[SimOut]))
 async def list_sims(
     request: Request,
     caller: Caller = scope("sims"),
@@ -77,7 +98,12 @@ async def list_sims(
     return paged([render(s) for s in items], page=page, page_size=page_size, total=total)
 
 
-@router.post("/import", summary="Import SIMs from CSV (multipart file or text/csv body)")
+@router.post(
+    "/import",
+    summary="Import SIMs from CSV (multipart file or text/csv body)",
+    openapi_extra=IMPORT_BODY,
+    **documented(ImportReportOut),
+)
 async def import_csv(request: Request, caller: Caller = scope("sims")) -> dict[str, Any]:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()

@@ -15,6 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import client_address, require_staff
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import (
+    AccountOut,
+    Page,
+    PasswordChanged,
+    Session,
+    StaffPasswordLink,
+    documented,
+)
 from jumbe.faces.rest.signup import Credentials, NewPassword, TokenQuery, render_session
 from jumbe.services.accounts import AccountSummary
 from jumbe.services.staff import PASSWORD_PATH, StaffCaller
@@ -34,7 +42,11 @@ def render_account(a: AccountSummary) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/staff/login", summary="Staff sign-in: a staff session (JWT)")
+@router.post(
+    "/api/v1/staff/login",
+    summary="Staff sign-in: a staff session (JWT)",
+    **documented(Session, 401, authenticated=False),
+)
 async def login(body: Credentials, request: Request) -> dict[str, Any]:
     session = await request.app.state.services.staff.login(
         body.email, body.password, client=client_address(request)
@@ -42,19 +54,31 @@ async def login(body: Credentials, request: Request) -> dict[str, Any]:
     return ok(render_session(session))
 
 
-@router.get(PASSWORD_PATH, summary="Check a staff set-password link")
+@router.get(
+    PASSWORD_PATH,
+    summary="Check a staff set-password link",
+    **documented(StaffPasswordLink, authenticated=False),
+)
 async def check_password_link(token: TokenQuery, request: Request) -> dict[str, Any]:
     email = await request.app.state.services.staff.check_password_link(token)
     return ok({"email": email, "next": f"POST {PASSWORD_PATH} with the token and a password"})
 
 
-@router.post(PASSWORD_PATH, summary="Set a staff password with the link's token")
+@router.post(
+    PASSWORD_PATH,
+    summary="Set a staff password with the link's token",
+    **documented(PasswordChanged, authenticated=False),
+)
 async def set_password(body: NewPassword, request: Request) -> dict[str, Any]:
     email = await request.app.state.services.staff.set_password(body.token, body.password)
     return ok({"email": email, "password_changed": True})
 
 
-@router.get("/api/v1/staff/accounts", summary="Every account: search and page (staff only)")
+@router.get(
+    "/api/v1/staff/accounts",
+    summary="Every account: search and page (staff only)",
+    **documented(Page[AccountOut]),
+)
 async def accounts(
     request: Request,
     staff: StaffCaller = Depends(require_staff),

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.envelope import ok
+from jumbe.faces.rest.schemas import NewToken, Revoked, TokenOut, documented
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.tokens import Caller, TokenView
 
@@ -23,6 +24,18 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["api tokens"])
 
 
 class CreateToken(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "billing system", "scopes": ["messages"]},
+                {
+                    "name": "SIM dashboard",
+                    "scopes": ["sims", "messages"],
+                    "expires_at": "2027-01-01T00:00:00Z",
+                },
+            ]
+        }
+    )
     name: str = Field(max_length=120)
     scopes: list[str]
     expires_at: datetime | None = None
@@ -40,7 +53,11 @@ def render(t: TokenView) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="All tokens of the team, revoked and expired included")
+@router.get(
+    "",
+    summary="All tokens of the team, revoked and expired included",
+    **documented(list[TokenOut]),
+)
 async def list_tokens(
     request: Request, caller: Caller = scope("api_tokens", session=True)
 ) -> dict[str, Any]:
@@ -48,7 +65,11 @@ async def list_tokens(
     return ok([render(t) for t in tokens])
 
 
-@router.post("", summary="Create a token; raw_token is shown only in this answer")
+@router.post(
+    "",
+    summary="Create a token; raw_token is shown only in this answer",
+    **documented(NewToken),
+)
 async def create_token(
     body: CreateToken, request: Request, caller: Caller = scope("api_tokens", session=True)
 ) -> dict[str, Any]:
@@ -61,7 +82,7 @@ async def create_token(
     return ok({"raw_token": raw, "token": render(token)})
 
 
-@router.delete("/{uuid}", summary="Revoke a token at once")
+@router.delete("/{uuid}", summary="Revoke a token at once", **documented(Revoked, 404))
 async def revoke_token(
     uuid: str, request: Request, caller: Caller = scope("api_tokens", session=True)
 ) -> dict[str, Any]:

@@ -1,0 +1,140 @@
+"""Two tenants with something of everything, made through the faces as customers would.
+
+The fuzz test calls every operation as tenant A; the tenancy matrix calls
+every route as A with B's identifiers. Each tenant has an operator-made
+account (API token, Daraja and M2M credentials, SIMs, a REST message, a
+device message, a second API token) and a signed-up organisation (an owner's
+session and an invited member) for the team API, which takes sessions only.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import httpx
+
+from jumbe.app import Jumbe
+from jumbe.services.accounts import NewAccount
+from tests.integration.signup_helpers import bearer, signed_up, token_of
+
+STAFF_EMAIL = "ops@jumbe-operator.co.ke"
+STAFF_PASSWORD = "Marula-Compass-Heron-58"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    account: NewAccount
+    iccids: tuple[str, ...]
+    msisdns: tuple[str, ...]
+    message_uuid: str
+    device_message_id: int
+    token_uuid: str
+    access_token: str  # Daraja
+    kimisms_token: str
+    session: str  # the owner of the signed-up organisation
+    member_uuid: str  # a member invited there
+    member_email: str
+
+    @property
+    def api(self) -> dict[str, str]:
+        return bearer(self.account.api_token)
+
+    @property
+    def daraja(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+    @property
+    def kimisms(self) -> dict[str, str]:
+        return bearer(self.kimisms_token)
+
+    @property
+    def basic(self) -> dict[str, str]:
+        pair = f"{self.account.daraja_consumer_key}:{self.account.daraja_consumer_secret}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+    @property
+    def team(self) -> dict[str, str]:
+        return bearer(self.session)
+
+
+@dataclass(frozen=True)
+class World:
+    a: Tenant
+    b: Tenant
+    staff_session: str
+
+
+def _sims_csv(serial: int) -> tuple[str, list[str], list[str]]:
+    rows, iccids, msisdns = [], [], []
+    for n in range(3):
+        tail = f"{serial}{n:04d}"
+        iccid, msisdn = f"892540140101000{tail}", f"3000000{tail}"
+        rows.append(f"{iccid},6390140100{tail},{msisdn},Tracker{tail},active")
+        iccids.append(iccid)
+        msisdns.append(msisdn)
+    return "iccid,imsi,msisdn,asset_name,status\n" + "\n".join(rows) + "\n", iccids, msisdns
+
+
+async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) -> Tenant:
+    services = jumbe.services
+    account = await services.accounts.create_account(name, owner_username=f"{name}@daraja.co.ke")
+    await services.billing.credit(account.account_id, 1000, "test units")
+    csv, iccids, msisdns = _sims_csv(serial)
+    report = await services.sims.import_csv(account.account_id, io.StringIO(csv))
+    assert report.accepted == 3, report.as_json()
+    api = bearer(account.api_token)
+    sent = await c.post("/api/v1/messages", headers=api, json={"to": "0712345678", "message": "hi"})
+    assert sent.status_code == 200, sent.text
+    token = await c.post("/api/v1/tokens", headers=api, json={"name": "x", "scopes": ["sims"]})
+    assert token.status_code == 200, token.text
+    access = await services.oauth.issue(
+        account.daraja_consumer_key, account.daraja_consumer_secret, client="test"
+    )
+    kimisms = await services.kimisms_oauth.issue(
+        account.oauth_client_id, account.oauth_client_secret, client="test"
+    )
+    device = await c.post(
+        "/simportal/v1/sendsinglemessage",
+        headers=bearer(access.token),
+        json={"msisdn": msisdns[0], "message": "ping"},
+    )
+    assert device.status_code == 200 and device.json()["body"], device.text
+    session = await signed_up(jumbe, c, f"owner@{name}.co.ke", organisation=f"{name} Ltd")
+    member_email = f"member@{name}.co.ke"
+    invited = await c.post(
+        "/api/v1/team/members",
+        headers=bearer(session),
+        json={"email": member_email, "role": "member"},
+    )
+    assert invited.status_code == 200, invited.text
+    return Tenant(
+        name=name,
+        account=account,
+        iccids=tuple(iccids),
+        msisdns=tuple(msisdns),
+        message_uuid=sent.json()["data"]["uuid"],
+        device_message_id=int(device.json()["body"]["id"]),
+        token_uuid=token.json()["data"]["token"]["uuid"],
+        access_token=access.token,
+        kimisms_token=kimisms.token,
+        session=session,
+        member_uuid=invited.json()["data"]["uuid"],
+        member_email=member_email,
+    )
+
+
+async def _staff_session(jumbe: Jumbe) -> str:
+    staff = jumbe.services.staff
+    _view, link = await staff.create(STAFF_EMAIL, "Ops Desk")
+    await staff.set_password(token_of(link), STAFF_PASSWORD)
+    return (await staff.login(STAFF_EMAIL, STAFF_PASSWORD, client="test")).token
+
+
+async def build_world(jumbe: Jumbe) -> World:
+    async with httpx.AsyncClient(base_url=jumbe.base_url, timeout=30) as c:
+        a = await _tenant(jumbe, c, "alpha", 1)
+        b = await _tenant(jumbe, c, "bravo", 2)
+    return World(a, b, await _staff_session(jumbe))

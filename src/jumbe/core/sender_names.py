@@ -40,7 +40,7 @@ NEXT: dict[ReviewState, frozenset[ReviewState]] = {
 
 def kind_of(name: str) -> str:
     """``short_code`` or ``alphanumeric``; ValueError with the rule a bad name breaks."""
-    if name.isdigit():
+    if name.isascii() and name.isdigit():
         if not _SHORT_CODE.fullmatch(name):
             raise ValueError("a short code is 3 to 8 digits")
         return SHORT_CODE

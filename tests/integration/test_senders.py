@@ -31,7 +31,7 @@ from jumbe.services.tokens import Caller
 from jumbe.settings import Settings
 from jumbe.smpp.constants import CommandStatus
 from jumbe.store.database import Database, alembic_config
-from tests.conftest import running
+from tests.conftest import demo_token, running
 from tests.integration.signup_helpers import bearer, cli, http, signed_up, staff_session
 from tests.integration.test_smpp_server import bind, submit
 
@@ -152,6 +152,15 @@ async def test_apply_review_and_send_by_the_carrier_rule(jumbe: Jumbe) -> None:
         # a customer's session is not staff
         assert (await review(c, owner, airtel["uuid"], "PROVIDER")).status_code == 401
 
+        told = await jumbe.services.mail.list_mail(to="owner@duka.co.ke", limit=10)
+        assert [m.subject for m in told[:4]] == [
+            "Sender ID DUKALETU on airtel: REJECTED",
+            "Sender ID DUKALETU on safaricom: APPROVED",
+            "Sender ID DUKALETU on safaricom: PROVIDER",
+            "Verify your email for Jumbe",
+        ]
+        assert "was rejected: letter is not signed" in told[0].body
+
         # the customer reads their own application, staff's name kept to staff
         mine = await c.get(f"/api/v1/senders/applications/{airtel['uuid']}", headers=bearer(owner))
         assert mine.json()["data"]["status"] == "REJECTED"
@@ -259,6 +268,15 @@ async def test_documents_are_checked_by_content_and_read_only_by_their_account(
         by_staff = await c.get(staff_url, headers=bearer(staff))
         assert by_staff.status_code == 200 and by_staff.content == JPEG
         assert (await c.get(staff_url, headers=bearer(owner))).status_code == 401
+        sims_only, _ = await demo_token(jumbe, "sims only", ["sims"])
+        assert (await c.get("/api/v1/senders", headers=bearer(sims_only))).status_code == 403
+        assert (await c.get("/api/v1/senders", headers=bearer(staff))).status_code == 401
+        demo = await c.get("/api/v1/senders", headers=bearer(jumbe.demo.api_token))
+        assert {(r["name"], r["carrier"], r["default"]) for r in demo.json()["data"]} == {
+            ("JUMBE", "*", True),
+            (jumbe.demo.short_code, "*", False),
+        }
+        assert (await c.get("/api/v1/senders", headers=bearer(other))).json()["data"] == []
         theirs = await c.get("/api/v1/senders/applications", headers=bearer(other))
         assert theirs.json()["data"]["total"] == 0
         peek = await c.get(

@@ -144,5 +144,5 @@ class Services:
             sessions=SessionService(db, passwords, keys, lifetime=session_lifetime),
             team=TeamService(db, passwords, mail, keys),
             staff=StaffService(db, passwords, mail, keys, lifetime=session_lifetime),
-            senders=SenderService(db, numbering, KycDocuments(settings.data_dir)),
+            senders=SenderService(db, numbering, KycDocuments(settings.data_dir), mail),
         )

@@ -46,6 +46,7 @@ from jumbe.services.errors import (
     UnknownSender,
 )
 from jumbe.services.kyc_documents import DOCUMENT_KINDS, KycDocuments, StoredDocument
+from jumbe.services.mail import MailService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.roles import require
 from jumbe.services.staff import StaffCaller
@@ -225,10 +226,17 @@ OPERATOR = Actor("operator", "jumbe senders (CLI)")
 
 
 class SenderService:
-    def __init__(self, db: Database, numbering: NumberingService, documents: KycDocuments) -> None:
+    def __init__(
+        self,
+        db: Database,
+        numbering: NumberingService,
+        documents: KycDocuments,
+        mail: MailService,
+    ) -> None:
         self.db = db
         self.numbering = numbering
         self.documents = documents
+        self.mail = mail
 
     # registrations ------------------------------------------------------------
 
@@ -453,9 +461,34 @@ class SenderService:
                     now,
                 )
             _record(conn, row.id, current, target, reason, actor, now)
+            self._tell_applicant(conn, row, target, reason)
 
         await self.db.write(move)
         return await self.application(None, application_uuid)
+
+    def _tell_applicant(
+        self, conn: Connection, row: Row[Any], to: ReviewState, reason: str | None
+    ) -> None:
+        """Mail the member who applied (if they are still on the team) about the move."""
+        email = conn.execute(
+            select(users.c.email).where(
+                users.c.id == row.applied_by, users.c.account_id == row.account_id
+            )
+        ).scalar()
+        if not email:
+            return
+        said = {
+            ReviewState.PROVIDER: "has been sent to the carrier for approval",
+            ReviewState.APPROVED: "is approved: you can send with it now",
+            ReviewState.REJECTED: f"was rejected: {reason}",
+        }
+        self.mail.queue(
+            conn,
+            email,
+            f"Sender ID {row.name} on {row.carrier}: {to.value}",
+            f"Hello,\n\nYour application for the sender ID {row.name!r} on {row.carrier}"
+            f" ({row.campaign_type}) {said.get(to, to.value)}.\n\nApplication: {row.uuid}\n",
+        )
 
     def _carrier(self, raw: str, *, any_allowed: bool) -> str:
         if any_allowed and raw.strip() == ANY_CARRIER:

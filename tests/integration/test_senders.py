@@ -145,6 +145,8 @@ async def test_apply_review_and_send_by_the_carrier_rule(jumbe: Jumbe) -> None:
         ]
         assert history[-1]["by"]["name"] == "ops@jumbe-operator.co.ke"
         assert (await review(c, staff, airtel["uuid"], "REJECTED")).status_code == 400
+        nul = await review(c, staff, airtel["uuid"], "REJECTED", "bad\x00")
+        assert nul.status_code == 400 and "NUL" in nul.json()["error"]
         rejected = await review(c, staff, airtel["uuid"], "REJECTED", "letter is not signed")
         assert rejected.json()["data"]["reason"] == "letter is not signed"
         final = await review(c, staff, airtel["uuid"], "PROVIDER")
@@ -229,6 +231,8 @@ async def test_documents_are_checked_by_content_and_read_only_by_their_account(
             (form("DUKA", "Mtandao Mpya"), "unknown carrier 'Mtandao Mpya'"),
             (form("DUKA", "safaricom", campaign_type="SPAM"), "PROMOTIONAL, TRANSACTIONAL"),
             ({"carrier": "safaricom"}, "name, campaign_type, organisation are required"),
+            (form("DUKA", "safaricom", organisation="Duka\x00Letu"), "NUL characters"),
+            (form("DUKA", "safaricom", purpose="x" * 501), "at most 500 characters"),
         ]:
             answer = await c.post(
                 "/api/v1/senders/applications", headers=bearer(owner), data=data, files=kyc()

@@ -281,12 +281,10 @@ class SenderService:
         kind = _kind(name)
         slug = self._carrier(form.carrier, any_allowed=False)
         ctype = _campaign_type(form.campaign_type)
-        organisation = " ".join(form.organisation.split())
-        if not organisation or len(organisation) > 120:
-            raise InvalidRequest("organisation is required (at most 120 characters)")
-        purpose = form.purpose.strip()
-        if len(purpose) > 500:
-            raise InvalidRequest("purpose must be at most 500 characters")
+        organisation = _text("organisation", " ".join(form.organisation.split()), 120)
+        if not organisation:
+            raise InvalidRequest("organisation is required")
+        purpose = _text("purpose", form.purpose.strip(), 500)
         kinds = [u.kind for u in uploads]
         for unknown in set(kinds) - set(DOCUMENT_KINDS):
             raise InvalidRequest(f"unknown document {unknown!r}")
@@ -419,9 +417,7 @@ class SenderService:
         account holds on that carrier cannot be approved (409).
         """
         target = _state(to)
-        reason = reason.strip() if reason and reason.strip() else None
-        if reason is not None and len(reason) > 500:
-            raise InvalidRequest("reason must be at most 500 characters")
+        reason = _text("reason", reason.strip(), 500) if reason and reason.strip() else None
         if reason is None and sender_names.needs_reason(target):
             raise InvalidRequest("a rejection needs a reason")
         now = utcnow()
@@ -503,6 +499,15 @@ def _role(caller: Caller) -> str:
     if caller.role is None:
         raise Forbidden("Forbidden: sender IDs are managed by members signed in, not API tokens")
     return caller.role
+
+
+def _text(field: str, value: str, limit: int) -> str:
+    """Free text as it can be stored (PostgreSQL refuses NUL; UTF-8 lone surrogates)."""
+    if len(value) > limit:
+        raise InvalidRequest(f"{field} must be at most {limit} characters")
+    if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in value):
+        raise InvalidRequest(f"{field} must not contain NUL characters or unpaired surrogates")
+    return value
 
 
 def _kind(name: str) -> str:

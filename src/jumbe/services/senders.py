@@ -26,7 +26,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,7 +59,6 @@ from jumbe.store.schema import (
     sender_documents,
     sender_ids,
     users,
-    utcnow,
 )
 
 APPROVED = "approved"
@@ -258,7 +257,7 @@ class SenderService:
         ctype = _campaign_type(campaign_type)
 
         def create(conn: Connection) -> Registration:
-            return _register(conn, account_id, name, kind, slug, ctype, None, utcnow())
+            return _register(conn, account_id, name, kind, slug, ctype, None, datetime.now(UTC))
 
         return await self.db.write(create)
 
@@ -307,7 +306,7 @@ class SenderService:
                         upload.filename,
                     )
                 )
-            now = utcnow()
+            now = datetime.now(UTC)
 
             def write(conn: Connection) -> str:
                 _check_free(conn, caller.account_id, name, slug)
@@ -420,7 +419,7 @@ class SenderService:
         reason = _text("reason", reason.strip(), 500) if reason and reason.strip() else None
         if reason is None and sender_names.needs_reason(target):
             raise InvalidRequest("a rejection needs a reason")
-        now = utcnow()
+        now = datetime.now(UTC)
 
         def move(conn: Connection) -> None:
             row = conn.execute(

@@ -59,7 +59,8 @@ class Review(BaseModel):
 
 
 def _senders(request: Request) -> SenderService:
-    return request.app.state.services.senders
+    senders: SenderService = request.app.state.services.senders
+    return senders
 
 
 def render_registration(r: Registration) -> dict[str, Any]:

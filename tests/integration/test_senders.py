@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -436,8 +437,13 @@ async def test_upgrade_carries_existing_senders_over_on_every_carrier(
     db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = Services.build(db, settings)
+    before_senders = next(
+        str(r.down_revision)
+        for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+        if r.path.endswith("_sender_registrations.py")
+    )
     monkeypatch.setattr(
-        database, "_upgrade", lambda c: command.downgrade(alembic_config(c), "0011")
+        database, "_upgrade", lambda c: command.downgrade(alembic_config(c), before_senders)
     )
     await db.migrate()
     stamp = "2024-01-01 00:00:00" if db.is_sqlite else datetime.now(UTC)

@@ -40,6 +40,7 @@ from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.kimisms import callbacks as kimisms_callbacks
 from jumbe.faces.rest import callbacks as rest_callbacks
 from jumbe.faces.rest import envelope
+from jumbe.faces.rest import senders as rest_senders
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
@@ -402,6 +403,12 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
     """Each face's cap on request bodies, refused in its own format; the first match wins."""
     return [
         RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(
+            rest_senders.APPLICATIONS,
+            min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),
+            envelope.failure,
+            streamed=True,
+        ),
         RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
         *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
         *(RouteRule(p, settings.http_max_body, kimisms.refuse) for p in kimisms.PATHS),

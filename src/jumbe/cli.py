@@ -64,8 +64,13 @@ staff_app = typer.Typer(
     help="The operator's staff: platform-level people who see every account.",
     no_args_is_help=True,
 )
+senders_app = typer.Typer(
+    help="Sender IDs: registrations per carrier and the review of applications.",
+    no_args_is_help=True,
+)
 app.add_typer(mail_app, name="mail")
 app.add_typer(staff_app, name="staff")
+app.add_typer(senders_app, name="senders")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -762,6 +767,107 @@ def staff_enable(email: str, data_dir: DataDir = None) -> None:
     """Let a disabled member of staff sign in again."""
     _with_services(_settings(data_dir), lambda s: s.staff.set_status(email, "active"))
     typer.echo(f"staff {email} enabled")
+
+
+AccountRef = Annotated[str, typer.Argument(help="Account id, team code, number or name")]
+
+
+@senders_app.command("create")
+def senders_create(
+    account: AccountRef,
+    name: Annotated[str, typer.Argument(help="Up to 11 letters, digits, spaces, dots, dashes")],
+    carrier: Annotated[
+        str, typer.Option(help="The carrier it is approved on (safaricom, airtel, ...; * for all)")
+    ],
+    campaign_type: Annotated[
+        str, typer.Option("--type", help="PROMOTIONAL or TRANSACTIONAL")
+    ] = "TRANSACTIONAL",
+    data_dir: DataDir = None,
+) -> None:
+    """Register a sender ID on a carrier, approved at once (no application)."""
+
+    async def create(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        return await s.senders.create(account_id, name, carrier, campaign_type)
+
+    made = _with_services(_settings(data_dir), create)
+    typer.echo(f"sender ID {made.name!r} approved on {made.carrier}: {made.uuid}")
+
+
+@senders_app.command("list")
+def senders_list(
+    account: Annotated[str | None, typer.Argument(help="Only this account's")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Registrations: uuid, account, name, carrier, campaign type, status (* the default)."""
+
+    async def listed(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account) if account else None
+        return await s.senders.registrations(account_id)
+
+    found = _with_services(_settings(data_dir), listed)
+    if not found:
+        typer.echo("no sender IDs")
+    for r in found:
+        default = " (default)" if r.is_default else ""
+        typer.echo(
+            f"{r.uuid}  account {r.account_id:<5} {r.name:<11}  {r.carrier:<10}"
+            f" {r.campaign_type:<13} {r.status}{default}"
+        )
+
+
+@senders_app.command("default")
+def senders_default(
+    account: AccountRef,
+    sender: Annotated[str, typer.Argument(help="An approved name, or a registration's uuid")],
+    data_dir: DataDir = None,
+) -> None:
+    """Set the team's default sender ID (used when a send names none)."""
+
+    async def set_default(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        return await s.senders.set_default_for_operator(account_id, sender)
+
+    chosen = _with_services(_settings(data_dir), set_default)
+    typer.echo(f"default sender ID: {chosen.name}")
+
+
+@senders_app.command("applications")
+def senders_applications(
+    status: Annotated[str | None, typer.Option(help="PENDING, PROVIDER, ...")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Applications of every account, newest first (the latest 100)."""
+    found, total = _with_services(
+        _settings(data_dir), lambda s: s.senders.applications(None, status=status, page_size=100)
+    )
+    if not found:
+        typer.echo("no applications")
+    for a in found:
+        typer.echo(
+            f"{a.uuid}  {a.status:<9} {a.name:<11} {a.carrier:<10} {a.campaign_type:<13}"
+            f" {a.account_name}"
+        )
+    if total > len(found):
+        typer.echo(f"... and {total - len(found)} more")
+
+
+@senders_app.command("review")
+def senders_review(
+    application: Annotated[str, typer.Argument(help="The application's id (uuid)")],
+    to: Annotated[str, typer.Option("--to", help="PROVIDER, APPROVED or REJECTED")],
+    reason: Annotated[str | None, typer.Option(help="Why (required to reject)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Move an application: PENDING -> PROVIDER -> APPROVED or REJECTED."""
+    from jumbe.services.senders import OPERATOR
+
+    moved = _with_services(
+        _settings(data_dir), lambda s: s.senders.review(OPERATOR, application, to, reason)
+    )
+    typer.echo(f"application {moved.uuid} ({moved.name} on {moved.carrier}) is {moved.status}")
+    if moved.registration_uuid:
+        typer.echo(f"sender ID registered: {moved.registration_uuid}")
 
 
 def main() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from typer.testing import CliRunner, Result
 
 from jumbe.app import Jumbe
+from jumbe.cli import app
 from jumbe.services.mail import Mail
 
 STRONG = "Kettle-Mango-Rhino-42"
@@ -72,3 +75,39 @@ async def signed_up(jumbe: Jumbe, c: httpx.AsyncClient, email: str, **kw: Any) -
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+STAFF = "ops@jumbe-operator.co.ke"
+PASSWORD = "Marula-Compass-Heron-58"
+
+
+def cli(jumbe: Jumbe, *args: str) -> Result:
+    """The command as an operator runs it, on the server's data dir and database."""
+    return CliRunner().invoke(
+        app,
+        [*args, "--data-dir", str(jumbe.settings.data_dir)],
+        env={"JUMBE_DATABASE_URL": jumbe.settings.database_url},
+    )
+
+
+async def staff_session(jumbe: Jumbe, c: httpx.AsyncClient) -> str:
+    made = await asyncio.to_thread(cli, jumbe, "staff", "create", STAFF, "--name", "Ops Desk")
+    assert made.exit_code == 0, made.output
+    link = made.stdout.strip().splitlines()[-1]
+    assert link.startswith(f"{jumbe.local_url}/api/v1/staff/password?token=")  # the running server
+    assert (await c.get(link)).json()["data"]["email"] == STAFF
+    weak = await c.post(
+        "/api/v1/staff/password", json={"token": token_of(link), "password": "jumbe-operator"}
+    )
+    assert weak.status_code == 400
+    done = await c.post(
+        "/api/v1/staff/password", json={"token": token_of(link), "password": PASSWORD}
+    )
+    assert done.status_code == 200, done.text
+    reused = await c.post(
+        "/api/v1/staff/password", json={"token": token_of(link), "password": PASSWORD + "x"}
+    )
+    assert reused.status_code == 400
+    signed_in = await c.post("/api/v1/staff/login", json={"email": STAFF, "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
+    return str(signed_in.json()["data"]["access_token"])

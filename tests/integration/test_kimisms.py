@@ -185,6 +185,27 @@ async def test_send_refusals_in_the_documented_shape(
         assert answer.json()["description"] == description
 
 
+async def test_a_sender_on_one_network_only_is_refused_for_another(
+    server: Jumbe, http: httpx.AsyncClient
+) -> None:
+    """The document's rule: a Safaricom Sender ID sends only to Safaricom numbers."""
+    assert server.demo is not None
+    await server.services.senders.create(server.demo.account_id, "SAFONLY", "safaricom")
+    headers = await bearer(server, http)
+    body = {**SEND_REQUEST, "sender_name": "SAFONLY", "callback_url": None}
+    airtel = await http.post(
+        "/api/send-sms", json={**body, "contact": "254733123456"}, headers=headers
+    )
+    assert airtel.status_code == 400
+    assert airtel.json() == {
+        "error": "Invalid contact",
+        "description": "The recipient's network must match the Sender ID's provider",
+    }
+    safaricom = await http.post("/api/send-sms", json=body, headers=headers)
+    assert safaricom.status_code == 200, safaricom.text
+    assert safaricom.json()["provider"] == "Safaricom"
+
+
 async def test_send_without_a_valid_token_is_401(http: httpx.AsyncClient) -> None:
     for headers in ({}, {"Authorization": "Bearer eyJhbGciOiJIUzI1NiIs..."}):
         answer = await http.post("/api/send-sms", json=SEND_REQUEST, headers=headers)

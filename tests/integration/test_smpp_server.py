@@ -65,7 +65,7 @@ def submit(text: str = "hi", **fields: Any) -> SubmitSm:
     payload = text.encode() if isinstance(text, str) else text
     return SubmitSm(
         source_addr_ton=5,
-        source_addr="JUMBE",
+        source_addr=fields.pop("source_addr", "JUMBE"),
         dest_addr_ton=1,
         dest_addr_npi=1,
         destination_addr=fields.pop("destination_addr", "254712345678"),

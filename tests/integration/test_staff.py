@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-from typer.testing import CliRunner, Result
-
 from jumbe.app import Jumbe
-from jumbe.cli import app
-from tests.integration.signup_helpers import bearer, http, login, signed_up, token_of
-
-STAFF = "ops@jumbe-operator.co.ke"
-PASSWORD = "Marula-Compass-Heron-58"
-
-
-def cli(jumbe: Jumbe, *args: str) -> Result:
-    """The command as an operator runs it, on the server's data dir and database."""
-    return CliRunner().invoke(
-        app,
-        [*args, "--data-dir", str(jumbe.settings.data_dir)],
-        env={"JUMBE_DATABASE_URL": jumbe.settings.database_url},
-    )
-
-
-async def staff_session(jumbe: Jumbe, c: httpx.AsyncClient) -> str:
-    made = await asyncio.to_thread(cli, jumbe, "staff", "create", STAFF, "--name", "Ops Desk")
-    assert made.exit_code == 0, made.output
-    link = made.stdout.strip().splitlines()[-1]
-    assert link.startswith(f"{jumbe.local_url}/api/v1/staff/password?token=")  # the running server
-    assert (await c.get(link)).json()["data"]["email"] == STAFF
-    weak = await c.post(
-        "/api/v1/staff/password", json={"token": token_of(link), "password": "jumbe-operator"}
-    )
-    assert weak.status_code == 400
-    done = await c.post(
-        "/api/v1/staff/password", json={"token": token_of(link), "password": PASSWORD}
-    )
-    assert done.status_code == 200, done.text
-    reused = await c.post(
-        "/api/v1/staff/password", json={"token": token_of(link), "password": PASSWORD + "x"}
-    )
-    assert reused.status_code == 400
-    signed_in = await c.post("/api/v1/staff/login", json={"email": STAFF, "password": PASSWORD})
-    assert signed_in.status_code == 200, signed_in.text
-    return str(signed_in.json()["data"]["access_token"])
+from tests.integration.signup_helpers import (
+    PASSWORD,
+    STAFF,
+    bearer,
+    cli,
+    http,
+    login,
+    signed_up,
+    staff_session,
+)
 
 
 async def test_staff_see_every_account_and_customers_never_pass_as_staff(jumbe: Jumbe) -> None:

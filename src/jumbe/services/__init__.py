@@ -15,12 +15,14 @@ from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
 from jumbe.services.idempotency import IdempotencyService
 from jumbe.services.imsi_checks import ImsiCheckService, ImsiHashKey
+from jumbe.services.kyc_documents import KycDocuments
 from jumbe.services.mail import MailService
 from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import KIMISMS, KIMISMS_TOKEN_TTL, OAuthService
 from jumbe.services.passwords import Passwords
 from jumbe.services.products import ProductService
+from jumbe.services.senders import SenderService
 from jumbe.services.sessions import SessionService
 from jumbe.services.signing_keys import SigningKeys
 from jumbe.services.signup import SignupService
@@ -63,6 +65,7 @@ class Services:
     sessions: SessionService
     team: TeamService
     staff: StaffService
+    senders: SenderService
 
     @classmethod
     def build(
@@ -146,4 +149,5 @@ class Services:
             sessions=SessionService(db, passwords, keys, lifetime=session_lifetime),
             team=TeamService(db, passwords, mail, keys),
             staff=StaffService(db, passwords, mail, keys, lifetime=session_lifetime),
+            senders=SenderService(db, numbering, KycDocuments(settings.data_dir), mail),
         )

@@ -16,12 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, insert, or_, select, true
+from sqlalchemy import func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from jumbe.core.clock import utcnow
+from jumbe.core.sender_names import ALPHANUMERIC, ANY_CARRIER, SHORT_CODE, kind_of
 from jumbe.services.billing import open_wallets
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound, UnknownAccount
 from jumbe.services.oauth import KIMISMS, insert_client
@@ -121,10 +122,12 @@ class AccountService:
         name = checked_name(name)
         if vpn_group is not None and not VPN_GROUP.fullmatch(vpn_group):
             raise InvalidRequest("an account number looks like 1-225560081663_VPN")
-        if sender is not None and not re.fullmatch(r"[A-Za-z0-9 .\-]{1,11}", sender):
-            raise InvalidRequest(
-                "an alphanumeric sender ID is 1 to 11 letters, digits, spaces, dots or dashes"
-            )
+        sender_kind = ALPHANUMERIC
+        if sender is not None:
+            try:
+                sender_kind = kind_of(sender)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from None
         password, m2m_password = new_password(), secrets.token_urlsafe(18)
         smpp_password = new_smpp_password()
         hashes = await asyncio.gather(
@@ -174,21 +177,30 @@ class AccountService:
                     number=short_code, account_id=account_id, kind="short_code", created_at=now
                 )
             )
-            senders = [(short_code, "short_code", sender is None)]
+            # the operator's own grants: approved on every carrier, the name the default
+            senders = [(short_code, SHORT_CODE)]
             if sender is not None:
-                senders.append((sender, "alphanumeric", True))
-            for sender_name, kind, is_default in senders:
-                conn.execute(
-                    insert(sender_ids).values(
-                        uuid=str(uuid.uuid4()),
-                        account_id=account_id,
-                        name=sender_name,
-                        kind=kind,
-                        status="approved",
-                        is_default=is_default,
-                        created_at=now,
-                    )
-                )
+                senders.append((sender, sender_kind))
+            conn.execute(
+                insert(sender_ids),
+                [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "account_id": account_id,
+                        "name": sender_name,
+                        "kind": kind,
+                        "carrier": ANY_CARRIER,
+                        "status": "approved",
+                        "created_at": now,
+                    }
+                    for sender_name, kind in senders
+                ],
+            )
+            conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(default_sender=senders[-1][0])
+            )
             return NewAccount(
                 account_id=account_id,
                 name=name,

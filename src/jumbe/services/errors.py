@@ -66,6 +66,27 @@ class RefusedCallbackUrl(InvalidRequest):
     code = "invalid_callback_url"
 
 
+class SenderNotOnCarrier(UnknownSender):
+    """The sender ID is approved, but not on the recipient's carrier (network).
+
+    Every face refuses it in its own words (Kimisms: "The recipient's network
+    must match the Sender ID's provider"); ``approved_on`` names the carriers
+    where it may be used.
+    """
+
+    code = "sender_not_on_carrier"
+
+    def __init__(self, name: str, carrier: str, approved_on: tuple[str, ...]) -> None:
+        super().__init__(
+            f"sender ID {name!r} is approved on {', '.join(approved_on)} only, and the"
+            f" recipient's number is on {carrier}: the recipient's network must match"
+            " the sender ID's carrier"
+        )
+        self.name = name
+        self.carrier = carrier
+        self.approved_on = approved_on
+
+
 class InvalidRecipient(InvalidRequest):
     code = "invalid_recipient"
 

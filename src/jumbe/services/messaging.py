@@ -37,16 +37,16 @@ from jumbe.services.errors import (
     NotFound,
     QueueFull,
     ServiceError,
-    UnknownSender,
 )
 from jumbe.services.events import Events, Raised
 from jumbe.services.idempotency import DuplicateKey, IdempotencyKey, claim
 from jumbe.services.numbering import NumberingService
+from jumbe.services.senders import SenderBook
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
 from jumbe.store.database import Database
 from jumbe.store.group_commit import GroupCommit
-from jumbe.store.schema import messages, sender_ids, wallets
+from jumbe.store.schema import messages, wallets
 
 MAX_TEXT_CHARS = 10_000
 UNFINISHED = (MessageStatus.ACCEPTED, MessageStatus.SENT)
@@ -300,14 +300,14 @@ class MessagingService:
         self, conn: Connection, batch: list[_Pending]
     ) -> list[MessageView | ServiceError]:
         account_ids = sorted({p.account_id for p in batch})
-        senders = _senders(conn, account_ids)
+        senders = SenderBook.load(conn, account_ids)
         balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
         queued = _unfinished_per_sim(conn, {p.row["sim_id"] for p in batch} - {None})
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
         accepted: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
-            sender = p.request.origin or _resolve_sender(
-                senders.get(p.account_id, ()), p.request.sender
+            sender = p.request.origin or senders.resolve(
+                p.account_id, p.request.sender, p.row["carrier"]
             )
             if isinstance(sender, ServiceError):
                 results[i] = sender
@@ -475,36 +475,6 @@ class MessagingService:
 
         await self.events.write(self.db, cancel_if_unsent)
         return await self.get(account_id, message_uuid)
-
-
-def _senders(conn: Connection, account_ids: list[int]) -> dict[int, list[Any]]:
-    rows = conn.execute(
-        select(
-            sender_ids.c.account_id,
-            sender_ids.c.uuid,
-            sender_ids.c.name,
-            sender_ids.c.is_default,
-            sender_ids.c.status,
-        ).where(sender_ids.c.account_id.in_(account_ids))
-    )
-    by_account: dict[int, list[Any]] = defaultdict(list)
-    for r in rows:
-        by_account[r.account_id].append(r)
-    return by_account
-
-
-def _resolve_sender(senders: Sequence[Any], wanted: str | None) -> str | ServiceError:
-    if wanted is None or wanted == "":
-        for s in senders:
-            if s.is_default and s.status == "approved":
-                return str(s.name)
-        return UnknownSender("this account has no default sender ID; pass sender_id")
-    for s in senders:
-        if wanted in (s.name, s.uuid):
-            if s.status != "approved":
-                return UnknownSender(f"sender ID {s.name!r} is not approved (it is {s.status})")
-            return str(s.name)
-    return UnknownSender(f"sender ID {wanted!r} is not registered for this account")
 
 
 def _conflict(exc: IntegrityError) -> Conflict:

@@ -59,6 +59,20 @@ class NumberingService:
         except InvalidNumber:
             return raw
 
+    def known_carrier(self, name: str) -> str:
+        """The slug of a carrier numbering knows (``Safaricom`` -> ``safaricom``): one of
+        libphonenumber's or one the routes name; InvalidRequest listing them otherwise."""
+        slug = carrier_slug(name)
+        if not slug:
+            raise InvalidRequest("carrier name must contain letters or digits")
+        if not (is_builtin_carrier(slug) or slug in self.routed):
+            known = ", ".join(sorted({*KENYAN_CARRIERS, *self.routed}))
+            raise InvalidRequest(
+                f"unknown carrier {name!r}; the known carriers are {known}"
+                " (or another country's, or one named in the [routes] of the settings)"
+            )
+        return slug
+
     async def refresh(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return
@@ -75,15 +89,7 @@ class NumberingService:
     async def set_prefix(self, prefix: str, carrier: str) -> None:
         if not re.fullmatch(r"\d{3,15}", prefix):
             raise InvalidRequest("a prefix is 3 to 15 digits in international form, e.g. 254747")
-        slug = carrier_slug(carrier)
-        if not slug:
-            raise InvalidRequest("carrier name must contain letters or digits")
-        if not (is_builtin_carrier(slug) or slug in self.routed):
-            known = ", ".join(sorted({*KENYAN_CARRIERS, *self.routed}))
-            raise InvalidRequest(
-                f"unknown carrier {carrier!r}; the known carriers are {known}"
-                " (or another country's, or one named in the [routes] of the settings)"
-            )
+        slug = self.known_carrier(carrier)
         values = {"prefix": prefix, "carrier": slug, "updated_at": utcnow()}
         stmt = self.db.insert(carrier_prefixes).values(**values)
         stmt = stmt.on_conflict_do_update(

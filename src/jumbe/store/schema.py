@@ -16,7 +16,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -127,6 +126,8 @@ accounts = Table(
     Column("smpp_password_hash", String(255)),
     # how many SIMs the account has had: the next SIM's position
     Column("sim_count", BigInteger, nullable=False, server_default="0"),
+    # the team's default sender name, resolved for each recipient's carrier; NULL: none
+    Column("default_sender", String(16)),
     Index("ux_accounts_name_key", "name_key", unique=True),
 )
 
@@ -253,6 +254,12 @@ ledger_entries = Table(
     Index("ix_ledger_entries_account_id_id", "account_id", "id"),
 )
 
+# Sender registrations: a name (alphanumeric, at most 11 characters) or a short code
+# approved for an account on one carrier, with a campaign type. The same name may be
+# registered on several carriers (one row each). ``carrier`` '*' is every carrier:
+# what senders from before registrations became (migration 0012), and what the
+# operator may still grant directly. Sends resolve a name for the recipient's carrier
+# (services.senders). The uuid is the sender's stable id (REST sender_id, floats).
 sender_ids = Table(
     "sender_ids",
     metadata,
@@ -262,10 +269,72 @@ sender_ids = Table(
     Column("name", String(16), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("status", String(16), nullable=False, server_default="approved"),
-    Column("is_default", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("account_id", "name"),
+    Column("carrier", String(40), nullable=False, server_default="*"),
+    Column("campaign_type", String(16), nullable=False, server_default="TRANSACTIONAL"),
+    # the application it was approved from; NULL when the operator made it directly
+    Column("application_id", ForeignKey("sender_applications.id")),
+    UniqueConstraint("account_id", "name", "carrier"),
     CheckConstraint("kind IN ('alphanumeric', 'short_code', 'long_number')", name="kind"),
+    CheckConstraint("campaign_type IN ('PROMOTIONAL', 'TRANSACTIONAL')", name="campaign_type"),
+)
+
+# A customer's application for a sender on one carrier, with its KYC documents:
+# PENDING -> PROVIDER (sent to the carrier) -> APPROVED | REJECTED (with a reason).
+sender_applications = Table(
+    "sender_applications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("carrier", String(40), nullable=False),
+    Column("campaign_type", String(16), nullable=False),
+    Column("organisation", String(120), nullable=False),
+    Column("purpose", String(500), nullable=False, server_default=""),
+    Column("status", String(12), nullable=False),
+    Column("reason", String(500)),
+    Column("applied_by", ForeignKey("users.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('alphanumeric', 'short_code')", name="kind"),
+    CheckConstraint("status IN ('PENDING', 'PROVIDER', 'APPROVED', 'REJECTED')", name="status"),
+    CheckConstraint("campaign_type IN ('PROMOTIONAL', 'TRANSACTIONAL')", name="campaign_type"),
+)
+
+# Every state an application entered, by whom (a member, staff, the operator's CLI).
+sender_application_events = Table(
+    "sender_application_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("application_id", ForeignKey("sender_applications.id"), nullable=False, index=True),
+    Column("from_status", String(12)),
+    Column("to_status", String(12), nullable=False),
+    Column("reason", String(500)),
+    Column("actor_kind", String(8), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("actor_kind IN ('member', 'staff', 'operator')", name="actor_kind"),
+)
+
+# KYC documents of an application. The file lives under the data dir (``path`` is
+# relative to it), outside anything served; only its account and staff read it.
+sender_documents = Table(
+    "sender_documents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("application_id", ForeignKey("sender_applications.id"), nullable=False, index=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("path", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('business_registration', 'authorisation_letter')", name="kind"),
 )
 
 # Numbers and short codes whose inbound (MO) traffic belongs to an account.

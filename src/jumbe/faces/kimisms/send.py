@@ -24,6 +24,7 @@ from jumbe.services.errors import (
     InvalidRecipient,
     MessageTooLong,
     RefusedCallbackUrl,
+    SenderNotOnCarrier,
     ServiceError,
     UnknownSender,
 )
@@ -83,6 +84,10 @@ def accepted_json(message: MessageView) -> dict[str, str]:
 
 def _invalid(exc: ServiceError, sender_name: str) -> JSONResponse:
     """A refusal of the services in the document's words."""
+    if isinstance(exc, SenderNotOnCarrier):
+        return error(
+            400, "Invalid contact", "The recipient's network must match the Sender ID's provider"
+        )
     if isinstance(exc, UnknownSender):
         return error(
             400, "Invalid sender_name", f"No approved Sender ID found matching '{sender_name}'"

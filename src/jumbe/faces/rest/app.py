@@ -5,7 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from jumbe.faces import openapi
-from jumbe.faces.rest import docs, envelope, health, messages, signup, sims, staff, team, tokens
+from jumbe.faces.rest import (
+    docs,
+    envelope,
+    health,
+    messages,
+    senders,
+    signup,
+    sims,
+    staff,
+    team,
+    tokens,
+)
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -45,5 +56,6 @@ def create_app(
     app.include_router(signup.router)
     app.include_router(team.router)
     app.include_router(staff.router)
+    app.include_router(senders.router)
     app.include_router(health.router)
     return app

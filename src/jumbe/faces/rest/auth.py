@@ -17,6 +17,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from jumbe.faces.state import services_of
+from jumbe.services import roles
 from jumbe.services.errors import Forbidden, Unauthenticated
 from jumbe.services.sessions import looks_like_session
 from jumbe.services.staff import StaffCaller
@@ -35,11 +36,14 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def require(scope: str, *, session: bool = False) -> Callable[..., Awaitable[Caller]]:
+def require(
+    scope: str, *, session: bool = False, permission: str | None = None
+) -> Callable[..., Awaitable[Caller]]:
     """A dependency that authenticates the caller and insists on ``scope``.
 
     ``session``: a member's sign-in session is accepted too, with the scopes
-    their role may use.
+    their role may use; with ``permission``, a member needs that permission of
+    their role (``services.roles``) instead of the scope.
     """
 
     async def caller(
@@ -54,6 +58,9 @@ def require(scope: str, *, session: bool = False) -> Callable[..., Awaitable[Cal
             if not session:
                 raise Unauthenticated("this endpoint takes an API token, not a sign-in session")
             found = await services.sessions.authenticate(raw)
+            if permission is not None and found.role is not None:
+                roles.require(found.role, permission)
+                return found
         else:
             found = await services.tokens.authenticate_token(raw, client=client_address(request))
         if not found.has_scope(scope):
@@ -63,10 +70,10 @@ def require(scope: str, *, session: bool = False) -> Callable[..., Awaitable[Cal
     return caller
 
 
-def scope(name: str, *, session: bool = False) -> Caller:
+def scope(name: str, *, session: bool = False, permission: str | None = None) -> Caller:
     """Use as a parameter default: ``caller: Caller = scope("messages")``."""
     # FastAPI swaps this marker for the caller; the cast is what the handler's signature sees
-    return cast(Caller, Depends(require(name, session=session)))
+    return cast(Caller, Depends(require(name, session=session, permission=permission)))
 
 
 async def signed_in(

@@ -58,6 +58,10 @@ staff_app = typer.Typer(
 )
 app.add_typer(mail_app, name="mail")
 app.add_typer(staff_app, name="staff")
+packages_app = typer.Typer(
+    help="Packages: the KES rate per SMS unit on each carrier.", no_args_is_help=True
+)
+app.add_typer(packages_app, name="packages")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -200,6 +204,26 @@ def accounts_balance(
     typer.echo("reconciled: yes" if ok else "reconciled: NO")
     if not ok:
         raise typer.Exit(1)
+
+
+@accounts_app.command("pricing")
+def accounts_pricing(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    rule: Annotated[
+        str | None,
+        typer.Argument(help="segments (1 unit per carrier segment) or kimisms (per 160 chars)"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change how the account's messages are priced in units."""
+
+    async def work(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        if rule is None:
+            return await s.pricing.pricing(account_id)
+        return await s.pricing.set_pricing(account_id, rule)
+
+    typer.echo(f"pricing: {_with_services(_settings(data_dir), work)}")
 
 
 @accounts_app.command("smpp-limits")
@@ -734,6 +758,68 @@ def staff_enable(email: str, data_dir: DataDir = None) -> None:
     """Let a disabled member of staff sign in again."""
     _with_services(_settings(data_dir), lambda s: s.staff.set_status(email, "active"))
     typer.echo(f"staff {email} enabled")
+
+
+@packages_app.command("add")
+def packages_add(
+    carrier: Annotated[str, typer.Argument(help="The carrier, e.g. safaricom")],
+    name: Annotated[str, typer.Argument(help="A name, unique on the carrier")],
+    rate: Annotated[str, typer.Option(help="KES per unit, e.g. 0.80")],
+    min_units: Annotated[int, typer.Option(help="The fewest units one top-up may buy")] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a package: a rate in KES per SMS unit on one carrier."""
+    made = _with_services(
+        _settings(data_dir),
+        lambda s: s.pricing.create_package(None, carrier, name, rate, min_units=min_units),
+    )
+    _show_package(made)
+
+
+@packages_app.command("set")
+def packages_set(
+    package: Annotated[str, typer.Argument(help="The package's uuid, or carrier/name")],
+    rate: Annotated[str | None, typer.Option(help="A new KES rate per unit")] = None,
+    min_units: Annotated[int | None, typer.Option(help="A new minimum per top-up")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Offer it or withdraw it")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a package; top-ups already made keep the rate they were made at."""
+
+    async def work(s: Any) -> Any:
+        found = await s.pricing.find_package(package)
+        return await s.pricing.change_package(
+            None, found.uuid, rate_kes=rate, min_units=min_units, active=active
+        )
+
+    _show_package(_with_services(_settings(data_dir), work))
+
+
+@packages_app.command("list")
+def packages_list(
+    carrier: Annotated[str | None, typer.Option(help="Only this carrier's")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Withdrawn ones too")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Packages, by carrier."""
+    found = _with_services(
+        _settings(data_dir),
+        lambda s: s.pricing.list_packages(carrier=carrier, active_only=not everything),
+    )
+    if not found:
+        typer.echo("no packages")
+    for p in found:
+        _show_package(p)
+
+
+def _show_package(p: Any) -> None:
+    state = "" if p.active else "  (withdrawn)"
+    typer.echo(
+        f"{p.uuid}  {p.carrier}/{p.name}  KES {format_kes(p.rate_cents)} per unit,"
+        f" at least {p.min_units} units{state}"
+    )
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import OAuthService
 from jumbe.services.passwords import Passwords
+from jumbe.services.pricing import PricingService
 from jumbe.services.products import ProductService
 from jumbe.services.sessions import SessionService
 from jumbe.services.signing_keys import SigningKeys
@@ -60,6 +61,7 @@ class Services:
     sessions: SessionService
     team: TeamService
     staff: StaffService
+    pricing: PricingService
 
     @classmethod
     def build(
@@ -141,4 +143,5 @@ class Services:
             sessions=SessionService(db, passwords, keys, lifetime=session_lifetime),
             team=TeamService(db, passwords, mail, keys),
             staff=StaffService(db, passwords, mail, keys, lifetime=session_lifetime),
+            pricing=PricingService(db),
         )

@@ -62,6 +62,11 @@ packages_app = typer.Typer(
     help="Packages: the KES rate per SMS unit on each carrier.", no_args_is_help=True
 )
 app.add_typer(packages_app, name="packages")
+topups_app = typer.Typer(
+    help="Top-ups: units bought by M-Pesa or offline (bank) for staff to approve.",
+    no_args_is_help=True,
+)
+app.add_typer(topups_app, name="topups")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -190,10 +195,12 @@ def accounts_balance(
 
     async def work(s: Any) -> Any:
         account_id = await s.accounts.find_account(account)
-        return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
+        wallets = [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
+        return wallets, await s.topups.reconcile(account_id)
 
     ok = True
-    for r in _with_services(_settings(data_dir), work):
+    wallets, topups = _with_services(_settings(data_dir), work)
+    for r in wallets:
         paid = "messages" if r.asset == UNITS else "IMSI checks"
         typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
         typer.echo(
@@ -201,6 +208,12 @@ def accounts_balance(
             f" refunded {r.refunded} for {paid} worth {r.refunded_for}"
         )
         ok = ok and r.ok
+    t = topups
+    typer.echo(
+        f"top-ups: {t.completed} completed for {t.units} units; ledger credits for them"
+        f" {t.credited}" + (f"; {t.uncredited} WITHOUT a credit" if t.uncredited else "")
+    )
+    ok = ok and t.ok
     typer.echo("reconciled: yes" if ok else "reconciled: NO")
     if not ok:
         raise typer.Exit(1)
@@ -594,6 +607,27 @@ def simulate_mo(
     typer.echo(f"MO from {number} to {to} handed to the simulated carrier")
 
 
+@simulate_app.command("mpesa")
+def simulate_mpesa(
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--next",
+            help="How the next STK push ends: success, cancel (1032), timeout (1037),"
+            " or silent (paid, but no callback: only the query finds out)",
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Choose how the running server's M-Pesa simulator answers the next STK push."""
+    from jumbe.simulators.mpesa import Outcome
+
+    if outcome not in {o.value for o in Outcome}:
+        _fail("--next must be success, cancel, timeout or silent")
+    answer = _simulator_call(data_dir, "POST", "mpesa/next", {"outcome": outcome})
+    typer.echo(f"next STK push outcomes, in order: {', '.join(answer['next'])}")
+
+
 @simulate_app.command("device")
 def simulate_device(
     msisdn: Annotated[
@@ -820,6 +854,55 @@ def _show_package(p: Any) -> None:
         f"{p.uuid}  {p.carrier}/{p.name}  KES {format_kes(p.rate_cents)} per unit,"
         f" at least {p.min_units} units{state}"
     )
+
+
+@topups_app.command("list")
+def topups_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending (what waits for a decision), completed, failed")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
+    data_dir: DataDir = None,
+) -> None:
+    """Every account's top-ups, newest first."""
+    found, total = _with_services(
+        _settings(data_dir),
+        lambda s: s.topups.list_for_staff(None, status=status, page_size=limit),
+    )
+    if not found:
+        typer.echo("no top-ups")
+    for t in found:
+        when = t.created_at.astimezone(EAT).strftime("%Y-%m-%d %H:%M")
+        paid_by = t.reference if t.method == "offline" else t.phone
+        typer.echo(
+            f"{t.uuid}  {when}  {t.status.upper():<9}  account {t.account_id}  {t.units} units"
+            f"  KES {format_kes(t.amount_cents)}  {t.method} {paid_by}  {t.detail}"
+        )
+    if total > len(found):
+        typer.echo(f"({total - len(found)} more)")
+
+
+@topups_app.command("approve")
+def topups_approve(
+    topup: Annotated[str, typer.Argument(help="The top-up's id (uuid)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Approve an offline top-up once its bank transfer has arrived: its units are credited."""
+    done = _with_services(_settings(data_dir), lambda s: s.topups.review(None, topup, approve=True))
+    typer.echo(f"top-up {done.uuid} {done.status.upper()}: {done.units} units credited")
+
+
+@topups_app.command("reject")
+def topups_reject(
+    topup: Annotated[str, typer.Argument(help="The top-up's id (uuid)")],
+    reason: Annotated[str, typer.Option(help="Why, shown to the customer")],
+    data_dir: DataDir = None,
+) -> None:
+    """Reject an offline top-up (no transfer came, a wrong amount, ...)."""
+    done = _with_services(
+        _settings(data_dir), lambda s: s.topups.review(None, topup, approve=False, reason=reason)
+    )
+    typer.echo(f"top-up {done.uuid} {done.status.upper()}: {done.detail}")
 
 
 def main() -> None:

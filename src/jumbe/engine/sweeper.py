@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
+from jumbe.engine.periodic import Periodic
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.smpp_outbox import SmppOutbox
@@ -35,24 +34,13 @@ class Sweeper:
         self.numbering = numbering
         self.smpp_outbox = smpp_outbox
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._worker = Periodic("sweeper", self.sweep, interval=interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sweeper")
+        self._worker.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("sweeper: pass failed; will retry")
-            await asyncio.sleep(self.interval)
+        await self._worker.stop()
 
     async def sweep(self) -> None:
         while await self.delivery.expire_overdue() > 0:

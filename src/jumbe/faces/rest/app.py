@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jumbe.faces.rest import envelope, health, messages, signup, sims, staff, team, tokens
+from jumbe.faces.rest import (
+    envelope,
+    health,
+    messages,
+    signup,
+    sims,
+    staff,
+    team,
+    tokens,
+    topups,
+)
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
 
@@ -42,5 +52,6 @@ def create_app(
     app.include_router(signup.router)
     app.include_router(team.router)
     app.include_router(staff.router)
+    app.include_router(topups.router)
     app.include_router(health.router)
     return app

@@ -392,3 +392,25 @@ async def test_pricing_and_packages_from_staff_and_the_command_line(jumbe: Jumbe
             cli, jumbe, "packages", "add", "telkom", "Starter", "--rate", "1"
         )
         assert duplicate.exit_code == 2 and "already has a package" in duplicate.output
+
+
+async def test_one_oauth_token_serves_many_pushes_and_a_refusal_fails_the_top_up(
+    jumbe: Jumbe,
+) -> None:
+    assert jumbe.mpesa_simulator is not None
+    async with http(jumbe) as c:
+        owner = await signed_up(jumbe, c, OWNER)
+        offered = await package(jumbe)
+        made = [(await buy(c, owner, offered, units=10)).json()["data"] for _ in range(3)]
+        assert all(t["checkout_request_id"] for t in made)
+        assert len(jumbe.mpesa_simulator._tokens) == 1  # fetched once, kept
+
+        jumbe.daraja._token = None  # as if it had expired
+        jumbe.daraja.consumer_secret = "not-the-secret"
+        refused = (await buy(c, owner, offered, units=10)).json()["data"]
+        assert refused["status"] == "FAILED"
+        assert refused["description"] == "M-Pesa refused: OAuth refused (HTTP 400)"
+        assert refused["checkout_request_id"] is None
+        for t in made:
+            assert (await settled(c, owner, t["id"]))["status"] == "COMPLETED"
+        assert await units(c, owner) == 30

@@ -414,3 +414,37 @@ async def test_one_oauth_token_serves_many_pushes_and_a_refusal_fails_the_top_up
         for t in made:
             assert (await settled(c, owner, t["id"]))["status"] == "COMPLETED"
         assert await units(c, owner) == 30
+
+
+async def test_a_configured_daraja_endpoint_is_used_instead_of_the_simulator(
+    settings: Settings, tmp_path: Any
+) -> None:
+    """Server B's simulator stands in for Safaricom; server A is configured for it with
+    JUMBE_MPESA_* as it would be for Daraja, and runs no simulator of its own."""
+    async with running(settings, mpesa_simulator_delay=0.05) as daraja:
+        safaricom = daraja.mpesa_simulator
+        assert safaricom is not None
+        other = settings.model_copy(
+            update={
+                "data_dir": tmp_path / "a",
+                "database_url": f"sqlite:///{tmp_path / 'a.db'}",
+                "mpesa_base_url": daraja.local_url + "/simulator/mpesa",
+                "mpesa_consumer_key": safaricom.consumer_key,
+                "mpesa_consumer_secret": safaricom.consumer_secret,
+                "mpesa_passkey": safaricom.passkey,
+                "mpesa_shortcode": safaricom.shortcode,
+            }
+        )
+        async with running(other) as jumbe, http(jumbe) as c:
+            assert jumbe.mpesa_simulator is None
+            assert (
+                await c.post("/simulator/mpesa/next", json={"outcome": "cancel"})
+            ).status_code == 404
+            owner = await signed_up(jumbe, c, OWNER)
+            topup = (await buy(c, owner, await package(jumbe), units=20)).json()["data"]
+            assert topup["checkout_request_id"] in safaricom.payments
+            assert safaricom.payments[topup["checkout_request_id"]].callback_url.startswith(
+                jumbe.local_url + "/api/v1/mpesa/callback/"
+            )
+            assert (await settled(c, owner, topup["id"]))["status"] == "COMPLETED"
+            assert await units(c, owner) == 20

@@ -181,7 +181,7 @@ async def test_forged_callbacks_are_ignored_and_the_real_one_credits_once(
         await wait_until(lambda: paid.result is not None, what="the customer to pay")
         real = callback_body(paid)
         ack = {"ResultCode": 0, "ResultDesc": "Accepted"}
-        base = paid.callback_url.rsplit("/", 1)[0]
+        base = paid.callback_url.split("?")[0]
 
         def changed(**fields: Any) -> dict[str, Any]:
             body = callback_body(paid)
@@ -191,7 +191,8 @@ async def test_forged_callbacks_are_ignored_and_the_real_one_credits_once(
         cheaper = callback_body(paid)
         cheaper["Body"]["stkCallback"]["CallbackMetadata"]["Item"][0]["Value"] = 1.0
         forgeries = [
-            (f"{base}/not-the-secret", real),  # the right payment, at the wrong URL
+            (f"{base}?key=not-the-secret", real),  # the right payment, at the wrong URL
+            (base, real),  # no key at all
             (paid.callback_url, cheaper),  # the right URL, a smaller amount
             (paid.callback_url, changed(CheckoutRequestID="ws_CO_000000000000")),  # unknown
             (paid.callback_url, changed(CallbackMetadata={"Item": []})),  # no receipt, no amount
@@ -444,7 +445,7 @@ async def test_a_configured_daraja_endpoint_is_used_instead_of_the_simulator(
             topup = (await buy(c, owner, await package(jumbe), units=20)).json()["data"]
             assert topup["checkout_request_id"] in safaricom.payments
             assert safaricom.payments[topup["checkout_request_id"]].callback_url.startswith(
-                jumbe.local_url + "/api/v1/mpesa/callback/"
+                jumbe.local_url + "/api/v1/payments/callback?key="
             )
             assert (await settled(c, owner, topup["id"]))["status"] == "COMPLETED"
             assert await units(c, owner) == 20

@@ -233,8 +233,8 @@ async def set_pricing(
 # M-Pesa ----------------------------------------------------------------------------
 
 
-@router.post(CALLBACK_PATH + "/{key}", include_in_schema=False)
-async def mpesa_callback(key: str, request: Request) -> JSONResponse:
+@router.post(CALLBACK_PATH, include_in_schema=False)
+async def mpesa_callback(request: Request, key: str = "") -> JSONResponse:
     """Daraja's stkCallback. Acknowledged alike whether believed, repeated or ignored."""
     outcome = stk_outcome(await _json_body(request))
     if outcome is None:

@@ -135,13 +135,20 @@ class DarajaClient:
                 self.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}
             )
         except httpx.HTTPError as exc:
-            raise GatewayError(f"cannot reach M-Pesa: {type(exc).__name__}") from exc
+            # refused before a byte was sent: clear; anything later: M-Pesa may have it
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise GatewayError(
+                f"cannot reach M-Pesa: {type(exc).__name__}", unclear=not unsent
+            ) from exc
         answer = _json(response)
         if response.status_code == 401:
             self._token = None  # revoked or expired early: the next call fetches another
         if response.is_success or (processing_ok and answer.get("errorCode") == STILL_PROCESSING):
             return answer
-        raise GatewayError(f"HTTP {response.status_code}: {_reason(answer)}")
+        raise GatewayError(
+            f"HTTP {response.status_code}: {_reason(answer)}",
+            unclear=response.status_code >= 500,
+        )
 
     async def _access_token(self) -> str:
         async with self._token_lock:

@@ -18,7 +18,6 @@ is the one place that will choose between the two.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 import uuid
@@ -104,7 +103,15 @@ class StkOutcome:
 
 
 class GatewayError(Exception):
-    """M-Pesa refused a request or could not be reached; the message says which."""
+    """M-Pesa refused a request or could not be reached; the message says which.
+
+    ``unclear``: the request may have reached M-Pesa all the same (no answer came, or a
+    server error): an STK push may still prompt the customer, so its top-up waits.
+    """
+
+    def __init__(self, message: str, *, unclear: bool = False) -> None:
+        super().__init__(message)
+        self.unclear = unclear
 
 
 class PaymentGateway(Protocol):
@@ -285,7 +292,12 @@ class TopupService:
         try:
             accepted = await self.gateway.stk_push(push)
         except GatewayError as exc:
-            log.warning("top-up %s: STK push refused: %s", row.uuid, exc)
+            log.warning("top-up %s: STK push failed: %s", row.uuid, exc)
+            if exc.unclear:  # the prompt may be on the phone: its callback will tell
+                waiting = f"M-Pesa gave no clear answer ({exc}): waiting for its callback"
+                change = update(topups).where(topups.c.id == topup_id)
+                await self.db.write(lambda conn: conn.execute(change.values(status_detail=waiting)))
+                return
             why = f"M-Pesa refused: {exc}"
             await self.db.write(lambda conn: _finish(conn, topup_id, TopupStatus.FAILED, why))
             return
@@ -309,15 +321,17 @@ class TopupService:
         """Apply a callback (``callback_key``: the secret in the URL it came to) or the
         answer to our own query (``callback_key`` None). Credits at most once."""
 
+        checkout = outcome.checkout_request_id
+
         def work(conn: Connection) -> Settled:
-            row = conn.execute(
-                select(topups).where(topups.c.checkout_request_id == outcome.checkout_request_id)
-            ).first()
+            if callback_key is None:
+                found = topups.c.checkout_request_id == checkout
+            else:  # the URL names the payment; the id must be the one M-Pesa gave us for it
+                found = topups.c.callback_key_hash == _hash(callback_key)
+            row = conn.execute(select(topups).where(found)).first()
             if row is None:
-                return Settled.UNKNOWN
-            if callback_key is not None and not hmac.compare_digest(
-                row.callback_key_hash or "", _hash(callback_key)
-            ):
+                return Settled.UNKNOWN if callback_key is None else Settled.FORGED
+            if row.checkout_request_id not in (None, checkout):
                 return Settled.FORGED
             if row.status != TopupStatus.PENDING.value:
                 return Settled.ALREADY
@@ -325,7 +339,12 @@ class TopupService:
                 words = _RESULT_WORDS.get(outcome.result_code, outcome.result_desc[:200])
                 detail = f"M-Pesa: {words} ({outcome.result_code})"
                 moved = _finish(
-                    conn, row.id, TopupStatus.FAILED, detail, result_code=outcome.result_code
+                    conn,
+                    row.id,
+                    TopupStatus.FAILED,
+                    detail,
+                    result_code=outcome.result_code,
+                    checkout=checkout,
                 )
                 return Settled.FAILED if moved else Settled.ALREADY
             if callback_key is not None and (
@@ -335,7 +354,13 @@ class TopupService:
             receipt = outcome.receipt or None
             detail = f"paid by M-Pesa{f' ({receipt})' if receipt else ''}"
             if not _finish(
-                conn, row.id, TopupStatus.COMPLETED, detail, result_code=0, receipt=receipt
+                conn,
+                row.id,
+                TopupStatus.COMPLETED,
+                detail,
+                result_code=0,
+                receipt=receipt,
+                checkout=checkout,
             ):
                 return Settled.ALREADY
             _wallet_credit(conn, row, f"top-up {row.uuid}: {detail}")
@@ -380,7 +405,7 @@ class TopupService:
     async def _ask(self, row: Any, *, too_late: bool) -> None:
         if row.checkout_request_id is None:
             if too_late:
-                await self._give_up(row.id, "no payment request reached M-Pesa")
+                await self._give_up(row.id, "M-Pesa never took the payment request")
             return
         try:
             outcome = await self.gateway.stk_query(row.checkout_request_id)
@@ -541,8 +566,10 @@ def _finish(
     result_code: int | None = None,
     receipt: str | None = None,
     reviewed_by: str | None = None,
+    checkout: str | None = None,
 ) -> bool:
-    """Move a pending top-up to its end; False when it had already left pending."""
+    """Move a pending top-up to its end; False when it had already left pending.
+    ``checkout``: M-Pesa's id for it, when only the callback told us (an unclear push)."""
     values: dict[str, Any] = {
         "status": status.value,
         "status_detail": detail[:255],
@@ -555,6 +582,8 @@ def _finish(
         values["mpesa_receipt"] = receipt[:32]
     if reviewed_by is not None:
         values["reviewed_by"] = reviewed_by
+    if checkout is not None:
+        values["checkout_request_id"] = checkout
     moved = conn.execute(
         update(topups)
         .where(topups.c.id == topup_id, topups.c.status == TopupStatus.PENDING.value)

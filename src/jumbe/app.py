@@ -31,7 +31,7 @@ from jumbe.core.status import MessageStatus
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
 from jumbe.engine.mailer import MailSender
-from jumbe.engine.mpesa import DarajaClient, payment_queries
+from jumbe.engine.mpesa import DarajaClient, PaymentQueries
 from jumbe.engine.receipt_queries import ReceiptQueries
 from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
@@ -118,7 +118,7 @@ class Jumbe:
             public_url=self._public_url,
             payments=self.daraja,
         )
-        self.payment_queries = payment_queries(
+        self.payment_queries = PaymentQueries(
             self.services.topups, interval=settings.mpesa_worker_interval
         )
         self.recorder = Recorder(self.services.delivery)

@@ -8,7 +8,7 @@ passkey + timestamp), and ``/mpesa/stkpushquery/v1/query`` for a payment whose
 callback did not come. The same client talks to the embedded simulator
 (``simulators/mpesa.py``) when no ``JUMBE_MPESA_*`` endpoint is configured.
 
-``payment_queries`` runs ``TopupService.query_due`` every few seconds: the
+``PaymentQueries`` runs ``TopupService.query_due`` every few seconds: the
 callback is the fast path, the query the one that never misses.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from jumbe.core.kenya_time import EAT
-from jumbe.engine.periodic import Periodic
+from jumbe.engine.background import LoopTask, repeat
 from jumbe.services.topups import GatewayError, StkAccepted, StkOutcome, StkPush, TopupService
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,16 @@ def _reason(answer: dict[str, Any]) -> str:
     return "no reason given"
 
 
-def payment_queries(topups: TopupService, *, interval: float) -> Periodic:
+class PaymentQueries:
     """The worker that asks M-Pesa about pending payments whose callback is late."""
-    return Periodic("payment-queries", topups.query_due, interval=interval)
+
+    def __init__(self, topups: TopupService, *, interval: float) -> None:
+        self.topups = topups
+        self.interval = interval
+        self._loop = LoopTask("payment-queries")
+
+    def start(self) -> None:
+        self._loop.start(repeat(self.topups.query_due, self.interval, what="payment queries"))
+
+    async def stop(self) -> None:
+        await self._loop.stop()

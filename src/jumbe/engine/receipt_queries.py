@@ -12,13 +12,14 @@ thousands (a carrier that lost a day's receipts) cannot flood anybody; the claim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
 from aiolimiter import AsyncLimiter
 
 from jumbe.engine.connector import SmppConnector
-from jumbe.engine.periodic import Periodic
 from jumbe.engine.recorder import Recorder
 from jumbe.store.database import Database
 from jumbe.store.receipt_queries import claim_awaited
@@ -43,16 +44,26 @@ class ReceiptQueries:
         self.recorder = recorder
         self.batch = max(1, int(per_second * PASS_SECONDS))
         self._limiter = AsyncLimiter(per_second, 1.0)
-        self._worker = Periodic("receipt-queries", self._pass, interval=PASS_SECONDS)
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._worker.start()
+        self._task = asyncio.create_task(self._run(), name="receipt-queries")
 
     async def stop(self) -> None:
-        await self._worker.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
-    async def _pass(self) -> bool:
-        return await self.ask() >= self.batch  # a full batch means a backlog: go on at once
+    async def _run(self) -> None:
+        while True:
+            try:
+                asked = await self.ask()
+            except Exception:
+                log.exception("receipt queries: pass failed; will retry")
+                asked = 0
+            if asked < self.batch:  # a full batch means a backlog: go on at once
+                await asyncio.sleep(PASS_SECONDS)
 
     async def ask(self) -> int:
         """One pass: claim due parts and ask about each; returns how many were asked."""

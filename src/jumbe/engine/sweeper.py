@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
-from jumbe.engine.periodic import Periodic
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.smpp_outbox import SmppOutbox
@@ -34,13 +35,24 @@ class Sweeper:
         self.numbering = numbering
         self.smpp_outbox = smpp_outbox
         self.interval = interval
-        self._worker = Periodic("sweeper", self.sweep, interval=interval)
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._worker.start()
+        self._task = asyncio.create_task(self._run(), name="sweeper")
 
     async def stop(self) -> None:
-        await self._worker.stop()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweeper: pass failed; will retry")
+            await asyncio.sleep(self.interval)
 
     async def sweep(self) -> None:
         while await self.delivery.expire_overdue() > 0:

@@ -19,12 +19,13 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from jumbe.core.clock import utcnow
 from jumbe.core.money import kes_to_cents
 from jumbe.core.pricing import Pricing, parse_pricing
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound
 from jumbe.services.staff import StaffCaller
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts, packages, utcnow
+from jumbe.store.schema import accounts, packages
 
 CARRIER = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 MAX_RATE_CENTS = 100_000  # KES 1,000 per unit: more is a typo

@@ -32,6 +32,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from jumbe.core.clock import utcnow
 from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.services.billing import post_entry
 from jumbe.services.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -39,7 +40,7 @@ from jumbe.services.roles import require
 from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import Caller
 from jumbe.store.database import Database
-from jumbe.store.schema import ledger_entries, packages, topups, users, utcnow
+from jumbe.store.schema import ledger_entries, packages, topups, users
 
 log = logging.getLogger(__name__)
 

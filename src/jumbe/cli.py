@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -195,12 +196,10 @@ def accounts_balance(
 
     async def work(s: Any) -> Any:
         account_id = await s.accounts.find_account(account)
-        wallets = [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
-        return wallets, await s.topups.reconcile(account_id)
+        return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
 
     ok = True
-    wallets, topups = _with_services(_settings(data_dir), work)
-    for r in wallets:
+    for r in _with_services(_settings(data_dir), work):
         paid = "messages" if r.asset == UNITS else "IMSI checks"
         typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
         typer.echo(
@@ -208,7 +207,7 @@ def accounts_balance(
             f" refunded {r.refunded} for {paid} worth {r.refunded_for}"
         )
         ok = ok and r.ok
-    t = topups
+    t = _with_services(_settings(data_dir), partial(_reconcile_topups, account))
     typer.echo(
         f"top-ups: {t.completed} completed for {t.units} units; ledger credits for them"
         f" {t.credited}" + (f"; {t.uncredited} WITHOUT a credit" if t.uncredited else "")
@@ -217,6 +216,10 @@ def accounts_balance(
     typer.echo("reconciled: yes" if ok else "reconciled: NO")
     if not ok:
         raise typer.Exit(1)
+
+
+async def _reconcile_topups(account: str, s: Any) -> Any:
+    return await s.topups.reconcile(await s.accounts.find_account(account))
 
 
 @accounts_app.command("pricing")

@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from jumbe import metrics
-from jumbe.core.pricing import Pricing, max_characters, units_for
 from jumbe.core.segments import Encoding, segment
 from jumbe.core.status import MessageStatus
 from jumbe.core.user_data import BINARY, binary_parts, capacity
@@ -41,12 +40,14 @@ from jumbe.services.errors import (
 )
 from jumbe.services.events import Events, Raised
 from jumbe.services.numbering import NumberingService
+from jumbe.services.pricing import Pricing, account_pricing, max_characters, units_for
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
 from jumbe.store.database import Database
 from jumbe.store.group_commit import GroupCommit
-from jumbe.store.schema import accounts, messages, sender_ids, utcnow, wallets
+from jumbe.store.schema import messages, sender_ids, utcnow, wallets
 
+MAX_TEXT_CHARS = 10_000
 UNFINISHED = (MessageStatus.ACCEPTED, MessageStatus.SENT)
 MAX_PAGE_SIZE = 100
 
@@ -299,7 +300,7 @@ class MessagingService:
     ) -> list[MessageView | ServiceError]:
         account_ids = sorted({p.account_id for p in batch})
         senders = _senders(conn, account_ids)
-        _price(batch, _pricing(conn, account_ids))
+        _price(batch, account_pricing(conn, account_ids))
         balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
         queued = _unfinished_per_sim(conn, {p.row["sim_id"] for p in batch} - {None})
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
@@ -508,13 +509,6 @@ def _conflict(exc: IntegrityError) -> Conflict:
     if "client_ref" in str(exc.orig):
         return Conflict("a message with this reference was already sent")
     return Conflict(f"message could not be stored: {exc.orig}")
-
-
-def _pricing(conn: Connection, account_ids: list[int]) -> dict[int, Pricing]:
-    rows = conn.execute(
-        select(accounts.c.id, accounts.c.pricing).where(accounts.c.id.in_(account_ids))
-    )
-    return {r.id: Pricing(r.pricing) for r in rows}
 
 
 def _price(batch: list[_Pending], pricing: dict[int, Pricing]) -> None:

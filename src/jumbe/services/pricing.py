@@ -21,11 +21,20 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from jumbe.core.clock import utcnow
 from jumbe.core.money import kes_to_cents
-from jumbe.core.pricing import Pricing, parse_pricing
+from jumbe.core.pricing import Pricing, max_characters, parse_pricing, units_for
 from jumbe.services.errors import Conflict, InvalidRequest, NotFound
 from jumbe.services.staff import StaffCaller
 from jumbe.store.database import Database
 from jumbe.store.schema import accounts, packages
+
+__all__ = [
+    "Package",
+    "Pricing",
+    "PricingService",
+    "account_pricing",
+    "max_characters",
+    "units_for",
+]
 
 CARRIER = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 MAX_RATE_CENTS = 100_000  # KES 1,000 per unit: more is a typo
@@ -160,6 +169,14 @@ class PricingService:
         if row is None:
             raise NotFound("Package not found")
         return _package(row)
+
+
+def account_pricing(conn: Connection, account_ids: list[int]) -> dict[int, Pricing]:
+    """Each account's rule, in the caller's transaction (the one that charges the messages)."""
+    rows = conn.execute(
+        select(accounts.c.id, accounts.c.pricing).where(accounts.c.id.in_(account_ids))
+    )
+    return {r.id: Pricing(r.pricing) for r in rows}
 
 
 def _package_by(conn: Connection, package_uuid: str) -> Package:

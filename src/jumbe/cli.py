@@ -233,13 +233,13 @@ def accounts_pricing(
 ) -> None:
     """Show or change how the account's messages are priced in units."""
 
-    async def work(s: Any) -> Any:
+    async def show_or_set(s: Any) -> Any:
         account_id = await s.accounts.find_account(account)
         if rule is None:
             return await s.pricing.pricing(account_id)
         return await s.pricing.set_pricing(account_id, rule)
 
-    typer.echo(f"pricing: {_with_services(_settings(data_dir), work)}")
+    typer.echo(f"pricing: {_with_services(_settings(data_dir), show_or_set)}")
 
 
 @accounts_app.command("smpp-limits")
@@ -825,13 +825,13 @@ def packages_set(
 ) -> None:
     """Change a package; top-ups already made keep the rate they were made at."""
 
-    async def work(s: Any) -> Any:
+    async def change_found(s: Any) -> Any:
         found = await s.pricing.find_package(package)
         return await s.pricing.change_package(
             None, found.uuid, rate_kes=rate, min_units=min_units, active=active
         )
 
-    _show_package(_with_services(_settings(data_dir), work))
+    _show_package(_with_services(_settings(data_dir), change_found))
 
 
 @packages_app.command("list")

@@ -105,12 +105,12 @@ class PricingService:
             "updated_at": now,
         }
 
-        def work(conn: Connection) -> Package:
+        def insert_package(conn: Connection) -> Package:
             conn.execute(insert(packages).values(**row))
             return _package_by(conn, str(row["uuid"]))
 
         try:
-            return await self.db.write(work)
+            return await self.db.write(insert_package)
         except IntegrityError:
             taken = f"{row['carrier']} already has a package named {row['name']!r}"
             raise Conflict(taken) from None
@@ -134,7 +134,7 @@ class PricingService:
         if active is not None:
             values["active"] = active
 
-        def work(conn: Connection) -> Package:
+        def change(conn: Connection) -> Package:
             moved = conn.execute(
                 update(packages).where(packages.c.uuid == package_uuid).values(**values)
             )
@@ -142,7 +142,7 @@ class PricingService:
                 raise NotFound("Package not found")
             return _package_by(conn, package_uuid)
 
-        return await self.db.write(work)
+        return await self.db.write(change)
 
     async def list_packages(
         self, *, carrier: str | None = None, active_only: bool = True

@@ -324,7 +324,7 @@ class TopupService:
 
         checkout = outcome.checkout_request_id
 
-        def work(conn: Connection) -> Settled:
+        def apply_outcome(conn: Connection) -> Settled:
             if callback_key is None:
                 found = topups.c.checkout_request_id == checkout
             else:  # the URL names the payment; the id must be the one M-Pesa gave us for it
@@ -368,7 +368,7 @@ class TopupService:
             return Settled.COMPLETED
 
         try:
-            settled = await self.db.write(work)
+            settled = await self.db.write(apply_outcome)
         except IntegrityError:  # a receipt number another top-up already holds
             settled = Settled.FORGED
         if settled in (Settled.FORGED, Settled.UNKNOWN):
@@ -451,7 +451,7 @@ class TopupService:
         if not approve and not reason:
             raise InvalidRequest("say why the top-up is rejected (reason)")
 
-        def work(conn: Connection) -> None:
+        def decide(conn: Connection) -> None:
             row = conn.execute(select(topups).where(topups.c.uuid == topup_uuid)).first()
             if row is None:
                 raise NotFound("Top-up not found")
@@ -468,7 +468,7 @@ class TopupService:
             if approve:
                 _wallet_credit(conn, row, f"top-up {row.uuid}: {detail}")
 
-        await self.db.write(work)
+        await self.db.write(decide)
         return await self._view(topups.c.uuid == topup_uuid)
 
     # reading ---------------------------------------------------------------------
@@ -504,7 +504,7 @@ class TopupService:
         return await self._page(condition, page, page_size)
 
     async def reconcile(self, account_id: int) -> TopupReconciliation:
-        def work(conn: Connection) -> Any:
+        def sum_completed(conn: Connection) -> Any:
             t = topups
             return conn.execute(
                 select(
@@ -519,14 +519,14 @@ class TopupService:
                 .where(t.c.account_id == account_id, t.c.status == TopupStatus.COMPLETED.value)
             ).one()
 
-        count, units, credited, uncredited = await self.db.read(work)
+        count, units, credited, uncredited = await self.db.read(sum_completed)
         return TopupReconciliation(int(count), int(units), int(credited), int(uncredited))
 
     async def _page(self, condition: Any, page: int, page_size: int) -> tuple[list[TopupView], int]:
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequest(f"page must be 1 or more, page_size 1 to {MAX_PAGE_SIZE}")
 
-        def work(conn: Connection) -> tuple[list[TopupView], int]:
+        def page_of_topups(conn: Connection) -> tuple[list[TopupView], int]:
             total = conn.execute(select(func.count()).select_from(topups).where(condition))
             rows = conn.execute(
                 _joined()
@@ -537,7 +537,7 @@ class TopupService:
             ).all()
             return [_view(r) for r in rows], int(total.scalar_one())
 
-        return await self.db.read(work)
+        return await self.db.read(page_of_topups)
 
     async def _view(self, condition: Any) -> TopupView:
         row = await self.db.read(lambda conn: conn.execute(_joined().where(condition)).first())

@@ -9,6 +9,7 @@ the command line.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -166,9 +167,10 @@ async def test_a_silent_mpesa_is_found_out_by_the_query(jumbe: Jumbe) -> None:
 
 
 async def test_forged_callbacks_are_ignored_and_the_real_one_credits_once(
-    settings: Settings,
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No query within the test: only callbacks can settle the payment."""
+    caplog.set_level(logging.INFO, logger="jumbe.access")
     async with (
         running(settings, mpesa_simulator_delay=0.05, mpesa_query_after=3600) as jumbe,
         http(jumbe) as c,
@@ -227,6 +229,11 @@ async def test_forged_callbacks_are_ignored_and_the_real_one_credits_once(
         assert (await c.post(other.callback_url, json=callback_body(other))).json() == ack
         assert await units(c, owner) == 100
 
+        # the URL's secret is a credential: the access log masks it
+        assert "/api/v1/payments/callback?key=***" in caplog.text
+        for url in (paid.callback_url, other.callback_url):
+            assert url.split("key=")[1] not in caplog.text
+
 
 async def test_callbacks_racing_queries_credit_exactly_once(settings: Settings) -> None:
     async with (
@@ -237,9 +244,13 @@ async def test_callbacks_racing_queries_credit_exactly_once(settings: Settings) 
         owner = await signed_up(jumbe, c, OWNER)
         offered = await package(jumbe)
         topups = []
-        for _ in range(5):
+        for _ in range(3):
             jumbe.mpesa_simulator.choose(Outcome.SILENT)
             topups.append((await buy(c, owner, offered, units=10)).json()["data"])
+        # three prompts waiting: no more until they are done (nobody floods a phone)
+        flood = await buy(c, owner, offered, units=10)
+        assert flood.status_code == 429 and "still waiting" in flood.json()["error"]
+        assert flood.headers["Retry-After"] == "30"
         payments = [payment_of(jumbe, t["checkout_request_id"]) for t in topups]
         await wait_until(lambda: all(p.result for p in payments), what="the customers to pay")
 
@@ -255,9 +266,10 @@ async def test_callbacks_racing_queries_credit_exactly_once(settings: Settings) 
         )
         for t in topups:
             assert (await settled(c, owner, t["id"]))["status"] == "COMPLETED"
-        assert await units(c, owner) == 50
+        assert await units(c, owner) == 30
         account = (await jumbe.services.sessions.authenticate(owner)).account_id
-        assert await credits(jumbe, account) == [10] * 5
+        assert await credits(jumbe, account) == [10] * 3
+        assert (await buy(c, owner, offered, units=10)).status_code == 200  # done: free again
         assert (await jumbe.services.topups.reconcile(account)).ok
         assert (await jumbe.services.billing.reconcile(account)).ok
 
@@ -405,6 +417,8 @@ async def test_one_oauth_token_serves_many_pushes_and_a_refusal_fails_the_top_up
         made = [(await buy(c, owner, offered, units=10)).json()["data"] for _ in range(3)]
         assert all(t["checkout_request_id"] for t in made)
         assert len(jumbe.mpesa_simulator._tokens) == 1  # fetched once, kept
+        for t in made:
+            assert (await settled(c, owner, t["id"]))["status"] == "COMPLETED"
 
         jumbe.daraja._token = None  # as if it had expired
         jumbe.daraja.consumer_secret = "not-the-secret"
@@ -412,8 +426,6 @@ async def test_one_oauth_token_serves_many_pushes_and_a_refusal_fails_the_top_up
         assert refused["status"] == "FAILED"
         assert refused["description"] == "M-Pesa refused: OAuth refused (HTTP 400)"
         assert refused["checkout_request_id"] is None
-        for t in made:
-            assert (await settled(c, owner, t["id"]))["status"] == "COMPLETED"
         assert await units(c, owner) == 30
 
 

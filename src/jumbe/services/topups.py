@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from jumbe.core.clock import utcnow
 from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.services.billing import post_entry
-from jumbe.services.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from jumbe.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyAttempts
 from jumbe.services.roles import require
 from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import Caller
@@ -50,6 +50,9 @@ CALLBACK_PATH = "/api/v1/payments/callback"
 MAX_UNITS = 10_000_000
 MPESA_MAX_KES = 250_000  # the most one M-Pesa payment may move
 MAX_PAGE_SIZE = 100
+# M-Pesa payments an account may have waiting at once: each one is a prompt on
+# somebody's phone, and a team member must not be able to flood a number with them
+MAX_PENDING_MPESA = 3
 
 
 class TopupStatus(StrEnum):
@@ -239,6 +242,22 @@ class TopupService:
                 raise InvalidRequest(
                     f"one M-Pesa payment moves at most KES {MPESA_MAX_KES:,}; buy fewer units"
                 )
+            if how is Method.MPESA:
+                waiting = conn.execute(
+                    select(func.count())
+                    .select_from(topups)
+                    .where(
+                        topups.c.account_id == caller.account_id,
+                        topups.c.method == Method.MPESA.value,
+                        topups.c.status == TopupStatus.PENDING.value,
+                    )
+                ).scalar_one()
+                if waiting >= MAX_PENDING_MPESA:
+                    raise TooManyAttempts(
+                        f"{waiting} M-Pesa payments are still waiting for an answer;"
+                        " try again once they are done",
+                        retry_after=30,
+                    )
             email = conn.execute(
                 select(users.c.email).where(users.c.id == caller.user_id)
             ).scalar_one_or_none()

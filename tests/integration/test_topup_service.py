@@ -3,6 +3,7 @@ payments never confirmed. A stand-in gateway plays M-Pesa; the database is real.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,9 +28,12 @@ class Gateway:
         self.pushes: list[StkPush] = []
         self.fail: GatewayError | None = None
         self.answer: StkOutcome | None = None
+        self.before_answering: Callable[[StkPush], Awaitable[None]] | None = None
 
     async def stk_push(self, push: StkPush) -> StkAccepted:
         self.pushes.append(push)
+        if self.before_answering is not None:
+            await self.before_answering(push)
         if self.fail is not None:
             raise self.fail
         return StkAccepted("m-1", f"ws_CO_{len(self.pushes)}")
@@ -104,3 +108,18 @@ async def test_payments_never_confirmed_fail_after_the_give_up_time(
         assert (done.status, done.detail) == ("failed", why)
     assert await topups.query_due() == 0
     assert await services.billing.balance(caller.account_id) == 0
+
+
+async def test_a_callback_quicker_than_the_push_answer(services: Services, db: Database) -> None:
+    """M-Pesa may call back before its answer to the push has been recorded."""
+    (topups, gateway), caller, offer = await setup(services, db)
+
+    async def pay_at_once(push: StkPush) -> None:
+        paid = StkOutcome("ws_CO_1", 0, "ok", amount=7, receipt="QKH94M1Z22")
+        assert await topups.settle(paid, callback_key=key_of(push)) is Settled.COMPLETED
+
+    gateway.before_answering = pay_at_once
+    made = await topups.buy(caller, package=offer, units=7, method="mpesa", phone="0712345678")
+    assert (made.status, made.checkout_request_id) == ("completed", "ws_CO_1")
+    assert made.detail == "paid by M-Pesa (QKH94M1Z22)"
+    assert await services.billing.balance(caller.account_id) == 7

@@ -315,23 +315,25 @@ class TopupService:
             log.warning("top-up %s: STK push failed: %s", row.uuid, exc)
             if exc.unclear:  # the prompt may be on the phone: its callback will tell
                 waiting = f"M-Pesa gave no clear answer ({exc}): waiting for its callback"
-                change = update(topups).where(topups.c.id == topup_id)
-                await self.db.write(lambda conn: conn.execute(change.values(status_detail=waiting)))
+                await self.db.write(partial(_note, topup_id=topup_id, detail=waiting))
                 return
             why = f"M-Pesa refused: {exc}"
             await self.db.write(lambda conn: _finish(conn, topup_id, TopupStatus.FAILED, why))
             return
 
         def record(conn: Connection) -> None:
+            # a quick callback may have settled it already, and told us the same id
+            conn.execute(
+                update(topups)
+                .where(topups.c.id == topup_id, topups.c.checkout_request_id.is_(None))
+                .values(checkout_request_id=accepted.checkout_request_id)
+            )
             conn.execute(
                 update(topups)
                 .where(topups.c.id == topup_id)
-                .values(
-                    checkout_request_id=accepted.checkout_request_id,
-                    merchant_request_id=accepted.merchant_request_id,
-                    status_detail="STK push sent: waiting for the customer to confirm",
-                )
+                .values(merchant_request_id=accepted.merchant_request_id)
             )
+            _note(conn, topup_id, "STK push sent: waiting for the customer to confirm")
 
         await self.db.write(record)
 
@@ -610,6 +612,15 @@ def _finish(
         .values(**values)
     )
     return bool(moved.rowcount == 1)
+
+
+def _note(conn: Connection, topup_id: int, detail: str) -> None:
+    """Say where a pending top-up stands (nothing, once it has ended)."""
+    conn.execute(
+        update(topups)
+        .where(topups.c.id == topup_id, topups.c.status == TopupStatus.PENDING.value)
+        .values(status_detail=detail)
+    )
 
 
 def _joined() -> Any:

@@ -29,6 +29,7 @@ from jumbe.core.status import MessageStatus
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
 from jumbe.engine.mailer import MailSender
+from jumbe.engine.mpesa import DarajaClient, PaymentQueries
 from jumbe.engine.receipt_queries import ReceiptQueries
 from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
@@ -44,6 +45,7 @@ from jumbe.faces.rest import senders as rest_senders
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
+from jumbe.faces.rest.topups import MAX_CALLBACK, refuse_callback
 from jumbe.faces.smpp.receivers import BoundReceivers
 from jumbe.faces.smpp.server import SmppServer
 from jumbe.services import Services
@@ -52,10 +54,13 @@ from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.event_metrics import count_status_changes
 from jumbe.services.events import Events
 from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
+from jumbe.services.topups import CALLBACK_PATH
 from jumbe.services.webhooks import CallbackLane, WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.control import control_router
+from jumbe.simulators.mpesa import PREFIX as MPESA_SIMULATOR
+from jumbe.simulators.mpesa import MpesaSimulator
 from jumbe.store import queue
 from jumbe.store.database import Database
 
@@ -101,6 +106,11 @@ class Jumbe:
         )
         # receipts and MO for accounts bound here skip the outbox poll
         self.bound_receivers = BoundReceivers()
+        self.simulator_token = ""
+        if settings.uses_simulator or settings.uses_mpesa_simulator:
+            self.simulator_token = secrets.token_urlsafe(24)
+        self.mpesa_simulator: MpesaSimulator | None = None
+        self.daraja = self._daraja_client(settings)
         self.services = Services.build(
             self.db,
             settings,
@@ -108,12 +118,14 @@ class Jumbe:
             callback_urls=callback_urls,
             on_accepted=self._wake_dispatcher,
             public_url=self._public_url,
+            payments=self.daraja,
+        )
+        self.payment_queries = PaymentQueries(
+            self.services.topups, interval=settings.mpesa_worker_interval
         )
         self.recorder = Recorder(self.services.delivery)
         self.simulator: CarrierSimulator | None = None
-        self.simulator_token = ""
         if settings.uses_simulator:
-            self.simulator_token = secrets.token_urlsafe(24)
             self.simulator = CarrierSimulator(
                 host="127.0.0.1",
                 port=settings.simulator_port,
@@ -163,6 +175,10 @@ class Jumbe:
             self.http.include_router(
                 control_router(self.simulator, self.simulator_token), include_in_schema=False
             )
+        if self.mpesa_simulator is not None:
+            self.http.include_router(
+                self.mpesa_simulator.router(self.simulator_token), include_in_schema=False
+            )
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
@@ -183,8 +199,9 @@ class Jumbe:
                 raise cannot_listen(
                     exc, self.simulator.host, self.simulator.port, "JUMBE_SIMULATOR_PORT"
                 ) from exc
-            self._write_secret(SIMULATOR_TOKEN_FILE, self.simulator_token)
             connector_settings = [self._simulator_connector(self.simulator)]
+        if self.simulator_token:
+            self._write_secret(SIMULATOR_TOKEN_FILE, self.simulator_token)
         self.services.messaging.start()
         self.recorder.start()
         self.connectors = {
@@ -212,6 +229,7 @@ class Jumbe:
         self.sweeper.start()
         await self.webhooks.start()
         self.mailer.start()
+        self.payment_queries.start()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
@@ -232,6 +250,10 @@ class Jumbe:
         await self.recorder.stop()
         await self.webhooks.stop()
         await self.mailer.stop()
+        await self.payment_queries.stop()
+        await self.daraja.close()
+        if self.mpesa_simulator is not None:
+            await self.mpesa_simulator.stop()
         await self.sweeper.stop()
         if self.simulator is not None:
             await self.simulator.stop()
@@ -302,6 +324,29 @@ class Jumbe:
             await asyncio.sleep(0.01)
 
     # helpers -------------------------------------------------------------------
+
+    def _daraja_client(self, settings: Settings) -> DarajaClient:
+        """Daraja when JUMBE_MPESA_BASE_URL is set, else the embedded M-Pesa simulator
+        (on this server's own HTTP listener, so it is reached over real HTTP)."""
+        if not settings.uses_mpesa_simulator:
+            return DarajaClient(
+                settings.mpesa_base_url,
+                consumer_key=settings.mpesa_consumer_key,
+                consumer_secret=settings.mpesa_consumer_secret,
+                shortcode=settings.mpesa_shortcode,
+                passkey=settings.mpesa_passkey,
+            )
+        simulator = MpesaSimulator(
+            delay=settings.mpesa_simulator_delay, shortcode=settings.mpesa_shortcode
+        )
+        self.mpesa_simulator = simulator
+        return DarajaClient(
+            lambda: self.local_url + MPESA_SIMULATOR,
+            consumer_key=simulator.consumer_key,
+            consumer_secret=simulator.consumer_secret,
+            shortcode=simulator.shortcode,
+            passkey=simulator.passkey,
+        )
 
     @staticmethod
     def _simulator_connector(simulator: CarrierSimulator) -> ConnectorSettings:
@@ -410,6 +455,7 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
             streamed=True,
         ),
         RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),
+        RouteRule(CALLBACK_PATH, MAX_CALLBACK, refuse_callback),
         *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
         *(RouteRule(p, settings.http_max_body, kimisms.refuse) for p in kimisms.PATHS),
         RouteRule("/", settings.http_max_body, envelope.failure),

@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
@@ -71,6 +72,15 @@ senders_app = typer.Typer(
 app.add_typer(mail_app, name="mail")
 app.add_typer(staff_app, name="staff")
 app.add_typer(senders_app, name="senders")
+packages_app = typer.Typer(
+    help="Packages: the KES rate per SMS unit on each carrier.", no_args_is_help=True
+)
+app.add_typer(packages_app, name="packages")
+topups_app = typer.Typer(
+    help="Top-ups: units bought by M-Pesa or offline (bank) for staff to approve.",
+    no_args_is_help=True,
+)
+app.add_typer(topups_app, name="topups")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Overrides JUMBE_DATA_DIR", show_default=False)
@@ -210,9 +220,39 @@ def accounts_balance(
             f" refunded {r.refunded} for {paid} worth {r.refunded_for}"
         )
         ok = ok and r.ok
+    t = _with_services(_settings(data_dir), partial(_reconcile_topups, account))
+    typer.echo(
+        f"top-ups: {t.completed} completed for {t.units} units; ledger credits for them"
+        f" {t.credited}" + (f"; {t.uncredited} WITHOUT a credit" if t.uncredited else "")
+    )
+    ok = ok and t.ok
     typer.echo("reconciled: yes" if ok else "reconciled: NO")
     if not ok:
         raise typer.Exit(1)
+
+
+async def _reconcile_topups(account: str, s: Any) -> Any:
+    return await s.topups.reconcile(await s.accounts.find_account(account))
+
+
+@accounts_app.command("pricing")
+def accounts_pricing(
+    account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
+    rule: Annotated[
+        str | None,
+        typer.Argument(help="segments (1 unit per carrier segment) or kimisms (per 160 chars)"),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Show or change how the account's messages are priced in units."""
+
+    async def show_or_set(s: Any) -> Any:
+        account_id = await s.accounts.find_account(account)
+        if rule is None:
+            return await s.pricing.pricing(account_id)
+        return await s.pricing.set_pricing(account_id, rule)
+
+    typer.echo(f"pricing: {_with_services(_settings(data_dir), show_or_set)}")
 
 
 @accounts_app.command("smpp-limits")
@@ -603,6 +643,27 @@ def simulate_mo(
     typer.echo(f"MO from {number} to {to} handed to the simulated carrier")
 
 
+@simulate_app.command("mpesa")
+def simulate_mpesa(
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--next",
+            help="How the next STK push ends: success, cancel (1032), timeout (1037),"
+            " or silent (paid, but no callback: only the query finds out)",
+        ),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Choose how the running server's M-Pesa simulator answers the next STK push."""
+    from jumbe.simulators.mpesa import Outcome
+
+    if outcome not in {o.value for o in Outcome}:
+        _fail("--next must be success, cancel, timeout or silent")
+    answer = _simulator_call(data_dir, "POST", "mpesa/next", {"outcome": outcome})
+    typer.echo(f"next STK push outcomes, in order: {', '.join(answer['next'])}")
+
+
 @simulate_app.command("device")
 def simulate_device(
     msisdn: Annotated[
@@ -868,6 +929,117 @@ def senders_review(
     typer.echo(f"application {moved.uuid} ({moved.name} on {moved.carrier}) is {moved.status}")
     if moved.registration_uuid:
         typer.echo(f"sender ID registered: {moved.registration_uuid}")
+
+
+@packages_app.command("add")
+def packages_add(
+    carrier: Annotated[str, typer.Argument(help="The carrier, e.g. safaricom")],
+    name: Annotated[str, typer.Argument(help="A name, unique on the carrier")],
+    rate: Annotated[str, typer.Option(help="KES per unit, e.g. 0.80")],
+    min_units: Annotated[int, typer.Option(help="The fewest units one top-up may buy")] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a package: a rate in KES per SMS unit on one carrier."""
+    made = _with_services(
+        _settings(data_dir),
+        lambda s: s.pricing.create_package(None, carrier, name, rate, min_units=min_units),
+    )
+    _show_package(made)
+
+
+@packages_app.command("set")
+def packages_set(
+    package: Annotated[str, typer.Argument(help="The package's uuid, or carrier/name")],
+    rate: Annotated[str | None, typer.Option(help="A new KES rate per unit")] = None,
+    min_units: Annotated[int | None, typer.Option(help="A new minimum per top-up")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Offer it or withdraw it")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change a package; top-ups already made keep the rate they were made at."""
+
+    async def change_found(s: Any) -> Any:
+        found = await s.pricing.find_package(package)
+        return await s.pricing.change_package(
+            None, found.uuid, rate_kes=rate, min_units=min_units, active=active
+        )
+
+    _show_package(_with_services(_settings(data_dir), change_found))
+
+
+@packages_app.command("list")
+def packages_list(
+    carrier: Annotated[str | None, typer.Option(help="Only this carrier's")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Withdrawn ones too")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Packages, by carrier."""
+    found = _with_services(
+        _settings(data_dir),
+        lambda s: s.pricing.list_packages(carrier=carrier, active_only=not everything),
+    )
+    if not found:
+        typer.echo("no packages")
+    for p in found:
+        _show_package(p)
+
+
+def _show_package(p: Any) -> None:
+    state = "" if p.active else "  (withdrawn)"
+    typer.echo(
+        f"{p.uuid}  {p.carrier}/{p.name}  KES {format_kes(p.rate_cents)} per unit,"
+        f" at least {p.min_units} units{state}"
+    )
+
+
+@topups_app.command("list")
+def topups_list(
+    status: Annotated[
+        str | None, typer.Option(help="pending (what waits for a decision), completed, failed")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 50,
+    data_dir: DataDir = None,
+) -> None:
+    """Every account's top-ups, newest first."""
+    found, total = _with_services(
+        _settings(data_dir),
+        lambda s: s.topups.list_for_staff(None, status=status, page_size=limit),
+    )
+    if not found:
+        typer.echo("no top-ups")
+    for t in found:
+        when = t.created_at.astimezone(EAT).strftime("%Y-%m-%d %H:%M")
+        paid_by = t.reference if t.method == "offline" else t.phone
+        typer.echo(
+            f"{t.uuid}  {when}  {t.status.upper():<9}  account {t.account_id}  {t.units} units"
+            f"  KES {format_kes(t.amount_cents)}  {t.method} {paid_by}  {t.detail}"
+        )
+    if total > len(found):
+        typer.echo(f"({total - len(found)} more)")
+
+
+@topups_app.command("approve")
+def topups_approve(
+    topup: Annotated[str, typer.Argument(help="The top-up's id (uuid)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Approve an offline top-up once its bank transfer has arrived: its units are credited."""
+    done = _with_services(_settings(data_dir), lambda s: s.topups.review(None, topup, approve=True))
+    typer.echo(f"top-up {done.uuid} {done.status.upper()}: {done.units} units credited")
+
+
+@topups_app.command("reject")
+def topups_reject(
+    topup: Annotated[str, typer.Argument(help="The top-up's id (uuid)")],
+    reason: Annotated[str, typer.Option(help="Why, shown to the customer")],
+    data_dir: DataDir = None,
+) -> None:
+    """Reject an offline top-up (no transfer came, a wrong amount, ...)."""
+    done = _with_services(
+        _settings(data_dir), lambda s: s.topups.review(None, topup, approve=False, reason=reason)
+    )
+    typer.echo(f"top-up {done.uuid} {done.status.upper()}: {done.detail}")
 
 
 def main() -> None:

@@ -189,6 +189,21 @@ class Settings(BaseSettings):
     imsi_checks_per_minute: int = Field(default=60, ge=1)
     imsi_hash_secret: str = Field(default="", repr=False)
 
+    # M-Pesa Express (STK push) for top-ups: Daraja when JUMBE_MPESA_BASE_URL is set
+    # (e.g. https://api.safaricom.co.ke), else the embedded simulator
+    mpesa_base_url: str = ""
+    mpesa_consumer_key: str = Field(default="", repr=False)
+    mpesa_consumer_secret: str = Field(default="", repr=False)
+    mpesa_shortcode: str = "174379"
+    mpesa_passkey: str = Field(default="", repr=False)
+    # the public base URL M-Pesa calls back at (default: JUMBE_PUBLIC_URL, else the listener)
+    mpesa_callback_url: str = ""
+    mpesa_query_after: float = Field(default=90.0, gt=0)  # seconds without a callback
+    mpesa_query_every: float = Field(default=30.0, gt=0)  # between two queries of one payment
+    mpesa_give_up_after: float = Field(default=600.0, gt=0)  # still unconfirmed: failed
+    mpesa_worker_interval: float = Field(default=2.0, gt=0)
+    mpesa_simulator_delay: float = Field(default=2.0, ge=0)  # the simulated customer's answer
+
     # carriers and routes (TOML only for lists and tables)
     connectors: list[ConnectorSettings] = Field(default_factory=list)
     routes: dict[str, list[str]] = Field(default_factory=dict)
@@ -229,6 +244,24 @@ class Settings(BaseSettings):
             SmtpEndpoint.parse(self.smtp_url)
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ValueError("JUMBE_PUBLIC_URL must start with http:// or https://")
+        if self.mpesa_base_url:
+            if urlsplit(self.mpesa_base_url).scheme not in ("http", "https"):
+                raise ValueError("JUMBE_MPESA_BASE_URL must start with http:// or https://")
+            missing = [
+                name
+                for name in ("consumer_key", "consumer_secret", "passkey")
+                if not getattr(self, f"mpesa_{name}")
+            ]
+            if missing:
+                raise ValueError(
+                    "JUMBE_MPESA_BASE_URL needs "
+                    + ", ".join(f"JUMBE_MPESA_{m.upper()}" for m in missing)
+                )
+        if self.mpesa_callback_url and urlsplit(self.mpesa_callback_url).scheme not in (
+            "http",
+            "https",
+        ):
+            raise ValueError("JUMBE_MPESA_CALLBACK_URL must start with http:// or https://")
         if (self.smpp_tls_cert is None) != (self.smpp_tls_key is None):
             raise ValueError("SMPP over TLS needs both JUMBE_SMPP_TLS_CERT and JUMBE_SMPP_TLS_KEY")
         names = {c.name for c in self.all_connectors}
@@ -265,6 +298,11 @@ class Settings(BaseSettings):
     def uses_simulator(self) -> bool:
         """Without real carrier connectors the embedded simulator plays every carrier."""
         return not self.all_connectors
+
+    @property
+    def uses_mpesa_simulator(self) -> bool:
+        """Without a Daraja endpoint, top-ups are paid to the embedded M-Pesa simulator."""
+        return not self.mpesa_base_url
 
     @property
     def smtp(self) -> SmtpEndpoint | None:

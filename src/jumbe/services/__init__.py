@@ -21,6 +21,7 @@ from jumbe.services.messaging import MessagingService
 from jumbe.services.numbering import NumberingService
 from jumbe.services.oauth import KIMISMS, KIMISMS_TOKEN_TTL, OAuthService
 from jumbe.services.passwords import Passwords
+from jumbe.services.pricing import PricingService
 from jumbe.services.products import ProductService
 from jumbe.services.senders import SenderService
 from jumbe.services.sessions import SessionService
@@ -34,6 +35,7 @@ from jumbe.services.subscribers import SubscriberService
 from jumbe.services.team import TeamService
 from jumbe.services.throttle import AuthThrottle
 from jumbe.services.tokens import TokenService
+from jumbe.services.topups import NoGateway, PaymentGateway, TopupService
 from jumbe.services.users import UserService
 from jumbe.settings import Settings
 from jumbe.store.database import Database
@@ -66,6 +68,8 @@ class Services:
     team: TeamService
     staff: StaffService
     senders: SenderService
+    pricing: PricingService
+    topups: TopupService
 
     @classmethod
     def build(
@@ -77,11 +81,14 @@ class Services:
         callback_urls: CallbackUrls | None = None,
         on_accepted: Callable[[], None] | None = None,
         public_url: Callable[[], str] | None = None,
+        payments: PaymentGateway | None = None,
     ) -> Services:
         """``events``: the handlers of the status changes and MO messages the services raise
         (``app.event_handlers``); only tools that change no message's status (the CLI's
         administrative commands) may leave it out. ``public_url``: where links in mail
-        point (the running server knows its port)."""
+        point (the running server knows its port). ``payments``: M-Pesa Express (the
+        running server's Daraja client or simulator; tools without one cannot start or
+        query a payment)."""
         events = events or Events()
         callback_urls = callback_urls or CallbackUrls(
             allow_private=settings.callbacks_allow_private
@@ -102,10 +109,11 @@ class Services:
         passwords = Passwords(throttle)
         tokens = TokenService(db, throttle)
         keys = SigningKeys(db)
+        links_to = public_url or (lambda: settings.public_url or settings.listener_url)
         mail = MailService(
             db,
             smtp=settings.smtp is not None,
-            public_url=public_url or (lambda: settings.public_url or settings.listener_url),
+            public_url=links_to,
         )
         session_lifetime = timedelta(minutes=settings.session_minutes)
         return cls(
@@ -150,4 +158,13 @@ class Services:
             team=TeamService(db, passwords, mail, keys),
             staff=StaffService(db, passwords, mail, keys, lifetime=session_lifetime),
             senders=SenderService(db, numbering, KycDocuments(settings.data_dir), mail),
+            pricing=PricingService(db),
+            topups=TopupService(
+                db,
+                payments or NoGateway(),
+                callback_base=lambda: settings.mpesa_callback_url or links_to(),
+                query_after=timedelta(seconds=settings.mpesa_query_after),
+                query_every=timedelta(seconds=settings.mpesa_query_every),
+                give_up_after=timedelta(seconds=settings.mpesa_give_up_after),
+            ),
         )

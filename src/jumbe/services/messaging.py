@@ -41,6 +41,7 @@ from jumbe.services.errors import (
 from jumbe.services.events import Events, Raised
 from jumbe.services.idempotency import DuplicateKey, IdempotencyKey, claim
 from jumbe.services.numbering import NumberingService
+from jumbe.services.pricing import Pricing, account_pricing, max_characters, units_for
 from jumbe.services.senders import SenderBook
 from jumbe.services.transitions import refund_unsent, transition
 from jumbe.services.views import STATUSES_FOR_API, MessageView, Page, history_of
@@ -244,8 +245,9 @@ class MessagingService:
                 raise InvalidRequest("message must not be empty")
             if req.text.isspace() and req.udh is None:  # a segment cut by its sender may be
                 raise InvalidRequest("message must not be only spaces and line breaks")
-            if len(req.text) > MAX_TEXT_CHARS:
-                raise MessageTooLong(f"message is longer than {MAX_TEXT_CHARS} characters")
+            longest = max_characters(req.source)
+            if len(req.text) > longest:
+                raise MessageTooLong(f"message is longer than {longest} characters")
             try:
                 layout = segment(req.text, req.encoding)
             except ValueError as exc:
@@ -301,6 +303,7 @@ class MessagingService:
     ) -> list[MessageView | ServiceError]:
         account_ids = sorted({p.account_id for p in batch})
         senders = SenderBook.load(conn, account_ids)
+        _price(batch, account_pricing(conn, account_ids))
         balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
         queued = _unfinished_per_sim(conn, {p.row["sim_id"] for p in batch} - {None})
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
@@ -484,6 +487,19 @@ def _conflict(exc: IntegrityError) -> Conflict:
     if "client_ref" in str(exc.orig):
         return Conflict("a message with this reference was already sent")
     return Conflict(f"message could not be stored: {exc.orig}")
+
+
+def _price(batch: list[_Pending], pricing: dict[int, Pricing]) -> None:
+    """Each message's units by its account's pricing rule, read in the accepting transaction
+    (so a changed rule applies from the next batch on)."""
+    for p in batch:
+        row = p.row
+        text = None if row["encoding"] == BINARY else row["body"]
+        row["units"] = units_for(
+            pricing.get(p.account_id, Pricing.SEGMENTS),
+            characters=None if text is None else len(text),
+            segments=row["parts"],
+        )
 
 
 def _unfinished_per_sim(conn: Connection, sim_ids: set[int]) -> Counter[int]:

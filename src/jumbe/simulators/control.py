@@ -21,7 +21,7 @@ from jumbe.core.phone import InvalidNumber, normalise
 from jumbe.simulators.carrier import CarrierBehaviour, CarrierSimulator
 from jumbe.simulators.devices import DeviceView, device_number
 
-__all__ = ["control_router", "run_standalone"]
+__all__ = ["control_router", "run_standalone", "token_guard"]
 
 _log = logging.getLogger(__name__)
 
@@ -87,14 +87,20 @@ class DeviceChange(BaseModel):
 _NULLABLE = frozenset({"max_tps", "seed"})
 
 
-def control_router(simulator: CarrierSimulator, token: str) -> APIRouter:
+def token_guard(token: str) -> Any:
+    """A dependency that lets through only callers with the simulator's control token."""
+
     def require_token(x_simulator_token: str | None = Header(default=None)) -> None:
         if x_simulator_token is None or not hmac.compare_digest(
             x_simulator_token.encode(), token.encode()
         ):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or missing simulator token")
 
-    router = APIRouter(prefix="/simulator", dependencies=[Depends(require_token)])
+    return Depends(require_token)
+
+
+def control_router(simulator: CarrierSimulator, token: str) -> APIRouter:
+    router = APIRouter(prefix="/simulator", dependencies=[token_guard(token)])
 
     @router.post("/mo", status_code=status.HTTP_202_ACCEPTED)
     async def inject_mo(body: MoRequest) -> dict[str, str]:

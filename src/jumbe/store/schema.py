@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -128,7 +129,10 @@ accounts = Table(
     Column("sim_count", BigInteger, nullable=False, server_default="0"),
     # the team's default sender name, resolved for each recipient's carrier; NULL: none
     Column("default_sender", String(16)),
+    # how a message is priced in units (core.pricing): per segment, or the Kimisms table
+    Column("pricing", String(16), nullable=False, server_default="segments"),
     Index("ux_accounts_name_key", "name_key", unique=True),
+    CheckConstraint("pricing IN ('segments', 'kimisms')", name="pricing"),
 )
 
 users = Table(
@@ -695,4 +699,70 @@ imsi_checks = Table(
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("outcome IN ('found', 'not_found', 'invalid')", name="outcome"),
     Index("ix_imsi_checks_account_id_id", "account_id", "id"),
+)
+
+# What a unit costs, per carrier: the operator's staff set the rates; a top-up buys
+# units of one package at its rate of the moment (kept on the top-up).
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("carrier", String(40), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("rate_cents", BigInteger, nullable=False),  # KES cents per unit
+    Column("min_units", BigInteger, nullable=False, server_default="1"),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("carrier", "name"),
+    CheckConstraint("rate_cents > 0", name="rate_positive"),
+    CheckConstraint("min_units > 0", name="min_units_positive"),
+)
+
+# Buying units: PENDING until paid (M-Pesa) or approved (offline), then COMPLETED with
+# the ledger credit that added the units, or FAILED. The credit and the move to
+# completed are one transaction guarded by status = 'pending': it happens once.
+topups = Table(
+    "topups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    # the sender ID whose own float the units fill; NULL: the team wallet (the only
+    # wallet today: sender floats come with sender registrations)
+    Column("sender_id", BigInteger),
+    Column("package_id", ForeignKey("packages.id"), nullable=False),
+    Column("carrier", String(40), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("rate_cents", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),  # what the customer pays
+    Column("method", String(8), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("status_detail", String(255), nullable=False, server_default=""),
+    Column("requested_by", String(254), nullable=False),
+    Column("phone", String(15)),  # the M-Pesa payer
+    Column("reference", String(64)),  # the bank transfer's reference (offline)
+    Column("merchant_request_id", String(64)),
+    Column("checkout_request_id", String(64), unique=True),
+    # sha256 of the secret in the callback URL this payment's callback must come to
+    Column("callback_key_hash", String(64), unique=True),
+    Column("mpesa_receipt", String(32), unique=True),
+    Column("result_code", Integer),
+    Column("reviewed_by", String(254)),  # the member of staff who approved or rejected
+    Column("ledger_entry_id", ForeignKey("ledger_entries.id")),  # the credit, once completed
+    Column("query_at", UTCDateTime),  # when to ask M-Pesa (stkpushquery) if no callback came
+    Column("query_attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status_at", UTCDateTime, nullable=False),
+    CheckConstraint("method IN ('mpesa', 'offline')", name="method"),
+    CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status"),
+    CheckConstraint("units > 0 AND amount_cents > 0", name="positive"),
+    Index("ix_topups_account_id_id", "account_id", "id"),
+    Index(
+        "ix_topups_query_at",
+        "query_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )

@@ -16,6 +16,7 @@ from jumbe.faces.rest import (
     staff,
     team,
     tokens,
+    topups,
 )
 from jumbe.faces.rest.health import Readiness, RefreshMetrics
 from jumbe.services import Services
@@ -57,5 +58,6 @@ def create_app(
     app.include_router(team.router)
     app.include_router(staff.router)
     app.include_router(senders.router)
+    app.include_router(topups.router)
     app.include_router(health.router)
     return app

@@ -76,7 +76,7 @@ class MessageView:
 
     def insert_values(self) -> dict[str, Any]:
         """The columns of ``messages`` this message fills, for an INSERT (without ``id``)."""
-        values = dict(zip(_WRITTEN, _read_written(self), strict=True))
+        values = dict(zip(_WRITTEN, _read_written(self)))  # noqa: B905 (same length by construction)
         values["status"] = self.status.value
         return values
 

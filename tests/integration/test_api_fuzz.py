@@ -34,7 +34,7 @@ from jumbe.faces.daraja.gateway import EXTRACT_VARIABLES_FAILED
 from jumbe.faces.rest.app import create_app
 from jumbe.settings import load_settings
 from tests.conftest import running
-from tests.integration.api_world import World, build_world
+from tests.integration.api_world import SUBSCRIBERS, World, build_world
 
 EXAMPLES = int(os.environ.get("JUMBE_FUZZ_EXAMPLES", "6"))
 THOROUGH = "JUMBE_FUZZ_EXAMPLES" in os.environ
@@ -181,6 +181,7 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
         "msisdn": data.draw(st.sampled_from(a.msisdns)),
         "searchValue": data.draw(st.sampled_from(a.msisdns)),
         "id": a.device_message_id,
+        "customerNumber": data.draw(st.sampled_from(SUBSCRIBERS)),
         "to": data.draw(st.sampled_from(["+254712345678", "0722000000", "254110000000"])),
     }
     for name in ("callback_url", "sender_id"):  # each has its own rules, tested elsewhere

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -29,9 +30,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from jumbe.app import Jumbe
-from jumbe.faces import daraja, m2m
 from jumbe.faces.daraja.gateway import EXTRACT_VARIABLES_FAILED
-from jumbe.faces.rest.app import create_app
 from jumbe.settings import load_settings
 from tests.conftest import running
 from tests.integration.api_world import SUBSCRIBERS, World, build_world
@@ -110,15 +109,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThr
 
 
 def _published_operations() -> list[tuple[str, str]]:
-    """(method, path) of every operation, from the faces' routers as the server mounts them."""
-    app = create_app(None, readiness=None, refresh_metrics=None)  # type: ignore[arg-type]
-    app.include_router(daraja.router)
-    app.include_router(m2m.router)
-    return [
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        for method in operations
-    ]
+    """(method, path) of every operation the composition root mounts, known at collection."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        app = Jumbe(load_settings(data_dir=Path(data_dir), http_port=0)).http  # built, not started
+        return [
+            (method.upper(), path)
+            for path, operations in app.openapi()["paths"].items()
+            for method in operations
+        ]
 
 
 OPERATIONS = _published_operations()

@@ -390,7 +390,7 @@ def test_a_new_route_without_an_entry_is_caught(jumbe: Jumbe) -> None:
         return {}
 
     jumbe.http.add_api_route("/api/v1/not-in-the-matrix", senders, methods=["GET"])
-    assert route_table(jumbe) - set(MATRIX) == {("GET", "/api/v1/not-in-the-matrix")}
+    assert ("GET", "/api/v1/not-in-the-matrix") in route_table(jumbe) - set(MATRIX)
 
 
 def _identifiers(t: Tenant) -> list[str]:

@@ -133,7 +133,14 @@ async def _staff_session(jumbe: Jumbe) -> str:
     return (await staff.login(STAFF_EMAIL, STAFF_PASSWORD, client="test")).token
 
 
+SUBSCRIBERS = ("254722000001", "254722000002")  # the network's, for the IMSI check
+
+
 async def build_world(jumbe: Jumbe) -> World:
+    rows = "".join(f"{n},63902000000000{i},2022-03-01\n" for i, n in enumerate(SUBSCRIBERS))
+    await jumbe.services.subscribers.import_csv(
+        io.StringIO("msisdn,imsi,registration_date\n" + rows)
+    )
     async with httpx.AsyncClient(base_url=jumbe.base_url, timeout=30) as c:
         a = await _tenant(jumbe, c, "alpha", 1)
         b = await _tenant(jumbe, c, "bravo", 2)

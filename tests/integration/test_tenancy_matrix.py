@@ -413,6 +413,14 @@ def test_every_route_has_an_entry(jumbe: Jumbe) -> None:
     assert not set(MATRIX) - route_table(jumbe), "entries for routes that are gone"
 
 
+def test_a_new_route_without_an_entry_is_caught(jumbe: Jumbe) -> None:
+    async def senders() -> dict[str, str]:
+        return {}
+
+    jumbe.http.add_api_route("/api/v1/not-in-the-matrix", senders, methods=["GET"])
+    assert ("GET", "/api/v1/not-in-the-matrix") in route_table(jumbe) - set(MATRIX)
+
+
 def _identifiers(t: Tenant) -> list[str]:
     return [
         t.message_uuid,

@@ -135,9 +135,10 @@ def api_schema(server: tuple[ServerThread, World]) -> Any:
 def credentials(path: str, world: World) -> dict[str, str]:
     """Tenant A's valid credential of the kind the operation takes."""
     a = world.a
-    if path.startswith("/api/v1/team/") or path == "/api/v1/auth/me":
+    members = ("/api/v1/team/", "/api/v1/auth/me", "/api/v1/senders/", "/api/v1/billing/")
+    if path.startswith(members):
         return a.team
-    if path.startswith("/api/v1/staff/accounts"):
+    if path.startswith("/api/v1/staff/"):  # sign-in and the password link ignore it
         return {"Authorization": f"Bearer {world.staff_session}"}
     if path.startswith(("/simportal/", "/imsi/")):
         return a.daraja
@@ -159,10 +160,20 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
     """
     a = world.a
     if case.path_parameters and "uuid" in case.path_parameters:
-        owned = {"messages": a.message_uuid, "team": a.member_uuid, "tokens": a.token_uuid}
-        mine = owned.get(case.path.split("/")[3])
-        if mine is not None:
-            case.path_parameters["uuid"] = mine
+        owned = {
+            "/api/v1/messages/": a.message_uuid,
+            "/api/v1/team/": a.member_uuid,
+            "/api/v1/tokens/": a.token_uuid,
+            "/api/v1/senders/": a.application_uuid,
+            "/api/v1/staff/senders/": a.application_uuid,
+            "/api/v1/billing/": a.topup_uuid,
+            "/api/v1/staff/topups/": a.topup_uuid,
+        }
+        for prefix, uuid in owned.items():
+            if case.path.startswith(prefix):
+                case.path_parameters["uuid"] = uuid
+        if "document" in case.path_parameters:
+            case.path_parameters["document"] = a.document_uuid
     if case.path == "/m2m/api":
         call = data.draw(st.sampled_from(["send_sms", "query_sms_mt_details"]))
         text = data.draw(st.text(max_size=40).filter(lambda t: "<" not in t and "&" not in t))

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -93,11 +93,21 @@ class SendRequest:
 
 @dataclass(slots=True)
 class _Pending:
-    """A request that passed every check not needing the database."""
+    """A request that passed every check not needing the database: the message as it will
+    be stored (its ``id`` and ``sender`` are set in the transaction that stores it)."""
 
     account_id: int
     request: SendRequest
-    row: dict[str, Any] = field(default_factory=dict)
+    message: MessageView
+    concat_ref: int
+    deliver_at: datetime
+
+    def insert_values(self, ledger_entry_id: int) -> dict[str, Any]:
+        values = self.message.insert_values()
+        values["concat_ref"] = self.concat_ref
+        values["next_attempt_at"] = self.deliver_at
+        values["ledger_entry_id"] = ledger_entry_id
+        return values
 
 
 class MessagingService:
@@ -201,33 +211,35 @@ class MessagingService:
             raise InvalidRequest("scheduled delivery time is after the end of the validity period")
         if req.client_ref is not None and len(req.client_ref) > 64:
             raise InvalidRequest("client reference must be at most 64 characters")
-        row = {
-            "uuid": str(uuid.uuid4()),
-            "account_id": account_id,
-            "direction": "mt",
-            "source": req.source,
-            "recipient": msisdn,
-            "carrier": carrier,
-            "body": body,
-            "encoding": encoding,
-            "parts": parts,
-            "units": parts,
-            "concat_ref": secrets.randbelow(255) + 1 if parts > 1 else 0,
-            "registered_delivery": req.registered_delivery,
-            "udh": req.udh.hex() if req.udh is not None else None,
-            "status": MessageStatus.ACCEPTED.value,
-            "status_at": now,
-            "status_detail": f"accepted via {req.source}",
-            "created_at": now,
-            "valid_until": valid_until,
-            "next_attempt_at": deliver_at,
-            "attempts": 0,
-            "callback_url": req.callback_url,
-            "client_ref": req.client_ref,
-            "resent_from": req.resent_from,
-            "sim_id": req.device.sim_id if req.device is not None else None,
-        }
-        return _Pending(account_id, req, row)
+        message = MessageView(
+            id=0,
+            uuid=str(uuid.uuid4()),
+            account_id=account_id,
+            direction="mt",
+            source=req.source,
+            sender="",
+            recipient=msisdn,
+            carrier=carrier,
+            body=body,
+            encoding=encoding,
+            parts=parts,
+            units=parts,
+            status=MessageStatus.ACCEPTED,
+            status_at=now,
+            status_detail=f"accepted via {req.source}",
+            error_code=None,
+            created_at=now,
+            valid_until=valid_until,
+            callback_url=req.callback_url,
+            client_ref=req.client_ref,
+            attempts=0,
+            resent_from=req.resent_from,
+            registered_delivery=req.registered_delivery,
+            udh=req.udh.hex() if req.udh is not None else None,
+            sim_id=req.device.sim_id if req.device is not None else None,
+        )
+        concat_ref = secrets.randbelow(255) + 1 if parts > 1 else 0
+        return _Pending(account_id, req, message, concat_ref, deliver_at)
 
     @staticmethod
     def _content(req: SendRequest) -> tuple[str, str, int]:
@@ -305,12 +317,14 @@ class MessagingService:
         senders = SenderBook.load(conn, account_ids)
         _price(batch, account_pricing(conn, account_ids))
         balances = _balances(conn, account_ids, lock=not self.db.is_sqlite)
-        queued = _unfinished_per_sim(conn, {p.row["sim_id"] for p in batch} - {None})
+        queued = _unfinished_per_sim(
+            conn, {p.message.sim_id for p in batch if p.message.sim_id is not None}
+        )
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
         accepted: dict[int, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
             sender = p.request.origin or senders.resolve(
-                p.account_id, p.request.sender, p.row["carrier"]
+                p.account_id, p.request.sender, p.message.carrier
             )
             if isinstance(sender, ServiceError):
                 results[i] = sender
@@ -322,18 +336,18 @@ class MessagingService:
                     " messages queued"
                 )
                 continue
-            units = p.row["units"]
+            units = p.message.units
             if balances.get(p.account_id, 0) < units:
                 results[i] = InsufficientBalance("Insufficient SMS unit balance")
                 continue
             balances[p.account_id] -= units
             if device is not None:
                 queued[device.sim_id] += 1
-            p.row["sender"] = sender
+            p.message.sender = sender
             accepted[p.account_id].append(i)
         rows: list[dict[str, Any]] = []
         for account_id, indexes in accepted.items():
-            total = sum(batch[i].row["units"] for i in indexes)
+            total = sum(batch[i].message.units for i in indexes)
             entry = post_entry(
                 conn,
                 account_id,
@@ -341,11 +355,9 @@ class MessagingService:
                 "debit",
                 f"{len(indexes)} message(s)",
                 message_count=len(indexes),
-                now=batch[indexes[0]].row["created_at"],
+                now=batch[indexes[0]].message.created_at,
             )
-            for i in indexes:
-                batch[i].row["ledger_entry_id"] = entry
-                rows.append(batch[i].row)
+            rows.extend(batch[i].insert_values(entry) for i in indexes)
         ids: dict[str, int] = {}
         if rows:
             inserted = conn.execute(
@@ -354,11 +366,12 @@ class MessagingService:
             ids = {r.uuid: r.id for r in inserted}
         for indexes in accepted.values():
             for i in indexes:
-                row = batch[i].row
+                message = batch[i].message
+                message.id = ids[message.uuid]
                 key = batch[i].request.idempotency
                 if key is not None:
-                    claim(conn, row["account_id"], key, ids[row["uuid"]], row["created_at"])
-                results[i] = _view_of(ids[row["uuid"]], row)
+                    claim(conn, batch[i].account_id, key, message.id, message.created_at)
+                results[i] = message
         return [r for r in results if r is not None]
 
     # reading -----------------------------------------------------------------
@@ -493,12 +506,12 @@ def _price(batch: list[_Pending], pricing: dict[int, Pricing]) -> None:
     """Each message's units by its account's pricing rule, read in the accepting transaction
     (so a changed rule applies from the next batch on)."""
     for p in batch:
-        row = p.row
-        text = None if row["encoding"] == BINARY else row["body"]
-        row["units"] = units_for(
+        m = p.message
+        text = None if m.encoding == BINARY else m.body
+        m.units = units_for(
             pricing.get(p.account_id, Pricing.SEGMENTS),
             characters=None if text is None else len(text),
-            segments=row["parts"],
+            segments=m.parts,
         )
 
 
@@ -524,36 +537,6 @@ def _balances(conn: Connection, account_ids: list[int], *, lock: bool) -> dict[i
     if lock:
         query = query.with_for_update()
     return {r.account_id: int(r.balance) for r in conn.execute(query)}
-
-
-def _view_of(message_id: int, row: dict[str, Any]) -> MessageView:
-    return MessageView(
-        id=message_id,
-        uuid=row["uuid"],
-        account_id=row["account_id"],
-        direction=row["direction"],
-        source=row["source"],
-        sender=row["sender"],
-        recipient=row["recipient"],
-        carrier=row["carrier"],
-        body=row["body"],
-        encoding=row["encoding"],
-        parts=row["parts"],
-        units=row["units"],
-        status=MessageStatus.ACCEPTED,
-        status_at=row["status_at"],
-        status_detail=row["status_detail"],
-        error_code=None,
-        created_at=row["created_at"],
-        valid_until=row["valid_until"],
-        callback_url=row["callback_url"],
-        client_ref=row["client_ref"],
-        attempts=0,
-        resent_from=row["resent_from"],
-        registered_delivery=row["registered_delivery"],
-        udh=row["udh"],
-        sim_id=row["sim_id"],
-    )
 
 
 def _check_unicode(field: str, value: str | None) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from jumbe.core.status import MessageStatus
+from jumbe.store.schema import messages
 
 # The public API's four words (REST v1, webhooks). The precise status is
 # exposed next to it as `state`, so nothing is lost for clients that want it.
@@ -66,34 +68,26 @@ class MessageView:
 
     @classmethod
     def from_row(cls, row: Any, history: tuple[StatusChange, ...] = ()) -> MessageView:
-        return cls(
-            id=row.id,
-            uuid=row.uuid,
-            account_id=row.account_id,
-            direction=row.direction,
-            source=row.source,
-            sender=row.sender,
-            recipient=row.recipient,
-            carrier=row.carrier,
-            body=row.body,
-            encoding=row.encoding,
-            parts=row.parts,
-            units=row.units,
-            status=MessageStatus(row.status),
-            status_at=row.status_at,
-            status_detail=row.status_detail,
-            error_code=row.error_code,
-            created_at=row.created_at,
-            valid_until=row.valid_until,
-            callback_url=row.callback_url,
-            client_ref=row.client_ref,
-            attempts=row.attempts,
-            resent_from=row.resent_from,
-            registered_delivery=row.registered_delivery,
-            udh=row.udh,
-            sim_id=row.sim_id,
-            history=history,
-        )
+        """The message as a row of ``messages`` holds it (any row with its columns)."""
+        view = cls(*_read_stored(row))  # positional: the fields in _STORED's order
+        view.status = MessageStatus(view.status)
+        view.history = history
+        return view
+
+    def insert_values(self) -> dict[str, Any]:
+        """The columns of ``messages`` this message fills, for an INSERT (without ``id``)."""
+        values = dict(zip(_WRITTEN, _read_written(self)))  # noqa: B905 (same length by construction)
+        values["status"] = self.status.value
+        return values
+
+
+# Every field but ``history`` is a column of ``messages`` of the same name: a column added
+# to both is read and written with no other change here.
+_STORED = tuple(f.name for f in fields(MessageView) if f.name != "history")
+_WRITTEN = _STORED[1:]  # all but the id the database gives
+_read_stored = attrgetter(*_STORED)
+_read_written = attrgetter(*_WRITTEN)
+assert _STORED[0] == "id" and set(_STORED) <= set(messages.c.keys())
 
 
 @dataclass(frozen=True, slots=True)

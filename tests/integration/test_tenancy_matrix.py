@@ -316,6 +316,15 @@ async def kimisms_send_as_b_sender(c: httpx.AsyncClient, w: World) -> list[httpx
 # sender IDs and billing ------------------------------------------------------------------
 
 
+def member_gets(path: str, status: int) -> Probe:
+    """A GET as A's member session; ``path`` may name B's things ({b.topup_uuid})."""
+
+    async def probe(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+        return [refused(await c.get(path.format(b=w.b), headers=w.a.team), status)]
+
+    return probe
+
+
 def as_customer_on_staff_route(method: str, path: str, body: Any = None) -> Probe:
     """A staff route, called with A's member session and A's API token: 401, nothing else."""
 
@@ -368,15 +377,6 @@ async def apply_as_b_name(c: httpx.AsyncClient, w: World) -> list[httpx.Response
     return [answer]
 
 
-async def list_applications(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    return [refused(await c.get("/api/v1/senders/applications", headers=w.a.team), 200)]
-
-
-async def get_b_application(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    path = f"/api/v1/senders/applications/{w.b.application_uuid}"
-    return [refused(await c.get(path, headers=w.a.team), 404)]
-
-
 async def get_b_document(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     base = "/api/v1/senders/applications"
     answers = [
@@ -394,28 +394,11 @@ async def get_b_document(c: httpx.AsyncClient, w: World) -> list[httpx.Response]
     return answers
 
 
-async def packages(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    return [refused(await c.get("/api/v1/billing/packages", headers=w.a.team), 200)]
-
-
-async def balance(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    return [refused(await c.get("/api/v1/billing/balance", headers=w.a.team), 200)]
-
-
 async def buy_offline(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     """A's top-up lands in A's wallet (B's rows are checked unchanged)."""
     offers = (await c.get("/api/v1/billing/packages", headers=w.a.team)).json()["data"]
     body = {"package_id": offers[0]["id"], "units": 1000, "method": "offline", "reference": "X"}
     return [refused(await c.post("/api/v1/billing/topups", headers=w.a.team, json=body), 200)]
-
-
-async def list_topups(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    return [refused(await c.get("/api/v1/billing/topups", headers=w.a.team), 200)]
-
-
-async def get_b_topup(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    path = f"/api/v1/billing/topups/{w.b.topup_uuid}"
-    return [refused(await c.get(path, headers=w.a.team), 404)]
 
 
 async def forged_payment_callback(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
@@ -512,8 +495,10 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/v1/senders"): list_senders,
     ("PUT", "/api/v1/senders/default"): default_to_b_sender,
     ("POST", "/api/v1/senders/applications"): apply_as_b_name,
-    ("GET", "/api/v1/senders/applications"): list_applications,
-    ("GET", "/api/v1/senders/applications/{uuid}"): get_b_application,
+    ("GET", "/api/v1/senders/applications"): member_gets("/api/v1/senders/applications", 200),
+    ("GET", "/api/v1/senders/applications/{uuid}"): member_gets(
+        "/api/v1/senders/applications/{b.application_uuid}", 404
+    ),
     ("GET", "/api/v1/senders/applications/{uuid}/documents/{document}"): get_b_document,
     ("GET", "/api/v1/staff/senders/applications"): as_customer_on_staff_route(
         "GET", "/api/v1/staff/senders/applications"
@@ -530,11 +515,13 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/v1/staff/senders/applications/{uuid}/review"): as_customer_on_staff_route(
         "POST", "/api/v1/staff/senders/applications/{b.application_uuid}/review", {"to": "APPROVED"}
     ),
-    ("GET", "/api/v1/billing/packages"): packages,
-    ("GET", "/api/v1/billing/balance"): balance,
+    ("GET", "/api/v1/billing/packages"): member_gets("/api/v1/billing/packages", 200),
+    ("GET", "/api/v1/billing/balance"): member_gets("/api/v1/billing/balance", 200),
     ("POST", "/api/v1/billing/topups"): buy_offline,
-    ("GET", "/api/v1/billing/topups"): list_topups,
-    ("GET", "/api/v1/billing/topups/{uuid}"): get_b_topup,
+    ("GET", "/api/v1/billing/topups"): member_gets("/api/v1/billing/topups", 200),
+    ("GET", "/api/v1/billing/topups/{uuid}"): member_gets(
+        "/api/v1/billing/topups/{b.topup_uuid}", 404
+    ),
     ("GET", "/api/v1/staff/packages"): as_customer_on_staff_route("GET", "/api/v1/staff/packages"),
     ("POST", "/api/v1/staff/packages"): as_customer_on_staff_route(
         "POST", "/api/v1/staff/packages", {"carrier": "safaricom", "name": "x", "rate": "0.01"}

@@ -20,6 +20,7 @@ from jumbe.services.accounts import NewAccount
 from tests.integration.signup_helpers import bearer, signed_up, token_of
 
 STAFF_EMAIL = "ops@jumbe-operator.co.ke"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 STAFF_PASSWORD = "Marula-Compass-Heron-58"
 
 
@@ -37,6 +38,10 @@ class Tenant:
     session: str  # the owner of the signed-up organisation
     member_uuid: str  # a member invited there
     member_email: str
+    application_uuid: str  # a sender ID application of the organisation, with KYC documents
+    document_uuid: str
+    sender_name: str
+    topup_uuid: str  # an offline top-up of the organisation, waiting for staff
 
     @property
     def api(self) -> dict[str, str]:
@@ -78,7 +83,9 @@ def _sims_csv(serial: int) -> tuple[str, list[str], list[str]]:
     return "iccid,imsi,msisdn,asset_name,status\n" + "\n".join(rows) + "\n", iccids, msisdns
 
 
-async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) -> Tenant:
+async def _tenant(
+    jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int, package: str
+) -> Tenant:
     services = jumbe.services
     account = await services.accounts.create_account(name, owner_username=f"{name}@daraja.co.ke")
     await services.billing.credit(account.account_id, 1000, "test units")
@@ -110,6 +117,29 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         json={"email": member_email, "role": "member"},
     )
     assert invited.status_code == 200, invited.text
+    sender_name = f"{name.upper()}SMS"
+    applied = await c.post(
+        "/api/v1/senders/applications",
+        headers=bearer(session),
+        data={
+            "name": sender_name,
+            "carrier": "safaricom",
+            "campaign_type": "TRANSACTIONAL",
+            "organisation": f"{name} Ltd",
+            "purpose": "order confirmations",
+        },
+        files={
+            "business_registration": ("certificate.pdf", PDF, "application/pdf"),
+            "authorisation_letter": ("letter.pdf", PDF, "application/pdf"),
+        },
+    )
+    assert applied.status_code == 200, applied.text
+    topup = await c.post(
+        "/api/v1/billing/topups",
+        headers=bearer(session),
+        json={"package_id": package, "units": 1000, "method": "offline", "reference": "EQ-1"},
+    )
+    assert topup.status_code == 200, topup.text
     return Tenant(
         name=name,
         account=account,
@@ -123,6 +153,10 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         session=session,
         member_uuid=invited.json()["data"]["uuid"],
         member_email=member_email,
+        application_uuid=applied.json()["data"]["uuid"],
+        document_uuid=applied.json()["data"]["documents"][0]["uuid"],
+        sender_name=sender_name,
+        topup_uuid=topup.json()["data"]["id"],
     )
 
 
@@ -133,8 +167,16 @@ async def _staff_session(jumbe: Jumbe) -> str:
     return (await staff.login(STAFF_EMAIL, STAFF_PASSWORD, client="test")).token
 
 
+SUBSCRIBERS = ("254722000001", "254722000002")  # the network's, for the IMSI check
+
+
 async def build_world(jumbe: Jumbe) -> World:
+    rows = "".join(f"{n},63902000000000{i},2022-03-01\n" for i, n in enumerate(SUBSCRIBERS))
+    await jumbe.services.subscribers.import_csv(
+        io.StringIO("msisdn,imsi,registration_date\n" + rows)
+    )
     async with httpx.AsyncClient(base_url=jumbe.base_url, timeout=30) as c:
-        a = await _tenant(jumbe, c, "alpha", 1)
-        b = await _tenant(jumbe, c, "bravo", 2)
+        offer = await jumbe.services.pricing.create_package(None, "safaricom", "Bulk", "0.80")
+        a = await _tenant(jumbe, c, "alpha", 1, offer.uuid)
+        b = await _tenant(jumbe, c, "bravo", 2, offer.uuid)
     return World(a, b, await _staff_session(jumbe))

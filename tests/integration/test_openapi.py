@@ -45,8 +45,9 @@ async def test_no_route_declares_422_and_every_rest_route_declares_its_400(jumbe
         if path.startswith("/api/v1/"):
             failure = responses["400"]["content"][JSON]["schema"]
             assert failure == {"$ref": "#/components/schemas/Failure"}, (method, path)
-            answer = responses["200"]["content"][JSON]["schema"]
-            assert answer["$ref"].startswith("#/components/schemas/Ok_"), (method, path)
+            if JSON in responses["200"]["content"]:  # else a file: a KYC document
+                answer = responses["200"]["content"][JSON]["schema"]
+                assert answer["$ref"].startswith("#/components/schemas/Ok_"), (method, path)
         elif path.startswith(("/simportal/", "/imsi/", "/oauth/", "/m2m/")):
             assert "400" in responses and "200" in responses, (method, path)
 
@@ -60,8 +61,9 @@ async def test_every_operation_with_a_body_publishes_its_schema_with_an_example(
     for path, method, operation in _operations(spec):
         if method not in ("post", "put", "patch"):
             continue
-        if path in ("/api/v1/messages/{uuid}/resend",):
-            continue  # no body: the message named in the path is resent
+        if "requestBody" not in operation:  # the path says it all
+            assert path.endswith(("/resend", "/approve")), (method, path)
+            continue
         content = operation["requestBody"]["content"]
         media, described = next(iter(content.items()))
         schema = described["schema"]
@@ -69,6 +71,8 @@ async def test_every_operation_with_a_body_publishes_its_schema_with_an_example(
             schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
         has_example = "example" in described or "examples" in described
         has_example = has_example or "example" in schema or "examples" in schema
+        properties = schema.get("properties", {}).values()
+        has_example = has_example or all("examples" in p or "example" in p for p in properties)
         assert has_example, (method, path, media)
         bodies += 1
     daraja = [p for p in spec["paths"] if p.startswith(("/simportal/", "/imsi/"))]

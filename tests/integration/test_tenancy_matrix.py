@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from jumbe.app import Jumbe
 from jumbe.store.schema import metadata, users
 from tests.conftest import wait_until
-from tests.integration.api_world import Tenant, World, build_world
+from tests.integration.api_world import PDF, Tenant, World, build_world
 
 Probe = Callable[[httpx.AsyncClient, World], Awaitable[list[httpx.Response]]]
 
@@ -313,6 +313,109 @@ async def kimisms_send_as_b_sender(c: httpx.AsyncClient, w: World) -> list[httpx
     return [answer]
 
 
+# sender IDs and billing ------------------------------------------------------------------
+
+
+def member_gets(path: str, status: int) -> Probe:
+    """A GET as A's member session; ``path`` may name B's things ({b.topup_uuid})."""
+
+    async def probe(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+        return [refused(await c.get(path.format(b=w.b), headers=w.a.team), status)]
+
+    return probe
+
+
+def as_customer_on_staff_route(method: str, path: str, body: Any = None) -> Probe:
+    """A staff route, called with A's member session and A's API token: 401, nothing else."""
+
+    async def probe(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+        where = path.format(b=w.b)
+        answers = [
+            await c.request(method, where, headers=headers, json=body)
+            for headers in (w.a.team, w.a.api)
+        ]
+        return [refused(a, 401) for a in answers]
+
+    return probe
+
+
+async def list_senders(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answers = [
+        await c.get("/api/v1/senders", headers=w.a.api),
+        await c.get("/api/v1/senders", headers=w.a.team),
+    ]
+    for answer in answers:
+        assert w.b.sender_name not in refused(answer, 200).text
+    return answers
+
+
+async def default_to_b_sender(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = {"sender_id": w.b.sender_name}
+    answer = await c.put("/api/v1/senders/default", headers=w.a.team, json=body)
+    return [refused(answer, 400, 404, 409)]
+
+
+async def apply_as_b_name(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    """Applying for B's name makes A's own application, if any; B's stays as it was."""
+    answer = await c.post(
+        "/api/v1/senders/applications",
+        headers=w.a.team,
+        data={
+            "name": w.b.sender_name,
+            "carrier": "safaricom",
+            "campaign_type": "TRANSACTIONAL",
+            "organisation": "Intruder Ltd",
+        },
+        files={
+            "business_registration": ("c.pdf", PDF, "application/pdf"),
+            "authorisation_letter": ("l.pdf", PDF, "application/pdf"),
+        },
+    )
+    refused(answer, 200, 400, 409)
+    if answer.status_code == 200:
+        assert answer.json()["data"]["uuid"] != w.b.application_uuid
+    return [answer]
+
+
+async def get_b_document(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    base = "/api/v1/senders/applications"
+    answers = [
+        await c.get(
+            f"{base}/{w.b.application_uuid}/documents/{w.b.document_uuid}", headers=w.a.team
+        ),
+        # A's own application, B's document in it
+        await c.get(
+            f"{base}/{w.a.application_uuid}/documents/{w.b.document_uuid}", headers=w.a.team
+        ),
+    ]
+    for answer in answers:
+        refused(answer, 404)
+        assert not answer.content.startswith(b"%PDF")
+    return answers
+
+
+async def buy_offline(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    """A's top-up lands in A's wallet (B's rows are checked unchanged)."""
+    offers = (await c.get("/api/v1/billing/packages", headers=w.a.team)).json()["data"]
+    body = {"package_id": offers[0]["id"], "units": 1000, "method": "offline", "reference": "X"}
+    return [refused(await c.post("/api/v1/billing/topups", headers=w.a.team, json=body), 200)]
+
+
+async def forged_payment_callback(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    """M-Pesa's callback takes no credentials: a forged one naming nothing real changes nothing."""
+    body = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": "1",
+                "CheckoutRequestID": w.b.topup_uuid,
+                "ResultCode": 0,
+                "ResultDesc": "ok",
+            }
+        }
+    }
+    return [refused(await c.post("/api/v1/payments/callback", json=body), 200, 400)]
+
+
 NO_ACCOUNT_DATA = "serves no account's data"
 MATRIX: dict[tuple[str, str], Probe | str] = {
     ("GET", "/openapi.json"): NO_ACCOUNT_DATA,
@@ -389,6 +492,54 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ),
     ("POST", "/imsi/v1/checkATI"): imsi_check,
     ("POST", "/m2m/api"): m2m_api,
+    ("GET", "/api/v1/senders"): list_senders,
+    ("PUT", "/api/v1/senders/default"): default_to_b_sender,
+    ("POST", "/api/v1/senders/applications"): apply_as_b_name,
+    ("GET", "/api/v1/senders/applications"): member_gets("/api/v1/senders/applications", 200),
+    ("GET", "/api/v1/senders/applications/{uuid}"): member_gets(
+        "/api/v1/senders/applications/{b.application_uuid}", 404
+    ),
+    ("GET", "/api/v1/senders/applications/{uuid}/documents/{document}"): get_b_document,
+    ("GET", "/api/v1/staff/senders/applications"): as_customer_on_staff_route(
+        "GET", "/api/v1/staff/senders/applications"
+    ),
+    ("GET", "/api/v1/staff/senders/applications/{uuid}"): as_customer_on_staff_route(
+        "GET", "/api/v1/staff/senders/applications/{b.application_uuid}"
+    ),
+    (
+        "GET",
+        "/api/v1/staff/senders/applications/{uuid}/documents/{document}",
+    ): as_customer_on_staff_route(
+        "GET", "/api/v1/staff/senders/applications/{b.application_uuid}/documents/{b.document_uuid}"
+    ),
+    ("POST", "/api/v1/staff/senders/applications/{uuid}/review"): as_customer_on_staff_route(
+        "POST", "/api/v1/staff/senders/applications/{b.application_uuid}/review", {"to": "APPROVED"}
+    ),
+    ("GET", "/api/v1/billing/packages"): member_gets("/api/v1/billing/packages", 200),
+    ("GET", "/api/v1/billing/balance"): member_gets("/api/v1/billing/balance", 200),
+    ("POST", "/api/v1/billing/topups"): buy_offline,
+    ("GET", "/api/v1/billing/topups"): member_gets("/api/v1/billing/topups", 200),
+    ("GET", "/api/v1/billing/topups/{uuid}"): member_gets(
+        "/api/v1/billing/topups/{b.topup_uuid}", 404
+    ),
+    ("GET", "/api/v1/staff/packages"): as_customer_on_staff_route("GET", "/api/v1/staff/packages"),
+    ("POST", "/api/v1/staff/packages"): as_customer_on_staff_route(
+        "POST", "/api/v1/staff/packages", {"carrier": "safaricom", "name": "x", "rate": "0.01"}
+    ),
+    ("PATCH", "/api/v1/staff/packages/{uuid}"): as_customer_on_staff_route(
+        "PATCH", "/api/v1/staff/packages/nope", {"rate": "0.01"}
+    ),
+    ("GET", "/api/v1/staff/topups"): as_customer_on_staff_route("GET", "/api/v1/staff/topups"),
+    ("POST", "/api/v1/staff/topups/{uuid}/approve"): as_customer_on_staff_route(
+        "POST", "/api/v1/staff/topups/{b.topup_uuid}/approve"
+    ),
+    ("POST", "/api/v1/staff/topups/{uuid}/reject"): as_customer_on_staff_route(
+        "POST", "/api/v1/staff/topups/{b.topup_uuid}/reject", {"reason": "x"}
+    ),
+    ("PUT", "/api/v1/staff/accounts/{account_id}/pricing"): as_customer_on_staff_route(
+        "PUT", "/api/v1/staff/accounts/1/pricing", {"pricing": "kimisms"}
+    ),
+    ("POST", "/api/v1/payments/callback"): forged_payment_callback,
     ("POST", "/api/generate-token"): kimisms_token_with_b_id,
     ("POST", "/api/send-sms"): kimisms_send_as_b_sender,
 }
@@ -413,6 +564,14 @@ def test_every_route_has_an_entry(jumbe: Jumbe) -> None:
     assert not set(MATRIX) - route_table(jumbe), "entries for routes that are gone"
 
 
+def test_a_new_route_without_an_entry_is_caught(jumbe: Jumbe) -> None:
+    async def senders() -> dict[str, str]:
+        return {}
+
+    jumbe.http.add_api_route("/api/v1/not-in-the-matrix", senders, methods=["GET"])
+    assert ("GET", "/api/v1/not-in-the-matrix") in route_table(jumbe) - set(MATRIX)
+
+
 def _identifiers(t: Tenant) -> list[str]:
     return [
         t.message_uuid,
@@ -421,6 +580,10 @@ def _identifiers(t: Tenant) -> list[str]:
         t.member_email,
         t.account.vpn_group,
         t.account.team_code,
+        t.account.oauth_client_id,
+        t.application_uuid,
+        t.document_uuid,
+        t.topup_uuid,  # not the sender name: A may apply for the same name
         *t.iccids,
         *t.msisdns,
         *(f"254{m}" for m in t.msisdns),
@@ -460,7 +623,7 @@ async def test_no_route_gives_or_changes_another_accounts_data(jumbe: Jumbe) -> 
                 continue
             for answer in await entry(c, world):
                 assert answer.status_code < 500 or route[1].startswith("/simportal/"), route
-                sent = str(answer.request.url) + answer.request.content.decode(errors="replace")
+                sent = str(answer.request.url) + answer.request.read().decode(errors="replace")
                 for identifier in _identifiers(b):
                     if identifier not in sent:
                         assert identifier not in answer.text, (route, identifier, answer.text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
@@ -281,3 +282,130 @@ class AccountOut(BaseModel):
     status: str
     owners: list[str]
     created_at: str
+
+
+# sender IDs ---------------------------------------------------------------------------
+
+
+class RegistrationOut(BaseModel):
+    uuid: str
+    name: str
+    kind: str
+    carrier: str
+    campaign_type: str
+    status: str
+    default: bool
+    application_uuid: str | None
+    created_at: str
+
+
+class DocumentOut(BaseModel):
+    uuid: str
+    kind: str
+    content_type: Literal["application/pdf", "image/png", "image/jpeg"]
+    size: int
+    sha256: str
+    filename: str
+    created_at: str
+    url: str
+
+
+class ActorOut(BaseModel):
+    kind: str
+    name: str | None = Field(description="Who, for a member; staff are named to staff only")
+
+
+class ChangeOut(BaseModel):
+    from_: str | None = Field(alias="from")
+    to: str
+    reason: str | None
+    by: ActorOut
+    at: str
+
+
+class ApplicationOut(BaseModel):
+    uuid: str
+    name: str
+    kind: str
+    carrier: str
+    campaign_type: str
+    organisation: str
+    purpose: str
+    status: str
+    reason: str | None
+    registration_uuid: str | None
+    created_at: str
+    updated_at: str
+    documents: list[DocumentOut]
+    history: list[ChangeOut]
+
+
+class AccountIdName(BaseModel):
+    id: int
+    name: str
+
+
+class StaffApplicationOut(ApplicationOut):
+    account: AccountIdName
+
+
+# DOCUMENT: a KYC file as uploaded; its type is one of DocumentOut's
+DOCUMENT: dict[str, Any] = {
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in ("application/pdf", "image/png", "image/jpeg")
+}
+
+
+def download(*failures: int) -> dict[str, Any]:
+    """``documented`` for a route that answers a file: the file, or a failure as JSON."""
+    found = documented(str, *failures)
+    found["responses"][200] = {"description": "The document", "content": DOCUMENT}
+    return {**found, "response_class": FileResponse}
+
+
+# billing ------------------------------------------------------------------------------
+
+
+class PackageOut(BaseModel):
+    id: str
+    carrier: str
+    name: str
+    rate_kes: str
+    min_units: int
+    active: bool
+
+
+class BalanceOut(BaseModel):
+    units: int
+    pricing: Literal["segments", "kimisms"]
+
+
+class PackageRef(BaseModel):
+    id: str
+    name: str
+    carrier: str
+
+
+class TopupOut(BaseModel):
+    id: str
+    status: str = Field(description="PENDING, COMPLETED or FAILED")
+    description: str
+    method: Literal["mpesa", "offline"]
+    package: PackageRef
+    units: int
+    rate_kes: str
+    amount_kes: str
+    phone: str | None
+    reference: str | None
+    checkout_request_id: str | None
+    mpesa_receipt: str | None
+    wallet: Literal["team", "sender"]
+    requested_by: str
+    reviewed_by: str | None
+    created_at: str
+    status_at: str
+
+
+class PricingOut(BaseModel):
+    account_id: int
+    pricing: Literal["segments", "kimisms"]

@@ -19,12 +19,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import require_staff, scope, signed_in
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import (
+    ApplicationOut,
+    Page,
+    RegistrationOut,
+    StaffApplicationOut,
+    documented,
+    download,
+)
 from jumbe.services.errors import InvalidRequest
 from jumbe.services.kyc_documents import MAX_DOCUMENT_BYTES
 from jumbe.services.senders import (
@@ -47,13 +55,45 @@ APPLICATIONS = f"{BASE}/applications"  # uploads: the body rule is the upload's
 STAFF_APPLICATIONS = "/api/v1/staff/senders/applications"
 MAX_APPLICATION_BYTES = 2 * MAX_DOCUMENT_BYTES + 1024 * 1024  # two documents and the fields
 FIELDS = ("name", "carrier", "campaign_type", "organisation", "purpose")
+# The form is read by hand (files streamed, counted), so the document says what it takes.
+APPLICATION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [*FIELDS[:4], "business_registration", "authorisation_letter"],
+                    "properties": {
+                        **{name: {"type": "string", "maxLength": 200} for name in FIELDS},
+                        "business_registration": {"type": "string", "format": "binary"},
+                        "authorisation_letter": {"type": "string", "format": "binary"},
+                    },
+                    "example": {
+                        "name": "ACME",
+                        "carrier": "safaricom",
+                        "campaign_type": "transactional",
+                        "organisation": "Acme Logistics Ltd",
+                        "purpose": "delivery notices",
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 class DefaultSender(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"sender_id": "ACME"}]})
     sender_id: str = Field(max_length=64, description="An approved name or a sender UUID")
 
 
 class Review(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"to": "APPROVED"}, {"to": "REJECTED", "reason": "letter unsigned"}]
+        }
+    )
     to: str = Field(max_length=16, description="PROVIDER, APPROVED or REJECTED")
     reason: str | None = Field(default=None, max_length=500)
 
@@ -148,7 +188,11 @@ async def _page(
 # the customer's routes ----------------------------------------------------------
 
 
-@router.get(BASE, summary="The account's sender IDs: one registration per name and carrier")
+@router.get(
+    BASE,
+    summary="The account's sender IDs: one registration per name and carrier",
+    **documented(list[RegistrationOut]),
+)
 async def list_senders(
     request: Request, caller: Caller = scope("messages", session=True, permission="view")
 ) -> dict[str, Any]:
@@ -156,7 +200,11 @@ async def list_senders(
     return ok([render_registration(r) for r in found])
 
 
-@router.put(f"{BASE}/default", summary="Set the team's default sender ID")
+@router.put(
+    f"{BASE}/default",
+    summary="Set the team's default sender ID",
+    **documented(RegistrationOut, 404, 409),
+)
 async def set_default(
     body: DefaultSender, request: Request, member: Caller = Depends(signed_in)
 ) -> dict[str, Any]:
@@ -164,7 +212,12 @@ async def set_default(
     return ok(render_registration(chosen))
 
 
-@router.post(APPLICATIONS, summary="Apply for a sender ID on one carrier, with KYC documents")
+@router.post(
+    APPLICATIONS,
+    summary="Apply for a sender ID on one carrier, with KYC documents",
+    openapi_extra=APPLICATION_BODY,
+    **documented(ApplicationOut, 409),
+)
 async def apply(request: Request, member: Caller = Depends(signed_in)) -> dict[str, Any]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest(
@@ -205,7 +258,11 @@ async def apply(request: Request, member: Caller = Depends(signed_in)) -> dict[s
     return ok(render_application(application))
 
 
-@router.get(APPLICATIONS, summary="The account's applications, newest first")
+@router.get(
+    APPLICATIONS,
+    summary="The account's applications, newest first",
+    **documented(Page[ApplicationOut]),
+)
 async def list_applications(
     request: Request,
     member: Caller = Depends(signed_in),
@@ -216,14 +273,22 @@ async def list_applications(
     return await _page(request, member.account_id, status, page, page_size)
 
 
-@router.get(f"{APPLICATIONS}/{{uuid}}", summary="One application with its history and documents")
+@router.get(
+    f"{APPLICATIONS}/{{uuid}}",
+    summary="One application with its history and documents",
+    **documented(ApplicationOut, 404),
+)
 async def get_application(
     uuid: str, request: Request, member: Caller = Depends(signed_in)
 ) -> dict[str, Any]:
     return ok(render_application(await _senders(request).application(member.account_id, uuid)))
 
 
-@router.get(f"{APPLICATIONS}/{{uuid}}/documents/{{document}}", summary="Download a KYC document")
+@router.get(
+    f"{APPLICATIONS}/{{uuid}}/documents/{{document}}",
+    summary="Download a KYC document",
+    **download(404),
+)
 async def get_document(
     uuid: str, document: str, request: Request, member: Caller = Depends(signed_in)
 ) -> FileResponse:
@@ -234,7 +299,11 @@ async def get_document(
 # staff ----------------------------------------------------------------------------
 
 
-@router.get(STAFF_APPLICATIONS, summary="Every account's applications (staff only)")
+@router.get(
+    STAFF_APPLICATIONS,
+    summary="Every account's applications (staff only)",
+    **documented(Page[StaffApplicationOut]),
+)
 async def staff_list(
     request: Request,
     staff: StaffCaller = Depends(require_staff),
@@ -245,7 +314,11 @@ async def staff_list(
     return await _page(request, None, status, page, page_size)
 
 
-@router.get(f"{STAFF_APPLICATIONS}/{{uuid}}", summary="One application (staff only)")
+@router.get(
+    f"{STAFF_APPLICATIONS}/{{uuid}}",
+    summary="One application (staff only)",
+    **documented(StaffApplicationOut, 404),
+)
 async def staff_get(
     uuid: str, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -253,7 +326,11 @@ async def staff_get(
     return ok(render_application(found, staff_view=True))
 
 
-@router.post(f"{STAFF_APPLICATIONS}/{{uuid}}/review", summary="Move an application (staff only)")
+@router.post(
+    f"{STAFF_APPLICATIONS}/{{uuid}}/review",
+    summary="Move an application (staff only)",
+    **documented(StaffApplicationOut, 404, 409),
+)
 async def staff_review(
     uuid: str, body: Review, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -264,6 +341,7 @@ async def staff_review(
 @router.get(
     f"{STAFF_APPLICATIONS}/{{uuid}}/documents/{{document}}",
     summary="Download a KYC document (staff only)",
+    **download(404),
 )
 async def staff_document(
     uuid: str, document: str, request: Request, staff: StaffCaller = Depends(require_staff)

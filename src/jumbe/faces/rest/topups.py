@@ -16,13 +16,24 @@ import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from jumbe.core.isotime import iso
 from jumbe.core.money import format_kes
 from jumbe.faces.rest.auth import require_staff, signed_in
 from jumbe.faces.rest.envelope import ok, paged
+from jumbe.faces.rest.schemas import (
+    BalanceOut,
+    PackageOut,
+    PricingOut,
+    TopupOut,
+    documented,
+)
+from jumbe.faces.rest.schemas import (
+    Page as PageOf,
+)
 from jumbe.services.pricing import Package
 from jumbe.services.roles import require
 from jumbe.services.staff import StaffCaller
@@ -35,7 +46,15 @@ router = APIRouter(tags=["billing"])
 MAX_CALLBACK = 8 * 1024  # an stkCallback is a few hundred bytes
 
 
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 class NewTopup(BaseModel):
+    model_config = _examples(
+        {"package_id": "6f1c…", "units": 1000, "method": "mpesa", "phone": "254712345678"},
+        {"package_id": "6f1c…", "units": 5000, "method": "offline", "reference": "EQ-88213"},
+    )
     package_id: str = Field(max_length=36, description="A package's uuid")
     units: int = Field(ge=1, le=10_000_000)
     method: Literal["mpesa", "offline"] = "mpesa"
@@ -47,6 +66,9 @@ class NewTopup(BaseModel):
 
 
 class NewPackage(BaseModel):
+    model_config = _examples(
+        {"carrier": "safaricom", "name": "Bulk 10k", "rate": "0.80", "min_units": 10000}
+    )
     carrier: str = Field(max_length=40)
     name: str = Field(max_length=60)
     rate: str = Field(max_length=12, description="KES per unit, e.g. 0.80")
@@ -54,16 +76,19 @@ class NewPackage(BaseModel):
 
 
 class PackageChange(BaseModel):
+    model_config = _examples({"rate": "0.75"}, {"active": False})
     rate: str | None = Field(default=None, max_length=12)
     min_units: int | None = Field(default=None, ge=1, le=10_000_000)
     active: bool | None = None
 
 
 class Review(BaseModel):
+    model_config = _examples({"reason": "no payment found for this reference"})
     reason: str = Field(default="", max_length=200)
 
 
 class PricingChange(BaseModel):
+    model_config = _examples({"pricing": "kimisms"})
     pricing: Literal["segments", "kimisms"]
 
 
@@ -101,13 +126,19 @@ def render_topup(t: TopupView) -> dict[str, Any]:
 
 
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
+# an id past the database's integers is a bad request, not an overflow in the query
+AccountId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 # a member of the team -------------------------------------------------------------
 
 
-@router.get("/api/v1/billing/packages", summary="Packages on offer: KES per unit, per carrier")
+@router.get(
+    "/api/v1/billing/packages",
+    summary="Packages on offer: KES per unit, per carrier",
+    **documented(list[PackageOut]),
+)
 async def packages(
     request: Request, member: Caller = Depends(signed_in), carrier: str | None = None
 ) -> dict[str, Any]:
@@ -116,7 +147,11 @@ async def packages(
     return ok([render_package(p) for p in found])
 
 
-@router.get("/api/v1/billing/balance", summary="The team wallet's units and the pricing rule")
+@router.get(
+    "/api/v1/billing/balance",
+    summary="The team wallet's units and the pricing rule",
+    **documented(BalanceOut),
+)
 async def balance(request: Request, member: Caller = Depends(signed_in)) -> dict[str, Any]:
     require(member.role or "", "view")
     services = request.app.state.services
@@ -125,7 +160,11 @@ async def balance(request: Request, member: Caller = Depends(signed_in)) -> dict
     return ok({"units": units, "pricing": pricing.value})
 
 
-@router.post("/api/v1/billing/topups", summary="Buy units: an M-Pesa STK push, or offline")
+@router.post(
+    "/api/v1/billing/topups",
+    summary="Buy units: an M-Pesa STK push, or offline",
+    **documented(TopupOut, 404, 409),
+)
 async def buy(
     body: NewTopup, request: Request, member: Caller = Depends(signed_in)
 ) -> dict[str, Any]:
@@ -141,7 +180,11 @@ async def buy(
     return ok(render_topup(made))
 
 
-@router.get("/api/v1/billing/topups", summary="The team's top-ups, newest first")
+@router.get(
+    "/api/v1/billing/topups",
+    summary="The team's top-ups, newest first",
+    **documented(PageOf[TopupOut]),
+)
 async def topups(
     request: Request, member: Caller = Depends(signed_in), page: Page = 1, page_size: PageSize = 20
 ) -> dict[str, Any]:
@@ -151,7 +194,11 @@ async def topups(
     return paged([render_topup(t) for t in found], page=page, page_size=page_size, total=total)
 
 
-@router.get("/api/v1/billing/topups/{uuid}", summary="One top-up and its status")
+@router.get(
+    "/api/v1/billing/topups/{uuid}",
+    summary="One top-up and its status",
+    **documented(TopupOut, 404),
+)
 async def topup(uuid: str, request: Request, member: Caller = Depends(signed_in)) -> dict[str, Any]:
     return ok(render_topup(await request.app.state.services.topups.get(member, uuid)))
 
@@ -159,7 +206,11 @@ async def topup(uuid: str, request: Request, member: Caller = Depends(signed_in)
 # the operator's staff -------------------------------------------------------------
 
 
-@router.get("/api/v1/staff/packages", summary="Every package, withdrawn ones too (staff)")
+@router.get(
+    "/api/v1/staff/packages",
+    summary="Every package, withdrawn ones too (staff)",
+    **documented(list[PackageOut]),
+)
 async def staff_packages(
     request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -167,7 +218,9 @@ async def staff_packages(
     return ok([render_package(p) for p in found])
 
 
-@router.post("/api/v1/staff/packages", summary="Add a package (staff)")
+@router.post(
+    "/api/v1/staff/packages", summary="Add a package (staff)", **documented(PackageOut, 409)
+)
 async def add_package(
     body: NewPackage, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -177,7 +230,11 @@ async def add_package(
     return ok(render_package(made))
 
 
-@router.patch("/api/v1/staff/packages/{uuid}", summary="Change a package's rate or offer (staff)")
+@router.patch(
+    "/api/v1/staff/packages/{uuid}",
+    summary="Change a package's rate or offer (staff)",
+    **documented(PackageOut, 404, 409),
+)
 async def change_package(
     uuid: str, body: PackageChange, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -187,7 +244,11 @@ async def change_package(
     return ok(render_package(changed))
 
 
-@router.get("/api/v1/staff/topups", summary="Every account's top-ups; status=pending to review")
+@router.get(
+    "/api/v1/staff/topups",
+    summary="Every account's top-ups; status=pending to review",
+    **documented(PageOf[TopupOut]),
+)
 async def staff_topups(
     request: Request,
     staff: StaffCaller = Depends(require_staff),
@@ -201,7 +262,11 @@ async def staff_topups(
     return paged([render_topup(t) for t in found], page=page, page_size=page_size, total=total)
 
 
-@router.post("/api/v1/staff/topups/{uuid}/approve", summary="Approve an offline top-up (staff)")
+@router.post(
+    "/api/v1/staff/topups/{uuid}/approve",
+    summary="Approve an offline top-up (staff)",
+    **documented(TopupOut, 404, 409),
+)
 async def approve(
     uuid: str, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -209,7 +274,11 @@ async def approve(
     return ok(render_topup(done))
 
 
-@router.post("/api/v1/staff/topups/{uuid}/reject", summary="Reject an offline top-up (staff)")
+@router.post(
+    "/api/v1/staff/topups/{uuid}/reject",
+    summary="Reject an offline top-up (staff)",
+    **documented(TopupOut, 404, 409),
+)
 async def reject(
     uuid: str, body: Review, request: Request, staff: StaffCaller = Depends(require_staff)
 ) -> dict[str, Any]:
@@ -219,9 +288,13 @@ async def reject(
     return ok(render_topup(done))
 
 
-@router.put("/api/v1/staff/accounts/{account_id}/pricing", summary="An account's pricing rule")
+@router.put(
+    "/api/v1/staff/accounts/{account_id}/pricing",
+    summary="An account's pricing rule",
+    **documented(PricingOut, 404),
+)
 async def set_pricing(
-    account_id: int,
+    account_id: AccountId,
     body: PricingChange,
     request: Request,
     staff: StaffCaller = Depends(require_staff),

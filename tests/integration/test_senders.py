@@ -327,6 +327,10 @@ async def test_the_resolver_one_rule_for_every_face(services: Services) -> None:
     with pytest.raises(Conflict, match="another account"):
         await senders.create(other.account_id, "acmepromo", "safaricom")
     await senders.create(other.account_id, "OTHERS", "airtel")
+    raced = await asyncio.gather(
+        *(senders.create(account, "RACE", "airtel") for _ in range(5)), return_exceptions=True
+    )
+    assert sum(isinstance(r, Conflict) for r in raced) == 4, raced  # never a 500
 
     send = services.messaging.send
     ok = await send(account, SendRequest(SAFARICOM, "hi", sender="ACMEPROMO"))

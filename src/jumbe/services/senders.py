@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
 from jumbe.core import sender_names
@@ -259,7 +260,10 @@ class SenderService:
         def create(conn: Connection) -> Registration:
             return _register(conn, account_id, name, kind, slug, ctype, None, datetime.now(UTC))
 
-        return await self.db.write(create)
+        try:
+            return await self.db.write(create)
+        except IntegrityError:  # the same registration made at the same moment
+            raise Conflict(f"sender ID {name!r} is already registered on {slug}") from None
 
     async def set_default(self, caller: Caller, sender: str) -> Registration:
         """Make a name (or a registration's UUID) the team default; it must be approved."""
@@ -458,7 +462,10 @@ class SenderService:
             _record(conn, row.id, current, target, reason, actor, now)
             self._tell_applicant(conn, row, target, reason)
 
-        await self.db.write(move)
+        try:
+            await self.db.write(move)
+        except IntegrityError:  # its registration made at the same moment by another way
+            raise Conflict("the sender ID was registered meanwhile; read it again") from None
         return await self.application(None, application_uuid)
 
     def _tell_applicant(

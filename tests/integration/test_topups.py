@@ -353,7 +353,7 @@ async def test_who_may_buy(jumbe: Jumbe) -> None:
             ({"phone": "12345"}, "phone"),
             ({"phone": None}, "phone is required"),
             ({"units": 400_000_000 // 80}, "M-Pesa payment moves at most"),
-            ({"sender_id": "MYSENDER"}, "team wallet"),
+            ({"sender_id": "MYSENDER"}, "not registered for this account"),
             ({"package_id": "00000000-0000-0000-0000-000000000000"}, "Package not found"),
         ):
             answer = await buy(c, owner, offered, **bad)

@@ -24,6 +24,7 @@ from jumbe.services.views import MessageView
 from jumbe.settings import Settings
 from jumbe.store.database import Database
 from jumbe.store.schema import ledger_entries, messages
+from tests.integration.test_wallet import race_two_engines
 
 SAFARICOM = "+254712345678"
 AIRTEL = "+254733123456"
@@ -162,25 +163,14 @@ async def test_two_engines_racing_on_one_float_never_overdraw(
     """Two independent engines (two nodes, or the server and the CLI) on one small float."""
     account_id, safaricom, _airtel = await floats_world(services)
     await services.billing.credit(account_id, 30, "float", sender=safaricom)
-    other_db = Database(database_url)
-    other = Services.build(other_db, settings)
-    await other.numbering.refresh(force=True)
-    other.messaging.start()
-    try:
-
-        async def burst(s: Services) -> list[object]:
-            return await asyncio.gather(
-                *(
-                    s.messaging.send(account_id, SendRequest(SAFARICOM, f"m{i}", "DUKALETU"))
-                    for i in range(40)
-                ),
-                return_exceptions=True,
-            )
-
-        a, b = await asyncio.gather(burst(services), burst(other))
-    finally:
-        await other.messaging.stop()
-        await other_db.dispose()
+    a, b = await race_two_engines(
+        services,
+        database_url,
+        settings,
+        account_id,
+        lambda i: SendRequest(SAFARICOM, f"m{i}", "DUKALETU"),
+        each=40,
+    )
     assert all(isinstance(r, MessageView | InsufficientBalance) for r in (*a, *b))
     assert len([r for r in (*a, *b) if isinstance(r, MessageView)]) == 30
     assert units_of(await services.billing.floats(account_id)) == {"safaricom": 0}

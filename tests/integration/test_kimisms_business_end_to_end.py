@@ -40,6 +40,7 @@ from tests.integration.signup_helpers import (
     staff_session,
 )
 from tests.integration.test_kimisms import SEND_REQUEST, TOKEN_REQUEST
+from tests.integration.test_topups import QUICK_MPESA
 
 EMAIL = "wanjiku@dukaletu.co.ke"
 RETRIES = 50
@@ -85,14 +86,9 @@ def real_pdf() -> bytes:
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Jumbe]:
+    """Callbacks to a local receiver, retried quickly; M-Pesa answers at once."""
     async with running(
-        settings,
-        callbacks_allow_private=True,
-        webhook_retry_base=0.2,
-        mpesa_simulator_delay=0.1,
-        mpesa_query_after=0.5,
-        mpesa_query_every=0.3,
-        mpesa_worker_interval=0.1,
+        settings, callbacks_allow_private=True, webhook_retry_base=0.2, **QUICK_MPESA
     ) as app:
         yield app
 

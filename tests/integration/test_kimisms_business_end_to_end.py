@@ -324,8 +324,10 @@ async def customer_journey(jumbe: Jumbe, c: httpx.AsyncClient, receiver: Receive
         "description": "The recipient's network must match the Sender ID's provider",
     }
 
-    # the operator's reconciliation covers the team wallet and the float
+    # the operator's adjustments and reconciliation cover the team wallet and the float
+    credited = await run(jumbe, "accounts", "credit", team_code, "5", "--sender", float_of)
+    assert "balance is now 204 units" in credited
     checked = await run(jumbe, "accounts", "balance", team_code)
-    assert re.search(r"units float of sender DUKALETU on safaricom .*: 199 units", checked)
+    assert re.search(r"units float of sender DUKALETU on safaricom .*: 204 units", checked)
     assert "top-ups: 1 completed for 200 units; ledger credits for them 200" in checked
     assert "reconciled: yes" in checked

@@ -68,6 +68,26 @@ async def test_the_float_pays_when_there_is_one_else_the_team(services: Services
     assert await all_reconciled(services, account_id)
 
 
+async def test_the_registration_on_the_carrier_itself_comes_before_one_for_every_carrier(
+    services: Services,
+) -> None:
+    account = await services.accounts.create_account("Duka")
+    account_id = account.account_id
+    everywhere = await services.senders.create(account_id, "DUKALETU", "*")
+    safaricom = await services.senders.create(account_id, "DUKALETU", "safaricom")
+    await services.billing.credit(account_id, 10)
+    await services.billing.credit(account_id, 3, "float", sender=safaricom.uuid)
+    await services.messaging.send(account_id, SendRequest(SAFARICOM, "hi", "DUKALETU"))
+    assert units_of(await services.billing.floats(account_id)) == {"safaricom": 2}
+    await services.messaging.send(account_id, SendRequest(AIRTEL, "hi", "DUKALETU"))
+    assert await services.billing.balance(account_id) == 9  # '*' has no float: the team pays
+    await services.billing.credit(account_id, 4, "float", sender=everywhere.uuid)
+    await services.messaging.send(account_id, SendRequest(AIRTEL, "hi", "DUKALETU"))
+    assert units_of(await services.billing.floats(account_id)) == {"*": 3, "safaricom": 2}
+    assert await services.billing.balance(account_id) == 9
+    assert await all_reconciled(services, account_id)
+
+
 async def test_a_short_float_refuses_and_never_falls_back_to_the_team(
     services: Services, db: Database
 ) -> None:

@@ -23,7 +23,7 @@ import typer
 from jumbe.core.kenya_time import EAT
 from jumbe.core.money import format_kes, kes_to_cents
 from jumbe.core.sim_lifecycle import parse_state
-from jumbe.services.billing import ASSETS, KES, UNITS
+from jumbe.services.billing import KES, UNITS
 from jumbe.services.csv_import import ImportReport, Rejection
 from jumbe.services.errors import ServiceError
 from jumbe.services.users import PERMISSIONS
@@ -177,9 +177,13 @@ def accounts_credit(
     account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
     amount: Annotated[str, typer.Argument(help="Units, or shillings with --asset KES (20.50)")],
     asset: Annotated[str, typer.Option(help="units (SMS) or KES (priced services)")] = UNITS,
+    sender: Annotated[
+        str | None,
+        typer.Option(help="A sender registration's UUID: credit its own float (units only)"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Add units, or KES, to an account's wallet through the ledger."""
+    """Add units, or KES, to an account's wallet (or a sender's float) through the ledger."""
     try:
         smallest = kes_to_cents(amount) if asset == KES else int(amount)
     except ValueError as exc:
@@ -189,7 +193,7 @@ def accounts_credit(
     async def credit_account(s: Services) -> int:
         account_id = await s.accounts.find_account(account)
         return await s.billing.credit(
-            account_id, smallest, "credit from the command line", asset=asset
+            account_id, smallest, "credit from the command line", asset=asset, sender=sender
         )
 
     balance = _with_services(_settings(data_dir), credit_account)
@@ -205,16 +209,19 @@ def accounts_balance(
     account: Annotated[str, typer.Argument(help="Account id, team code or account number")],
     data_dir: DataDir = None,
 ) -> None:
-    """Show each wallet and check it against the ledger and what it paid for."""
+    """Show each wallet (the team's, and each sender's float) and check it against the
+    ledger and what it paid for."""
 
     async def reconcile_wallets(s: Services) -> list[Reconciliation]:
         account_id = await s.accounts.find_account(account)
-        return [await s.billing.reconcile(account_id, asset) for asset in ASSETS]
+        return await s.billing.reconcile_wallets(account_id)
 
     ok = True
     for r in _with_services(_settings(data_dir), reconcile_wallets):
         paid = "messages" if r.asset == UNITS else "IMSI checks"
-        typer.echo(f"{r.asset} balance: {_amount(r.balance, r.asset)}")
+        f = r.sender
+        whose = "" if f is None else f" float of sender {f.name} on {f.carrier} ({f.sender_uuid})"
+        typer.echo(f"{r.asset}{whose} balance: {_amount(r.balance, r.asset)}")
         typer.echo(
             f"  ledger sum: {r.ledger_sum}; debited {r.debited} for {paid} worth {r.paid_for};"
             f" refunded {r.refunded} for {paid} worth {r.refunded_for}"

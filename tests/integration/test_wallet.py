@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -86,12 +87,16 @@ async def test_concurrent_sends_never_overdraw(services: Services) -> None:
     assert (await services.billing.reconcile(account.account_id)).ok
 
 
-async def test_two_processes_worth_of_writers_never_overdraw(
-    services: Services, database_url: str, settings: Settings
-) -> None:
-    """Two independent engines (as the server and the CLI would have) race on one wallet."""
-    account = await services.accounts.create_account("Acme")
-    await services.billing.credit(account.account_id, 60)
+async def race_two_engines(
+    services: Services,
+    database_url: str,
+    settings: Settings,
+    account_id: int,
+    request: Callable[[int], SendRequest],
+    each: int = 50,
+) -> tuple[list[object], list[object]]:
+    """``each`` sends from ``services`` and as many from a second, independent engine (as
+    another node or the CLI would have) at the same moment: each side's results."""
     other_db = Database(database_url)
     other = Services.build(other_db, settings)
     await other.numbering.refresh(force=True)
@@ -100,10 +105,7 @@ async def test_two_processes_worth_of_writers_never_overdraw(
 
         async def burst(s: Services) -> list[object]:
             return await asyncio.gather(
-                *(
-                    s.messaging.send(account.account_id, SendRequest(NUMBER, f"m{i}"))
-                    for i in range(50)
-                ),
+                *(s.messaging.send(account_id, request(i)) for i in range(each)),
                 return_exceptions=True,
             )
 
@@ -111,6 +113,18 @@ async def test_two_processes_worth_of_writers_never_overdraw(
     finally:
         await other.messaging.stop()
         await other_db.dispose()
+    return a, b
+
+
+async def test_two_processes_worth_of_writers_never_overdraw(
+    services: Services, database_url: str, settings: Settings
+) -> None:
+    """Two independent engines (as the server and the CLI would have) race on one wallet."""
+    account = await services.accounts.create_account("Acme")
+    await services.billing.credit(account.account_id, 60)
+    a, b = await race_two_engines(
+        services, database_url, settings, account.account_id, lambda i: SendRequest(NUMBER, f"m{i}")
+    )
     accepted = [r for r in (*a, *b) if isinstance(r, MessageView)]
     assert all(isinstance(r, MessageView | InsufficientBalance) for r in (*a, *b))
     assert len(accepted) == 60

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.engine import Connection
@@ -321,14 +321,19 @@ class MessagingService:
             conn, {p.message.sim_id for p in batch if p.message.sim_id is not None}
         )
         results: list[MessageView | ServiceError | None] = [None] * len(batch)
-        accepted: dict[int, list[int]] = defaultdict(list)
+        accepted: dict[_Wallet, list[int]] = defaultdict(list)
         for i, p in enumerate(batch):
-            sender = p.request.origin or senders.resolve(
-                p.account_id, p.request.sender, p.message.carrier
-            )
-            if isinstance(sender, ServiceError):
-                results[i] = sender
-                continue
+            wallet = _Wallet(p.account_id, None)
+            if p.request.origin:
+                sender = p.request.origin  # a SIM type's source number: the team pays
+            else:
+                found = senders.registration(p.account_id, p.request.sender, p.message.carrier)
+                if isinstance(found, ServiceError):
+                    results[i] = found
+                    continue
+                sender = found.name
+                if _Wallet(p.account_id, found.registration_id) in balances:
+                    wallet = _Wallet(p.account_id, found.registration_id)
             device = p.request.device
             if device is not None and queued[device.sim_id] >= device.queue_limit:
                 results[i] = QueueFull(
@@ -337,25 +342,31 @@ class MessagingService:
                 )
                 continue
             units = p.message.units
-            if balances.get(p.account_id, 0) < units:
-                results[i] = InsufficientBalance("Insufficient SMS unit balance")
+            if balances.get(wallet, 0) < units:
+                results[i] = InsufficientBalance(
+                    "Insufficient SMS unit balance"
+                    if wallet.sender_id is None
+                    else f"Insufficient balance: not enough float on sender ID {sender!r}"
+                    f" ({p.message.carrier}); top up its float"
+                )
                 continue
-            balances[p.account_id] -= units
+            balances[wallet] -= units
             if device is not None:
                 queued[device.sim_id] += 1
             p.message.sender = sender
-            accepted[p.account_id].append(i)
+            accepted[wallet].append(i)
         rows: list[dict[str, Any]] = []
-        for account_id, indexes in accepted.items():
+        for wallet, indexes in accepted.items():
             total = sum(batch[i].message.units for i in indexes)
             entry = post_entry(
                 conn,
-                account_id,
+                wallet.account_id,
                 -total,
                 "debit",
                 f"{len(indexes)} message(s)",
                 message_count=len(indexes),
                 now=batch[indexes[0]].message.created_at,
+                sender_id=wallet.sender_id,
             )
             rows.extend(batch[i].insert_values(entry) for i in indexes)
         ids: dict[str, int] = {}
@@ -530,13 +541,28 @@ def _unfinished_per_sim(conn: Connection, sim_ids: set[int]) -> Counter[int]:
     return Counter({r[0]: int(r[1]) for r in rows})
 
 
-def _balances(conn: Connection, account_ids: list[int], *, lock: bool) -> dict[int, int]:
-    query = select(wallets.c.account_id, wallets.c.balance).where(
+class _Wallet(NamedTuple):
+    """Which wallet pays: the team's (``sender_id`` None) or a sender registration's float."""
+
+    account_id: int
+    sender_id: int | None
+
+
+def _balances(conn: Connection, account_ids: list[int], *, lock: bool) -> dict[_Wallet, int]:
+    """Every unit wallet of the batch's accounts, floats included, in the one read the
+    batch makes of them (locked on PostgreSQL until the batch commits).
+
+    The float rule: a message pays from its sender registration's float when that
+    registration has one (it exists once topped up), and is refused when the float is
+    short, never quietly charged to the team ("Each unit is deducted from your sender
+    ID's float balance"); a sender without a float is paid for by the team wallet.
+    """
+    query = select(wallets.c.account_id, wallets.c.sender_id, wallets.c.balance).where(
         wallets.c.account_id.in_(account_ids), wallets.c.asset == UNITS
     )
     if lock:
         query = query.with_for_update()
-    return {r.account_id: int(r.balance) for r in conn.execute(query)}
+    return {_Wallet(r.account_id, r.sender_id): int(r.balance) for r in conn.execute(query)}
 
 
 def _check_unicode(field: str, value: str | None) -> None:

@@ -71,10 +71,20 @@ MAX_PAGE_SIZE = 100
 
 @dataclass(frozen=True, slots=True)
 class _Held:
+    id: int
     uuid: str
     name: str
     carrier: str
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The sender a message leaves with: its name, and the registration that allows it
+    (whose float pays for the message when it has one)."""
+
+    name: str
+    registration_id: int
 
 
 @dataclass(slots=True)
@@ -91,6 +101,7 @@ class SenderBook:
         rows = conn.execute(
             select(
                 sender_ids.c.account_id,
+                sender_ids.c.id,
                 sender_ids.c.uuid,
                 sender_ids.c.name,
                 sender_ids.c.carrier,
@@ -98,7 +109,7 @@ class SenderBook:
             ).where(sender_ids.c.account_id.in_(wanted))
         )
         for r in rows:
-            held[r.account_id].append(_Held(r.uuid, r.name, r.carrier, r.status))
+            held[r.account_id].append(_Held(r.id, r.uuid, r.name, r.carrier, r.status))
         defaults = conn.execute(
             select(accounts.c.id, accounts.c.default_sender).where(
                 accounts.c.id.in_(wanted), accounts.c.default_sender.is_not(None)
@@ -107,7 +118,15 @@ class SenderBook:
         return cls(dict(held), {r.id: r.default_sender for r in defaults})
 
     def resolve(self, account_id: int, wanted: str | None, carrier: str) -> str | ServiceError:
-        """The sender name to send with to a recipient on ``carrier``, or why there is none.
+        """The sender name to send with to a recipient on ``carrier``, or why there is none."""
+        found = self.registration(account_id, wanted, carrier)
+        return found if isinstance(found, ServiceError) else found.name
+
+    def registration(
+        self, account_id: int, wanted: str | None, carrier: str
+    ) -> Resolved | ServiceError:
+        """The registration a message to a recipient on ``carrier`` leaves by, or why there is
+        none: the one on that carrier itself before one for every carrier ('*').
 
         ``wanted``: a name, a registration's UUID (it stands for its name), or
         nothing for the team default. Returned rather than raised: one refused
@@ -130,8 +149,10 @@ class SenderBook:
         approved = [h for h in named if h.status == APPROVED]
         if not approved:
             return UnknownSender(f"sender ID {name!r} is not approved (it is {named[0].status})")
-        if any(h.carrier in (carrier, ANY_CARRIER) for h in approved):
-            return name
+        for allowing in (carrier, ANY_CARRIER):
+            for h in approved:
+                if h.carrier == allowing:
+                    return Resolved(name, h.id)
         return SenderNotOnCarrier(name, carrier, tuple(sorted(h.carrier for h in approved)))
 
 

@@ -10,9 +10,10 @@ secret URL made for that payment, names the CheckoutRequestID M-Pesa gave us
 for it, and (when paid) the amount we asked for; anything else is ignored
 and answered like any other callback, so a forger learns nothing.
 
-Units go to the team wallet. ``sender_id`` on a top-up is where a sender
-ID's own float will be named once sender registrations exist: ``_wallet_credit``
-is the one place that will choose between the two.
+Units go to the team wallet, or to the float of the sender registration the
+top-up names (``sender_id``; the package's carrier must be the registration's):
+``_wallet_credit`` is the one place that chooses, and opens the float on its
+first credit.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from sqlalchemy.exc import IntegrityError
 
 from jumbe.core.clock import utcnow
 from jumbe.core.phone import InvalidNumber, normalise
-from jumbe.services.billing import post_entry
+from jumbe.core.sender_names import ANY_CARRIER
+from jumbe.services.billing import open_float, post_entry
 from jumbe.services.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyAttempts
 from jumbe.services.roles import require
 from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import Caller
 from jumbe.store.database import Database
-from jumbe.store.schema import ledger_entries, packages, topups, users
+from jumbe.store.schema import ledger_entries, packages, sender_ids, topups, users
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,8 @@ class TopupView:
     reviewed_by: str | None
     created_at: datetime
     status_at: datetime
+    sender_uuid: str | None = None  # the float it fills (None: the team wallet)
+    sender_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +215,11 @@ class TopupService:
         reference: str | None = None,
         sender: str | None = None,
     ) -> TopupView:
-        """Start a top-up: an STK push to ``phone``, or an offline one for staff to approve."""
+        """Start a top-up: an STK push to ``phone``, or an offline one for staff to approve.
+
+        ``sender``: a sender registration (its UUID, or its name on the package's
+        carrier) whose own float the units fill; without one, the team wallet."""
         require(_role(caller), "manage_billing")
-        if sender:
-            raise InvalidRequest(
-                "sender IDs have no float of their own yet: top-ups fill the team wallet"
-            )
         try:
             how = Method(method)
         except ValueError:
@@ -237,6 +240,7 @@ class TopupService:
                 raise NotFound("Package not found (or withdrawn)")
             if units < pack.min_units:
                 raise InvalidRequest(f"this package sells at least {pack.min_units} units")
+            float_of = _float_for(conn, caller.account_id, sender, pack.carrier) if sender else None
             amount = _whole_shillings(units * pack.rate_cents)
             if how is Method.MPESA and amount > MPESA_MAX_KES * 100:
                 raise InvalidRequest(
@@ -267,7 +271,7 @@ class TopupService:
                     .values(
                         uuid=topup_uuid,
                         account_id=caller.account_id,
-                        sender_id=None,
+                        sender_id=float_of,
                         package_id=pack.id,
                         carrier=pack.carrier,
                         units=units,
@@ -570,13 +574,47 @@ class TopupService:
 def _wallet_credit(conn: Connection, row: Any, description: str) -> None:
     """Credit the top-up's units and point it at the credit, in the caller's transaction.
 
-    The one place that picks the wallet: ``row.sender_id`` (a sender's own float, once
-    sender registrations carry wallets) is always NULL today, so the team wallet.
+    The one place that picks the wallet: the float of ``row.sender_id`` (opened by its
+    first credit), or the team wallet when the top-up names no sender.
     """
-    if row.sender_id is not None:  # pragma: no cover - refused when the top-up is made
-        raise InvalidRequest("sender floats are not available yet")
-    entry = post_entry(conn, row.account_id, int(row.units), "credit", description)
+    if row.sender_id is not None:
+        open_float(conn, row.account_id, row.sender_id)
+    entry = post_entry(
+        conn, row.account_id, int(row.units), "credit", description, sender_id=row.sender_id
+    )
     conn.execute(update(topups).where(topups.c.id == row.id).values(ledger_entry_id=entry))
+
+
+def _float_for(conn: Connection, account_id: int, sender: str, carrier: str) -> int:
+    """The approved registration whose float a top-up of ``carrier``'s package fills:
+    named by UUID, or by name (its registration on that carrier, else on every carrier).
+    A float is filled with its own carrier's package: another carrier's is refused."""
+    s = sender_ids
+    held = conn.execute(
+        select(s.c.id, s.c.uuid, s.c.name, s.c.carrier, s.c.status).where(
+            s.c.account_id == account_id, (s.c.uuid == sender) | (s.c.name == sender)
+        )
+    ).all()
+    by_uuid = [h for h in held if h.uuid == sender]
+    named = by_uuid or held
+    if not named:
+        raise InvalidRequest(
+            f"sender ID {sender[:36]!r} is not registered for this account"
+            " (give a sender registration's UUID or an approved name)"
+        )
+    fitting = [h for h in named if h.carrier == carrier] or [
+        h for h in named if h.carrier == ANY_CARRIER
+    ]
+    if not fitting:
+        on = ", ".join(sorted({h.carrier for h in named}))
+        raise InvalidRequest(
+            f"this package is for {carrier}, and sender ID {named[0].name!r} is registered on"
+            f" {on}: a sender's float is topped up with a package of its own carrier"
+        )
+    found = fitting[0]
+    if found.status != "approved":
+        raise InvalidRequest(f"sender ID {found.name!r} is not approved (it is {found.status})")
+    return int(found.id)
 
 
 def _finish(
@@ -625,8 +663,16 @@ def _note(conn: Connection, topup_id: int, detail: str) -> None:
 
 def _joined() -> Any:
     return select(
-        topups, packages.c.uuid.label("package_uuid"), packages.c.name.label("package_name")
-    ).select_from(topups.join(packages, packages.c.id == topups.c.package_id))
+        topups,
+        packages.c.uuid.label("package_uuid"),
+        packages.c.name.label("package_name"),
+        sender_ids.c.uuid.label("sender_uuid"),
+        sender_ids.c.name.label("sender_name"),
+    ).select_from(
+        topups.join(packages, packages.c.id == topups.c.package_id).outerjoin(
+            sender_ids, sender_ids.c.id == topups.c.sender_id
+        )
+    )
 
 
 def _view(r: Any) -> TopupView:
@@ -651,6 +697,8 @@ def _view(r: Any) -> TopupView:
         reviewed_by=r.reviewed_by,
         created_at=r.created_at,
         status_at=r.status_at,
+        sender_uuid=r.sender_uuid,
+        sender_name=r.sender_name,
     )
 
 

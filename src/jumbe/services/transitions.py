@@ -26,7 +26,7 @@ from jumbe.core.status import MessageStatus, previous, sources
 from jumbe.services.billing import post_entry
 from jumbe.services.events import Raised, StatusChanged
 from jumbe.store.database import CHUNK
-from jumbe.store.schema import UTCDateTime, message_parts, messages
+from jumbe.store.schema import UTCDateTime, ledger_entries, message_parts, messages
 
 _RETURNED = (
     messages.c.id,
@@ -149,12 +149,13 @@ def refund_unsent(
             .distinct()
         )
         sent_any.update(found.scalars())
-    by_account: dict[int, list[StatusChanged]] = defaultdict(list)
-    for c in candidates:
-        if c.message_id not in sent_any:
-            by_account[c.account_id].append(c)
+    unsent = [c for c in candidates if c.message_id not in sent_any]
+    paid_by = _paying_wallets(conn, [c.message_id for c in unsent])
+    by_wallet: dict[tuple[int, int | None], list[StatusChanged]] = defaultdict(list)
+    for c in unsent:  # back to the wallet that paid: the team's, or a sender's float
+        by_wallet[(c.account_id, paid_by.get(c.message_id))].append(c)
     total = 0
-    for account_id, refunded in by_account.items():
+    for (account_id, sender_id), refunded in by_wallet.items():
         units = sum(c.units for c in refunded)
         entry = post_entry(
             conn,
@@ -164,6 +165,7 @@ def refund_unsent(
             f"{len(refunded)} message(s) {why}",
             message_count=len(refunded),
             now=now,
+            sender_id=sender_id,
         )
         refunded_ids = [c.message_id for c in refunded]
         for start in range(0, len(refunded_ids), CHUNK):
@@ -174,3 +176,21 @@ def refund_unsent(
             )
         total += units
     return total
+
+
+def _paying_wallets(conn: Connection, message_ids: list[int]) -> dict[int, int | None]:
+    """The float (sender registration) that paid for each message; absent: the team wallet."""
+    paid: dict[int, int | None] = {}
+    for start in range(0, len(message_ids), CHUNK):
+        rows = conn.execute(
+            select(messages.c.id, ledger_entries.c.sender_id)
+            .select_from(
+                messages.join(ledger_entries, ledger_entries.c.id == messages.c.ledger_entry_id)
+            )
+            .where(
+                messages.c.id.in_(message_ids[start : start + CHUNK]),
+                ledger_entries.c.sender_id.is_not(None),
+            )
+        )
+        paid.update({r.id: r.sender_id for r in rows})
+    return paid

@@ -229,16 +229,32 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# One wallet per account and asset: SMS units, and KES (in cents) for priced services.
+# A wallet is (account, asset, sender registration or none): the team's wallet of each
+# asset (sender_id NULL: SMS units, and KES in cents for priced services), and a sender
+# ID's own float of units (Kimisms), which exists once it has been topped up. A send
+# draws from its sender's float when it has one, else from the team wallet
+# (services.messaging); ``balance`` is a cache of the wallet's ledger lines.
 wallets = Table(
     "wallets",
     metadata,
-    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
-    Column("asset", String(8), primary_key=True, server_default="units"),
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("asset", String(8), nullable=False, server_default="units"),
+    Column("sender_id", ForeignKey("sender_ids.id")),
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("balance >= 0", name="balance_not_negative"),
     CheckConstraint("asset IN ('units', 'KES')", name="asset"),
+    CheckConstraint("sender_id IS NULL OR asset = 'units'", name="float_in_units"),
+    UniqueConstraint("account_id", "asset", "sender_id"),  # a sender's float: one
+    Index(  # the team's wallet of an asset: one (NULLs are distinct to the constraint above)
+        "ux_wallets_account_id_asset",
+        "account_id",
+        "asset",
+        unique=True,
+        sqlite_where=text("sender_id IS NULL"),
+        postgresql_where=text("sender_id IS NULL"),
+    ),
 )
 
 # Append-only: rows are inserted, never updated or deleted. The wallet balance
@@ -254,6 +270,8 @@ ledger_entries = Table(
     Column("description", String(255), nullable=False),
     Column("message_count", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
+    # the wallet it moved: a sender's float, or NULL for the team's wallet of the asset
+    Column("sender_id", ForeignKey("sender_ids.id")),
     CheckConstraint("kind IN ('credit', 'debit', 'refund', 'adjustment', 'charge')", name="kind"),
     Index("ix_ledger_entries_account_id_id", "account_id", "id"),
 )
@@ -729,8 +747,7 @@ topups = Table(
     Column("id", Id, primary_key=True),
     Column("uuid", String(36), nullable=False, unique=True),
     Column("account_id", ForeignKey("accounts.id"), nullable=False),
-    # the sender ID whose own float the units fill; NULL: the team wallet (the only
-    # wallet today: sender floats come with sender registrations)
+    # the sender registration whose own float the units fill; NULL: the team wallet
     Column("sender_id", BigInteger),
     Column("package_id", ForeignKey("packages.id"), nullable=False),
     Column("carrier", String(40), nullable=False),

@@ -375,9 +375,17 @@ class PackageOut(BaseModel):
     active: bool
 
 
-class BalanceOut(BaseModel):
+class SenderFloatOut(BaseModel):
+    sender_id: str = Field(description="The sender registration's uuid")
+    name: str
+    carrier: str
     units: int
+
+
+class BalanceOut(BaseModel):
+    units: int = Field(description="The team wallet")
     pricing: Literal["segments", "kimisms"]
+    senders: list[SenderFloatOut] = Field(description="Each sender's own float, once topped up")
 
 
 class PackageRef(BaseModel):
@@ -400,6 +408,8 @@ class TopupOut(BaseModel):
     checkout_request_id: str | None
     mpesa_receipt: str | None
     wallet: Literal["team", "sender"]
+    sender_id: str | None = Field(description="The sender registration whose float it fills")
+    sender_name: str | None
     requested_by: str
     reviewed_by: str | None
     created_at: str

@@ -61,7 +61,10 @@ class NewTopup(BaseModel):
     phone: str | None = Field(default=None, max_length=20, description="M-Pesa: 254XXXXXXXXX")
     reference: str | None = Field(default=None, max_length=64, description="offline: bank ref")
     sender_id: str | None = Field(
-        default=None, max_length=36, description="Reserved: a sender ID's own float"
+        default=None,
+        max_length=36,
+        description="A sender registration (UUID, or name on the package's carrier) whose own"
+        " float the units fill; omitted: the team wallet",
     )
 
 
@@ -118,6 +121,8 @@ def render_topup(t: TopupView) -> dict[str, Any]:
         "checkout_request_id": t.checkout_request_id,
         "mpesa_receipt": t.mpesa_receipt,
         "wallet": "team" if t.sender_id is None else "sender",
+        "sender_id": t.sender_uuid,
+        "sender_name": t.sender_name,
         "requested_by": t.requested_by,
         "reviewed_by": t.reviewed_by,
         "created_at": iso(t.created_at),
@@ -149,15 +154,20 @@ async def packages(
 
 @router.get(
     "/api/v1/billing/balance",
-    summary="The team wallet's units and the pricing rule",
+    summary="The team wallet's units, each sender's float, and the pricing rule",
     **documented(BalanceOut),
 )
 async def balance(request: Request, member: Caller = Depends(signed_in)) -> dict[str, Any]:
     require(member.role or "", "view")
     services = request.app.state.services
     units = await services.billing.balance(member.account_id)
+    floats = await services.billing.floats(member.account_id)
     pricing = await services.pricing.pricing(member.account_id)
-    return ok({"units": units, "pricing": pricing.value})
+    senders = [
+        {"sender_id": f.sender_uuid, "name": f.name, "carrier": f.carrier, "units": f.units}
+        for f in floats
+    ]
+    return ok({"units": units, "pricing": pricing.value, "senders": senders})
 
 
 @router.post(

@@ -37,6 +37,8 @@ class Tenant:
     session: str  # the owner of the signed-up organisation
     member_uuid: str  # a member invited there
     member_email: str
+    contact_uuid: str = ""  # a contact in a group, with a template of that group
+    group_uuid: str = ""
 
     @property
     def api(self) -> dict[str, str]:
@@ -110,6 +112,15 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         json={"email": member_email, "role": "member"},
     )
     assert invited.status_code == 200, invited.text
+    group = await c.post("/api/v1/groups", headers=api, json={"name": f"{name} customers"})
+    assert group.status_code == 200, group.text
+    group_uuid = group.json()["data"]["uuid"]
+    contact = await c.post(
+        f"/api/v1/groups/{group_uuid}/contacts",
+        headers=api,
+        json={"phone": f"07220000{serial:02d}", "fields": {"name": name}},
+    )
+    assert contact.status_code == 200, contact.text
     return Tenant(
         name=name,
         account=account,
@@ -123,6 +134,8 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         session=session,
         member_uuid=invited.json()["data"]["uuid"],
         member_email=member_email,
+        contact_uuid=contact.json()["data"]["uuid"],
+        group_uuid=group_uuid,
     )
 
 

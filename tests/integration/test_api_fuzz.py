@@ -162,7 +162,13 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
     """
     a = world.a
     if case.path_parameters and "uuid" in case.path_parameters:
-        owned = {"messages": a.message_uuid, "team": a.member_uuid, "tokens": a.token_uuid}
+        owned = {
+            "messages": a.message_uuid,
+            "team": a.member_uuid,
+            "tokens": a.token_uuid,
+            "contacts": a.contact_uuid,
+            "groups": a.group_uuid,
+        }
         case.path_parameters["uuid"] = owned[case.path.split("/")[3]]
     if case.path == "/m2m/api":
         call = data.draw(st.sampled_from(["send_sms", "query_sms_mt_details"]))
@@ -186,6 +192,7 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
         "id": a.device_message_id,
         "to": data.draw(st.sampled_from(["+254712345678", "0722000000", "254110000000"])),
         "contact": data.draw(st.sampled_from(["254712345678", "0722000000", "712345678"])),
+        "phone": data.draw(st.sampled_from(["+254712345678", "0722000001", "733123456"])),
         "sender_name": a.account.sender_ids[0],
         "client_id": a.account.oauth_client_id,
         "client_secret": a.account.oauth_client_secret,

@@ -287,6 +287,57 @@ async def m2m_api(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     return answers
 
 
+# contacts, groups -------------------------------------------------------------------
+
+
+async def list_contacts(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/contacts", headers=w.a.api, params={"page_size": 100})
+    assert w.a.contact_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def create_contact(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.post("/api/v1/contacts", headers=w.a.api, json={"phone": "0722999999"})
+    return [refused(answer, 200)]
+
+
+async def b_contact(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/contacts/{w.b.contact_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.put(path, headers=w.a.api, json={"first_name": "x"}), 404),
+        refused(await c.delete(path, headers=w.a.api), 404),
+    ]
+
+
+async def list_groups(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/groups", headers=w.a.api)
+    assert w.a.group_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def create_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.post("/api/v1/groups", headers=w.a.api, json={"name": "bravo customers"})
+    return [refused(answer, 200)]
+
+
+async def b_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    return [refused(await c.get(f"/api/v1/groups/{w.b.group_uuid}", headers=w.a.api), 404)]
+
+
+async def b_group_members(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/groups/{w.b.group_uuid}/contacts"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.post(path, headers=w.a.api, json={"phone": "0722999998"}), 404),
+    ]
+
+
+async def remove_b_group_member(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/groups/{w.b.group_uuid}/contacts/%2B254722000002"
+    return [refused(await c.delete(path, headers=w.a.api), 404)]
+
+
 # Kimisms ------------------------------------------------------------------------------
 
 
@@ -391,6 +442,17 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("POST", "/m2m/api"): m2m_api,
     ("POST", "/api/generate-token"): kimisms_token_with_b_id,
     ("POST", "/api/send-sms"): kimisms_send_as_b_sender,
+    ("GET", "/api/v1/contacts"): list_contacts,
+    ("POST", "/api/v1/contacts"): create_contact,
+    ("GET", "/api/v1/contacts/{uuid}"): b_contact,
+    ("PUT", "/api/v1/contacts/{uuid}"): b_contact,
+    ("DELETE", "/api/v1/contacts/{uuid}"): b_contact,
+    ("GET", "/api/v1/groups"): list_groups,
+    ("POST", "/api/v1/groups"): create_group,
+    ("GET", "/api/v1/groups/{uuid}"): b_group,
+    ("GET", "/api/v1/groups/{uuid}/contacts"): b_group_members,
+    ("POST", "/api/v1/groups/{uuid}/contacts"): b_group_members,
+    ("DELETE", "/api/v1/groups/{uuid}/contacts/{phone}"): remove_b_group_member,
 }
 # The embedded carrier simulator's control API: the operator's, behind its own token.
 SIMULATOR = "/simulator/"
@@ -419,6 +481,8 @@ def _identifiers(t: Tenant) -> list[str]:
         t.token_uuid,
         t.member_uuid,
         t.member_email,
+        t.contact_uuid,
+        t.group_uuid,
         t.account.vpn_group,
         t.account.team_code,
         *t.iccids,

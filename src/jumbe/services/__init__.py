@@ -10,6 +10,7 @@ from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
 from jumbe.services.billing import BillingService
 from jumbe.services.callback_urls import CallbackUrls
+from jumbe.services.contacts import ContactService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
@@ -70,6 +71,7 @@ class Services:
     senders: SenderService
     pricing: PricingService
     topups: TopupService
+    contacts: ContactService
 
     @classmethod
     def build(
@@ -167,4 +169,5 @@ class Services:
                 query_every=timedelta(seconds=settings.mpesa_query_every),
                 give_up_after=timedelta(seconds=settings.mpesa_give_up_after),
             ),
+            contacts=ContactService(db, numbering),
         )

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from jumbe.faces import openapi
 from jumbe.faces.rest import (
+    contacts,
     docs,
     envelope,
     health,
@@ -59,5 +60,6 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(senders.router)
     app.include_router(topups.router)
+    app.include_router(contacts.router)
     app.include_router(health.router)
     return app

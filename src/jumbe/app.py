@@ -40,6 +40,7 @@ from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.kimisms import callbacks as kimisms_callbacks
 from jumbe.faces.rest import callbacks as rest_callbacks
+from jumbe.faces.rest import contacts as rest_contacts
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest import senders as rest_senders
 from jumbe.faces.rest.app import create_app
@@ -230,6 +231,7 @@ class Jumbe:
         await self.webhooks.start()
         self.mailer.start()
         self.payment_queries.start()
+        await self.services.contact_imports.resume()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
@@ -242,6 +244,7 @@ class Jumbe:
             await self._server_task
         await self.smpp.stop()
         await self.services.messaging.stop()
+        await self.services.contact_imports.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.receipt_queries is not None:
@@ -448,6 +451,7 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
     """Each face's cap on request bodies, refused in its own format; the first match wins."""
     return [
         RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(rest_contacts.IMPORT, settings.http_max_upload, envelope.failure, streamed=True),
         RouteRule(
             rest_senders.APPLICATIONS,
             min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),

@@ -39,6 +39,7 @@ class Tenant:
     member_email: str
     contact_uuid: str = ""  # a contact in a group, with a template of that group
     group_uuid: str = ""
+    upload_uuid: str = ""  # an import into that group
 
     @property
     def api(self) -> dict[str, str]:
@@ -121,6 +122,13 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         json={"phone": f"07220000{serial:02d}", "fields": {"name": name}},
     )
     assert contact.status_code == 200, contact.text
+    upload = await c.post(
+        "/api/v1/contacts/import",
+        headers=api,
+        files={"file": ("c.csv", f"number,name\n07220001{serial:02d},{name}\n12,x\n")},
+        data={"group": f"{name} customers"},
+    )
+    assert upload.status_code == 200, upload.text
     return Tenant(
         name=name,
         account=account,
@@ -136,6 +144,7 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         member_email=member_email,
         contact_uuid=contact.json()["data"]["uuid"],
         group_uuid=group_uuid,
+        upload_uuid=upload.json()["data"]["uuid"],
     )
 
 

@@ -169,6 +169,8 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
             "contacts": a.contact_uuid,
             "groups": a.group_uuid,
         }
+        if case.path.startswith("/api/v1/contacts/uploads/"):
+            owned["contacts"] = a.upload_uuid
         case.path_parameters["uuid"] = owned[case.path.split("/")[3]]
     if case.path == "/m2m/api":
         call = data.draw(st.sampled_from(["send_sms", "query_sms_mt_details"]))

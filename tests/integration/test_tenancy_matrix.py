@@ -310,6 +310,25 @@ async def b_contact(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     ]
 
 
+async def import_contacts(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = (
+        b'--X\r\nContent-Disposition: form-data; name="group"\r\n\r\nbravo customers\r\n'
+        b'--X\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
+        b"number\n0722000102\n\r\n--X--\r\n"
+    )
+    multipart = {**w.a.api, "Content-Type": "multipart/form-data; boundary=X"}
+    answer = await c.post("/api/v1/contacts/import", headers=multipart, content=body)
+    return [refused(answer, 200)]
+
+
+async def b_upload(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/contacts/uploads/{w.b.upload_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.get(f"{path}/errors", headers=w.a.api), 404),
+    ]
+
+
 async def list_groups(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     answer = await c.get("/api/v1/groups", headers=w.a.api)
     assert w.a.group_uuid in answer.text
@@ -317,7 +336,7 @@ async def list_groups(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
 
 
 async def create_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
-    answer = await c.post("/api/v1/groups", headers=w.a.api, json={"name": "bravo customers"})
+    answer = await c.post("/api/v1/groups", headers=w.a.api, json={"name": "bravo vip"})
     return [refused(answer, 200)]
 
 
@@ -447,6 +466,9 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/v1/contacts/{uuid}"): b_contact,
     ("PUT", "/api/v1/contacts/{uuid}"): b_contact,
     ("DELETE", "/api/v1/contacts/{uuid}"): b_contact,
+    ("POST", "/api/v1/contacts/import"): import_contacts,
+    ("GET", "/api/v1/contacts/uploads/{uuid}"): b_upload,
+    ("GET", "/api/v1/contacts/uploads/{uuid}/errors"): b_upload,
     ("GET", "/api/v1/groups"): list_groups,
     ("POST", "/api/v1/groups"): create_group,
     ("GET", "/api/v1/groups/{uuid}"): b_group,
@@ -483,6 +505,7 @@ def _identifiers(t: Tenant) -> list[str]:
         t.member_email,
         t.contact_uuid,
         t.group_uuid,
+        t.upload_uuid,
         t.account.vpn_group,
         t.account.team_code,
         *t.iccids,

@@ -10,6 +10,7 @@ from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
 from jumbe.services.billing import BillingService
 from jumbe.services.callback_urls import CallbackUrls
+from jumbe.services.contact_imports import ContactImports
 from jumbe.services.contacts import ContactService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
@@ -72,6 +73,7 @@ class Services:
     pricing: PricingService
     topups: TopupService
     contacts: ContactService
+    contact_imports: ContactImports
 
     @classmethod
     def build(
@@ -118,6 +120,7 @@ class Services:
             public_url=links_to,
         )
         session_lifetime = timedelta(minutes=settings.session_minutes)
+        contacts = ContactService(db, numbering)
         return cls(
             accounts=AccountService(db, passwords),
             tokens=tokens,
@@ -169,5 +172,12 @@ class Services:
                 query_every=timedelta(seconds=settings.mpesa_query_every),
                 give_up_after=timedelta(seconds=settings.mpesa_give_up_after),
             ),
-            contacts=ContactService(db, numbering),
+            contacts=contacts,
+            contact_imports=ContactImports(
+                db,
+                numbering,
+                contacts,
+                settings.data_dir / "contact-uploads",
+                max_unpacked=settings.contacts_max_unpacked,
+            ),
         )

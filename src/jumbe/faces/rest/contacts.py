@@ -9,25 +9,81 @@ example does, or without the ``+``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
 
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import scope
-from jumbe.faces.rest.contact_schemas import ContactOut, Deleted, GroupOut, RemovedMember
+from jumbe.faces.rest.contact_schemas import (
+    ContactOut,
+    Deleted,
+    GroupOut,
+    RemovedMember,
+    UploadOut,
+)
 from jumbe.faces.rest.envelope import ok, paged
-from jumbe.faces.rest.schemas import Page, documented
+from jumbe.faces.rest.schemas import Page, Rejection, documented
 from jumbe.faces.state import services_of
+from jumbe.services.contact_imports import Upload
 from jumbe.services.contacts import Contact, ContactService, Group
 from jumbe.services.contacts import Page as ContactPage
+from jumbe.services.errors import InvalidRequest
 from jumbe.services.tokens import Caller
 
 router = APIRouter(tags=["contacts"])
 
 CONTACTS = "/api/v1/contacts"
 GROUPS = "/api/v1/groups"
+IMPORT = f"{CONTACTS}/import"  # uploads: the body rule is JUMBE_HTTP_MAX_UPLOAD's
+UPLOADS = f"{CONTACTS}/uploads"
+CSV_EXAMPLE = "number,name,amount\n254712345678,John Doe,1500\n0723456789,Jane Smith,2300\n"
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV (UTF-8) or XLSX: a first column number or a"
+                            " column phone, up to six more as custom fields",
+                        },
+                        "group": {
+                            "type": "string",
+                            "description": "The group to put the contacts in (made if new)",
+                        },
+                        "description": {"type": "string", "description": "A new group's"},
+                        "remove_duplicates": {
+                            "type": "boolean",
+                            "description": "Refuse a number's later lines in the file",
+                        },
+                    },
+                    "required": ["file"],
+                },
+                "example": {"file": CSV_EXAMPLE, "group": "June customers"},
+            }
+        },
+    }
+}
+# The rejected lines: CSV (the download), or JSON in the envelope with ?format=json.
+ERRORS_CSV = {"text/csv": {"schema": {"type": "string"}, "example": "line,reason\r\n"}}
+ERRORS_JSON_LIMIT = 1000
+
+
+def _with_csv(documented: dict[str, Any]) -> dict[str, Any]:
+    documented["responses"][200]["content"] = ERRORS_CSV
+    return documented
+
+
+TRUE = ("1", "true", "yes", "on")
 STANDARD = ("first_name", "last_name", "email", "notes")
 
 
@@ -122,6 +178,25 @@ def render_group(g: Group) -> dict[str, Any]:
     }
 
 
+def render_upload(u: Upload) -> dict[str, Any]:
+    return {
+        "uuid": u.uuid,
+        "status": u.status,
+        "detail": u.detail,
+        "filename": u.filename,
+        "kind": u.kind,
+        "group": {"uuid": u.group_uuid, "name": u.group_name or ""} if u.group_uuid else None,
+        "remove_duplicates": u.remove_duplicates,
+        "rows_read": u.rows_read,
+        "accepted": u.accepted,
+        "rejected": u.rejected,
+        "errors": [{"line": e.line, "reason": e.reason} for e in u.errors],
+        "errors_csv": f"{UPLOADS}/{u.uuid}/errors",
+        "created_at": iso(u.created_at),
+        "finished_at": iso(u.finished_at) if u.finished_at else None,
+    }
+
+
 def _paged(found: ContactPage[Contact], page: int, page_size: int) -> dict[str, Any]:
     items = [render_contact(c) for c in found.items]
     return paged(items, page=page, page_size=page_size, total=found.total)
@@ -160,6 +235,96 @@ async def create_contact(
         caller.account_id, body.phone, body.standard(), body.fields
     )
     return ok(render_contact(made))
+
+
+@router.post(
+    IMPORT,
+    summary="Import contacts from a CSV or XLSX file, in the background",
+    openapi_extra=IMPORT_BODY,
+    **documented(UploadOut, 413),
+)
+async def import_contacts(
+    request: Request,
+    caller: Caller = scope("contacts", session=True, permission="manage_contacts"),
+) -> dict[str, Any]:
+    """The answer comes once the file is checked and queued; poll ``/contacts/uploads/{uuid}``."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("send the file as multipart/form-data (curl -F file=@contacts.csv)")
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        files = [v for v in form.values() if isinstance(v, UploadFile)]
+        if len(files) != 1:
+            raise InvalidRequest("send one file (CSV or XLSX) in the multipart field file")
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        upload = await services_of(request).contact_imports.submit(
+            caller.account_id,
+            files[0].file,
+            filename=files[0].filename or "",
+            group=fields.get("group"),
+            description=fields.get("description", ""),
+            remove_duplicates=fields.get("remove_duplicates", "").strip().lower() in TRUE,
+        )
+    finally:
+        await form.close()
+    return ok(render_upload(upload))
+
+
+@router.get(
+    f"{UPLOADS}/{{uuid}}",
+    summary="An import's status, counts and first rejected lines",
+    **documented(UploadOut, 404),
+)
+async def get_upload(
+    uuid: str,
+    request: Request,
+    caller: Caller = scope("contacts", session=True, permission="view"),
+) -> dict[str, Any]:
+    return ok(
+        render_upload(await services_of(request).contact_imports.upload(caller.account_id, uuid))
+    )
+
+
+@router.get(
+    f"{UPLOADS}/{{uuid}}/errors",
+    summary="Download every rejected line of an import as CSV",
+    response_class=StreamingResponse,
+    **_with_csv(documented(list[Rejection], 404)),
+)
+async def get_upload_errors(
+    uuid: str,
+    request: Request,
+    caller: Caller = scope("contacts", session=True, permission="view"),
+    format: Annotated[
+        Literal["csv", "json"],
+        Query(description="csv (the download) or json (the first 1,000 lines, enveloped)"),
+    ] = "csv",
+) -> Response:
+    pages = await services_of(request).contact_imports.errors(caller.account_id, uuid)
+    if format == "json":
+        found: list[dict[str, Any]] = []
+        async for page in pages:
+            found.extend({"line": e.line, "reason": e.reason} for e in page)
+            if len(found) >= ERRORS_JSON_LIMIT:
+                break
+        return JSONResponse(ok(found[:ERRORS_JSON_LIMIT]))
+
+    async def lines() -> AsyncIterator[bytes]:
+        yield b"line,reason\r\n"
+        async for page in pages:
+            yield "".join(f"{e.line},{_csv_field(e.reason)}\r\n" for e in page).encode()
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="upload-{uuid}-errors.csv"'},
+    )
+
+
+def _csv_field(text: str) -> str:
+    """Quoted as CSV wants it; a leading formula character defused for spreadsheets."""
+    if text[:1] in ("=", "+", "-", "@"):
+        text = "'" + text
+    return '"' + text.replace('"', '""') + '"'
 
 
 @router.get(f"{CONTACTS}/{{uuid}}", summary="Get a contact", **documented(ContactOut, 404))

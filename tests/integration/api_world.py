@@ -40,6 +40,7 @@ class Tenant:
     contact_uuid: str = ""  # a contact in a group, with a template of that group
     group_uuid: str = ""
     upload_uuid: str = ""  # an import into that group
+    template_uuid: str = ""
 
     @property
     def api(self) -> dict[str, str]:
@@ -129,6 +130,12 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         data={"group": f"{name} customers"},
     )
     assert upload.status_code == 200, upload.text
+    template = await c.post(
+        "/api/v1/templates",
+        headers=api,
+        json={"name": f"{name} hello", "group_id": group_uuid, "body": "Hi {name}"},
+    )
+    assert template.status_code == 200, template.text
     return Tenant(
         name=name,
         account=account,
@@ -145,6 +152,7 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         contact_uuid=contact.json()["data"]["uuid"],
         group_uuid=group_uuid,
         upload_uuid=upload.json()["data"]["uuid"],
+        template_uuid=template.json()["data"]["uuid"],
     )
 
 

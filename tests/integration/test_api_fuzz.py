@@ -168,6 +168,7 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
             "tokens": a.token_uuid,
             "contacts": a.contact_uuid,
             "groups": a.group_uuid,
+            "templates": a.template_uuid,
         }
         if case.path.startswith("/api/v1/contacts/uploads/"):
             owned["contacts"] = a.upload_uuid
@@ -194,6 +195,7 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
         "id": a.device_message_id,
         "to": data.draw(st.sampled_from(["+254712345678", "0722000000", "254110000000"])),
         "contact": data.draw(st.sampled_from(["254712345678", "0722000000", "712345678"])),
+        "group_id": a.group_uuid,
         "phone": data.draw(st.sampled_from(["+254712345678", "0722000001", "733123456"])),
         "sender_name": a.account.sender_ids[0],
         "client_id": a.account.oauth_client_id,

@@ -357,6 +357,36 @@ async def remove_b_group_member(c: httpx.AsyncClient, w: World) -> list[httpx.Re
     return [refused(await c.delete(path, headers=w.a.api), 404)]
 
 
+async def list_templates(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/templates", headers=w.a.api)
+    assert w.a.template_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def template_for_b_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = {"name": "bravo hello", "group_id": w.b.group_uuid, "body": "Hi"}
+    return [refused(await c.post("/api/v1/templates", headers=w.a.api, json=body), 404)]
+
+
+async def b_template(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/templates/{w.b.template_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.put(path, headers=w.a.api, json={"body": "x"}), 404),
+        refused(await c.delete(path, headers=w.a.api), 404),
+    ]
+
+
+async def preview_b(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    b_path = f"/api/v1/templates/{w.b.template_uuid}/preview"
+    a_path = f"/api/v1/templates/{w.a.template_uuid}/preview"
+    return [
+        refused(await c.post(b_path, headers=w.a.api, json={"phone": "0722000001"}), 404),
+        refused(await c.post(a_path, headers=w.a.api, json={"contact": w.b.contact_uuid}), 404),
+        refused(await c.post(a_path, headers=w.a.api, json={"phone": "0722000002"}), 404),
+    ]
+
+
 # Kimisms ------------------------------------------------------------------------------
 
 
@@ -469,6 +499,12 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/v1/contacts/import"): import_contacts,
     ("GET", "/api/v1/contacts/uploads/{uuid}"): b_upload,
     ("GET", "/api/v1/contacts/uploads/{uuid}/errors"): b_upload,
+    ("GET", "/api/v1/templates"): list_templates,
+    ("POST", "/api/v1/templates"): template_for_b_group,
+    ("GET", "/api/v1/templates/{uuid}"): b_template,
+    ("PUT", "/api/v1/templates/{uuid}"): b_template,
+    ("DELETE", "/api/v1/templates/{uuid}"): b_template,
+    ("POST", "/api/v1/templates/{uuid}/preview"): preview_b,
     ("GET", "/api/v1/groups"): list_groups,
     ("POST", "/api/v1/groups"): create_group,
     ("GET", "/api/v1/groups/{uuid}"): b_group,
@@ -506,6 +542,7 @@ def _identifiers(t: Tenant) -> list[str]:
         t.contact_uuid,
         t.group_uuid,
         t.upload_uuid,
+        t.template_uuid,
         t.account.vpn_group,
         t.account.team_code,
         *t.iccids,

@@ -35,6 +35,7 @@ from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.staff import StaffService
 from jumbe.services.subscribers import SubscriberService
 from jumbe.services.team import TeamService
+from jumbe.services.templates import TemplateService
 from jumbe.services.throttle import AuthThrottle
 from jumbe.services.tokens import TokenService
 from jumbe.services.topups import NoGateway, PaymentGateway, TopupService
@@ -74,6 +75,7 @@ class Services:
     topups: TopupService
     contacts: ContactService
     contact_imports: ContactImports
+    templates: TemplateService
 
     @classmethod
     def build(
@@ -180,4 +182,5 @@ class Services:
                 settings.data_dir / "contact-uploads",
                 max_unpacked=settings.contacts_max_unpacked,
             ),
+            templates=TemplateService(db, contacts),
         )

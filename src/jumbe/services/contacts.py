@@ -202,6 +202,16 @@ class ContactService:
         row = await self.db.read(lambda conn: self._row(conn, account_id, uuid))
         return _contact(row)
 
+    async def by_phone(self, account_id: int, phone: str) -> Contact:
+        msisdn, _carrier = self.numbering.recipient(phone)
+        query = select(contacts).where(
+            contacts.c.account_id == account_id, contacts.c.msisdn == msisdn
+        )
+        row = await self.db.read(lambda conn: conn.execute(query).first())
+        if row is None:
+            raise NotFound(f"no contact with phone +{msisdn}")
+        return _contact(row)
+
     async def create(
         self,
         account_id: int,

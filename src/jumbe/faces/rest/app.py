@@ -16,6 +16,7 @@ from jumbe.faces.rest import (
     sims,
     staff,
     team,
+    templates,
     tokens,
     topups,
 )
@@ -61,5 +62,6 @@ def create_app(
     app.include_router(senders.router)
     app.include_router(topups.router)
     app.include_router(contacts.router)
+    app.include_router(templates.router)
     app.include_router(health.router)
     return app

@@ -43,6 +43,7 @@ from jumbe.faces.rest import callbacks as rest_callbacks
 from jumbe.faces.rest import contacts as rest_contacts
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest import senders as rest_senders
+from jumbe.faces.rest import suppressions as rest_suppressions
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
@@ -55,6 +56,7 @@ from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.event_metrics import count_status_changes
 from jumbe.services.events import Events
 from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
+from jumbe.services.suppressions import OptOuts
 from jumbe.services.topups import CALLBACK_PATH
 from jumbe.services.webhooks import CallbackLane, WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
@@ -80,13 +82,18 @@ CALLBACK_FORMATS: dict[str, WebhookRenderer] = {
 }
 
 
-def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
-    """Every handler of the events the services raise: the one place they are registered."""
+def event_handlers(
+    *, webhooks: CallbackLane, receivers: LocalReceivers, optouts: OptOuts | None = None
+) -> Events:
+    """Every handler of the events the services raise: the one place they are registered.
+
+    ``optouts``: the STOP and START keywords (the settings'; the defaults otherwise)."""
     return Events(
         [
             WebhookRows(CALLBACK_FORMATS, webhooks),
             SmppDeliveries(receivers),
             count_status_changes,
+            optouts or OptOuts(),
         ]
     )
 
@@ -115,7 +122,11 @@ class Jumbe:
         self.services = Services.build(
             self.db,
             settings,
-            events=event_handlers(webhooks=self.webhooks, receivers=self.bound_receivers),
+            events=event_handlers(
+                webhooks=self.webhooks,
+                receivers=self.bound_receivers,
+                optouts=OptOuts(settings.optout_keywords, settings.optin_keywords),
+            ),
             callback_urls=callback_urls,
             on_accepted=self._wake_dispatcher,
             public_url=self._public_url,
@@ -452,6 +463,9 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
     return [
         RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
         RouteRule(rest_contacts.IMPORT, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(
+            rest_suppressions.IMPORT, settings.http_max_upload, envelope.failure, streamed=True
+        ),
         RouteRule(
             rest_senders.APPLICATIONS,
             min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),

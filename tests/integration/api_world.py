@@ -136,6 +136,8 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         json={"name": f"{name} hello", "group_id": group_uuid, "body": "Hi {name}"},
     )
     assert template.status_code == 200, template.text
+    stop = await c.post("/api/v1/suppressions", headers=api, json={"phone": opted_out(serial)})
+    assert stop.status_code == 200, stop.text
     return Tenant(
         name=name,
         account=account,
@@ -154,6 +156,11 @@ async def _tenant(jumbe: Jumbe, c: httpx.AsyncClient, name: str, serial: int) ->
         upload_uuid=upload.json()["data"]["uuid"],
         template_uuid=template.json()["data"]["uuid"],
     )
+
+
+def opted_out(serial: int) -> str:
+    """The number on each tenant's suppression list."""
+    return f"+2547220002{serial:02d}"
 
 
 async def _staff_session(jumbe: Jumbe) -> str:

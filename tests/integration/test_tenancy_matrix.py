@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from jumbe.app import Jumbe
 from jumbe.store.schema import metadata, users
 from tests.conftest import wait_until
-from tests.integration.api_world import Tenant, World, build_world
+from tests.integration.api_world import Tenant, World, build_world, opted_out
 
 Probe = Callable[[httpx.AsyncClient, World], Awaitable[list[httpx.Response]]]
 
@@ -387,6 +387,33 @@ async def preview_b(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     ]
 
 
+async def list_suppressions(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/suppressions", headers=w.a.api, params={"page_size": 100})
+    assert opted_out(1) in answer.text and opted_out(2) not in answer.text
+    return [refused(answer, 200)]
+
+
+async def suppress_b_number(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = {"phone": opted_out(2)}
+    return [refused(await c.post("/api/v1/suppressions", headers=w.a.api, json=body), 200)]
+
+
+async def unsuppress_b_number(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/suppressions/{opted_out(2).replace('+', '%2B')}"
+    await c.delete(path, headers=w.a.api)  # A's own entry, added by the probe before
+    return [refused(await c.delete(path, headers=w.a.api), 404)]
+
+
+async def import_suppressions(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = (
+        b'--X\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        + f"number\n{opted_out(2)}\n\r\n--X--\r\n".encode()
+    )
+    multipart = {**w.a.api, "Content-Type": "multipart/form-data; boundary=X"}
+    answer = await c.post("/api/v1/suppressions/import", headers=multipart, content=body)
+    return [refused(answer, 200)]
+
+
 # Kimisms ------------------------------------------------------------------------------
 
 
@@ -505,6 +532,10 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("PUT", "/api/v1/templates/{uuid}"): b_template,
     ("DELETE", "/api/v1/templates/{uuid}"): b_template,
     ("POST", "/api/v1/templates/{uuid}/preview"): preview_b,
+    ("GET", "/api/v1/suppressions"): list_suppressions,
+    ("POST", "/api/v1/suppressions"): suppress_b_number,
+    ("DELETE", "/api/v1/suppressions/{phone}"): unsuppress_b_number,
+    ("POST", "/api/v1/suppressions/import"): import_suppressions,
     ("GET", "/api/v1/groups"): list_groups,
     ("POST", "/api/v1/groups"): create_group,
     ("GET", "/api/v1/groups/{uuid}"): b_group,

@@ -34,6 +34,7 @@ from jumbe.services.smpp_credentials import SmppCredentialService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.staff import StaffService
 from jumbe.services.subscribers import SubscriberService
+from jumbe.services.suppressions import SuppressionService
 from jumbe.services.team import TeamService
 from jumbe.services.templates import TemplateService
 from jumbe.services.throttle import AuthThrottle
@@ -76,6 +77,7 @@ class Services:
     contacts: ContactService
     contact_imports: ContactImports
     templates: TemplateService
+    suppressions: SuppressionService
 
     @classmethod
     def build(
@@ -183,4 +185,5 @@ class Services:
                 max_unpacked=settings.contacts_max_unpacked,
             ),
             templates=TemplateService(db, contacts),
+            suppressions=SuppressionService(db, numbering, settings.data_dir / "contact-uploads"),
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ class Columns:
 class Line:
     line: int
     values: list[str]
+
+
+def keep(source: IO[bytes], path: Path) -> None:
+    """An uploaded file (a spooled temporary one) copied to ``path``, to be read there."""
+    source.seek(0)
+    with path.open("wb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
 
 
 def sniff(path: Path) -> Kind:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import uuid as uuidlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
-from jumbe.services.contact_files import Columns, Kind, Line, Sheet, open_sheet, sniff
+from jumbe.services.contact_files import Columns, Kind, Line, Sheet, keep, open_sheet, sniff
 from jumbe.services.contacts import (
     MAX_FIELD_VALUE,
     ContactService,
@@ -146,9 +145,7 @@ class ContactImports:
         return await self.upload(account_id, uuid)
 
     def _keep(self, source: IO[bytes], path: Path) -> tuple[Kind, list[str]]:
-        source.seek(0)
-        with path.open("wb") as out:
-            shutil.copyfileobj(source, out, 1024 * 1024)
+        keep(source, path)
         kind = sniff(path)
         sheet = open_sheet(path, kind, self.max_unpacked)
         sheet.close()

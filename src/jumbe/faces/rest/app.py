@@ -15,6 +15,7 @@ from jumbe.faces.rest import (
     signup,
     sims,
     staff,
+    suppressions,
     team,
     templates,
     tokens,
@@ -63,5 +64,6 @@ def create_app(
     app.include_router(topups.router)
     app.include_router(contacts.router)
     app.include_router(templates.router)
+    app.include_router(suppressions.router)
     app.include_router(health.router)
     return app

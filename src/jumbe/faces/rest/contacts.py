@@ -9,6 +9,7 @@ example does, or without the ``+``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -178,6 +179,23 @@ def render_group(g: Group) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def uploaded(
+    request: Request, example: str
+) -> AsyncIterator[tuple[UploadFile, dict[str, str]]]:
+    """The one file of a multipart upload and its text fields, the spool closed after."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest(f"send the file as multipart/form-data (curl -F file=@{example})")
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        files = [v for v in form.values() if isinstance(v, UploadFile)]
+        if len(files) != 1:
+            raise InvalidRequest("send one file (CSV or XLSX) in the multipart field file")
+        yield files[0], {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    finally:
+        await form.close()
+
+
 def render_upload(u: Upload) -> dict[str, Any]:
     return {
         "uuid": u.uuid,
@@ -248,24 +266,15 @@ async def import_contacts(
     caller: Caller = scope("contacts", session=True, permission="manage_contacts"),
 ) -> dict[str, Any]:
     """The answer comes once the file is checked and queued; poll ``/contacts/uploads/{uuid}``."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidRequest("send the file as multipart/form-data (curl -F file=@contacts.csv)")
-    form = await request.form(max_files=1, max_fields=8)
-    try:
-        files = [v for v in form.values() if isinstance(v, UploadFile)]
-        if len(files) != 1:
-            raise InvalidRequest("send one file (CSV or XLSX) in the multipart field file")
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    async with uploaded(request, "contacts.csv") as (file, fields):
         upload = await services_of(request).contact_imports.submit(
             caller.account_id,
-            files[0].file,
-            filename=files[0].filename or "",
+            file.file,
+            filename=file.filename or "",
             group=fields.get("group"),
             description=fields.get("description", ""),
             remove_duplicates=fields.get("remove_duplicates", "").strip().lower() in TRUE,
         )
-    finally:
-        await form.close()
     return ok(render_upload(upload))
 
 

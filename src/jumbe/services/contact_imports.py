@@ -33,6 +33,7 @@ from jumbe.services.contacts import (
     MAX_FIELD_VALUE,
     ContactService,
     checked_text,
+    fields_json,
     merged_headers,
     new_contact,
 )
@@ -82,6 +83,13 @@ class _Job:
     path: Path
     kind: Kind
     remove_duplicates: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    read: int
+    rows: dict[str, dict[str, Any]]
+    refused: list[Rejection]
 
 
 class ContactImports:
@@ -256,11 +264,27 @@ class ContactImports:
             cols = sheet.columns
             batches = _batches(sheet.lines(), self.batch)
             seen: set[str] | None = set() if job.remove_duplicates else None
-            while (lines := await asyncio.to_thread(next, batches, None)) is not None:
+
+            def produce() -> _Parsed | None:
+                """The next batch read and checked, in a worker thread (one at a time, so
+                ``seen`` is only ever touched by one of them)."""
+                lines = next(batches, None)
+                if lines is None:
+                    return None
+                return _Parsed(len(lines), *self._parse(job, cols, lines, seen))
+
+            # the next batch is read and parsed while the database writes this one
+            pending = asyncio.ensure_future(asyncio.to_thread(produce))
+            while (parsed := await pending) is not None:
                 await self.numbering.refresh()
-                rows, refused = self._parse(job, cols, lines, seen)
+                pending = asyncio.ensure_future(asyncio.to_thread(produce))
                 store = partial(
-                    self._store, job=job, cols=cols, rows=rows, refused=refused, read=len(lines)
+                    self._store,
+                    job=job,
+                    cols=cols,
+                    rows=parsed.rows,
+                    refused=parsed.refused,
+                    read=parsed.read,
                 )
                 await self.db.write(store)
         except asyncio.CancelledError:
@@ -297,7 +321,9 @@ class ContactImports:
         now = utcnow()
         rows: dict[str, dict[str, Any]] = {}
         refused: list[Rejection] = []
-        table = self.numbering.table
+        headers = cols.headers
+        positions = [i for _h, i in cols.custom]
+        encode = fields_json(headers)
         for item in lines:
             if isinstance(item, Rejection):
                 refused.append(item)
@@ -305,13 +331,15 @@ class ContactImports:
             values = item.values
             raw = values[cols.number].strip()
             try:
-                msisdn, _ = self.numbering.recipient(raw)
+                msisdn, carrier = self.numbering.recipient(raw)
                 standard = {k: checked_text(k, values[i]) for k, i in cols.standard.items()}
             except InvalidRequest as exc:
                 refused.append(Rejection(item.line, exc.message[:255]))
                 continue
-            fields = {h: values[i].strip() for h, i in cols.custom}
-            long = next((h for h, v in fields.items() if len(v) > MAX_FIELD_VALUE), None)
+            custom = [values[i].strip() for i in positions]
+            long = next(
+                (h for h, v in zip(headers, custom, strict=True) if len(v) > MAX_FIELD_VALUE), None
+            )
             if long is not None:
                 refused.append(Rejection(item.line, f"{long} is longer than {MAX_FIELD_VALUE}"))
                 continue
@@ -321,7 +349,7 @@ class ContactImports:
                     continue
                 seen.add(msisdn)
             rows[msisdn] = new_contact(
-                job.account_id, msisdn, table.carrier_of(msisdn), standard, fields, now
+                job.account_id, msisdn, carrier, standard, encode(custom), now
             )
         return rows, refused
 

@@ -11,10 +11,11 @@ scoped to the caller's account: another account's uuid is simply not found.
 from __future__ import annotations
 
 import json
-import uuid as uuidlib
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete, func, insert, or_, select, update
@@ -128,23 +129,46 @@ def _group(row: Row[Any], count: int) -> Group:
     )
 
 
+def new_uuid() -> str:
+    """A random (version 4) UUID as text: ``str(uuid4())`` at half the cost, which an
+    import of a million contacts notices."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def fields_json(keys: Sequence[str]) -> Callable[[Sequence[str]], str]:
+    """The JSON object of custom fields under ``keys``, for values in that order, built
+    without ``json.dumps`` per row (the keys are escaped once)."""
+    encoded = [encode_basestring(k) + ":" for k in keys]
+
+    def encode(values: Sequence[str]) -> str:
+        return (
+            "{"
+            + ",".join(k + encode_basestring(v) for k, v in zip(encoded, values, strict=True))
+            + "}"
+        )
+
+    return encode
+
+
 def new_contact(
     account_id: int,
     msisdn: str,
     carrier: str,
     values: Mapping[str, str],
-    fields: Mapping[str, str],
+    fields: Mapping[str, str] | str,
     now: datetime,
 ) -> dict[str, Any]:
-    """A new contact's row: the standard columns not given are empty."""
+    """A new contact's row: the standard columns not given are empty; ``fields`` as a
+    mapping, or already as JSON."""
     return {
-        "uuid": str(uuidlib.uuid4()),
+        "uuid": new_uuid(),
         "account_id": account_id,
         "msisdn": msisdn,
         "carrier": carrier,
         **dict.fromkeys(STANDARD, ""),
         **values,
-        "fields": json.dumps(fields, ensure_ascii=False),
+        "fields": fields if isinstance(fields, str) else json.dumps(fields, ensure_ascii=False),
         "created_at": now,
         "updated_at": now,
     }
@@ -325,7 +349,7 @@ class ContactService:
             .on_conflict_do_nothing()
             .returning(contact_groups)
             .values(
-                uuid=str(uuidlib.uuid4()),
+                uuid=new_uuid(),
                 account_id=account_id,
                 name=name,
                 description=description,

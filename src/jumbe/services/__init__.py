@@ -183,6 +183,7 @@ class Services:
                 contacts,
                 settings.data_dir / "contact-uploads",
                 max_unpacked=settings.contacts_max_unpacked,
+                node=settings.node_id,
             ),
             templates=TemplateService(db, contacts),
             suppressions=SuppressionService(db, numbering, settings.data_dir / "contact-uploads"),

@@ -101,13 +101,16 @@ class ContactImports:
         directory: Path,
         *,
         max_unpacked: int,
+        node: str = "",
         batch: int = BATCH,
     ) -> None:
+        """``node``: this node's id; each node resumes only the uploads it holds the file of."""
         self.db = db
         self.numbering = numbering
         self.contacts = contacts
         self.directory = directory
         self.max_unpacked = max_unpacked
+        self.node = node
         self.batch = batch
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -198,6 +201,7 @@ class ContactImports:
                 group_id=group_id,
                 filename=filename,
                 kind=kind,
+                node=self.node,
                 remove_duplicates=remove_duplicates,
                 status="queued",
                 created_at=utcnow(),
@@ -217,7 +221,9 @@ class ContactImports:
         """Run again the imports a stop cut short (their files are still here)."""
         rows = await self.db.read(
             lambda conn: conn.execute(
-                select(contact_uploads).where(contact_uploads.c.status.in_(UNFINISHED))
+                select(contact_uploads).where(
+                    contact_uploads.c.status.in_(UNFINISHED), contact_uploads.c.node == self.node
+                )
             ).all()
         )
         for row in rows:

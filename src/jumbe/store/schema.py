@@ -823,6 +823,8 @@ contact_uploads = Table(
     Column("group_id", ForeignKey("contact_groups.id", ondelete="SET NULL")),
     Column("filename", String(255), nullable=False, server_default=""),
     Column("kind", String(8), nullable=False),
+    # the node whose data directory holds the file: the one that resumes it after a stop
+    Column("node", String(64), nullable=False, server_default=""),
     Column("remove_duplicates", Boolean, nullable=False, server_default=text("false")),
     Column("status", String(12), nullable=False),
     Column("detail", String(255), nullable=False, server_default=""),

@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("group_id", Id, nullable=True),
         sa.Column("filename", sa.String(length=255), server_default="", nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("node", sa.String(length=64), server_default="", nullable=False),
         sa.Column(
             "remove_duplicates", sa.Boolean(), server_default=sa.text("false"), nullable=False
         ),

@@ -6,6 +6,8 @@ import httpx
 
 from jumbe.app import Jumbe
 from tests.conftest import demo_token
+from tests.integration.signup_helpers import bearer, http, signed_up
+from tests.integration.test_team import OWNER, invited
 
 
 async def test_the_documented_contact_examples(demo: httpx.AsyncClient) -> None:
@@ -98,3 +100,20 @@ async def test_each_route_needs_its_scope(jumbe: Jumbe, demo: httpx.AsyncClient)
     assert (await demo.get("/api/v1/contacts", headers=headers)).status_code == 200
     refused = await demo.get("/api/v1/groups", headers=headers)
     assert refused.status_code == 403 and "groups" in refused.json()["error"]
+
+
+async def test_members_signed_in_act_by_their_role(jumbe: Jumbe) -> None:
+    async with http(jumbe) as c:
+        owner = await signed_up(jumbe, c, OWNER)
+        member = await invited(jumbe, c, owner, "member@duka.co.ke", "member")
+        viewer = await invited(jumbe, c, owner, "viewer@duka.co.ke", "viewer")
+        made = await c.post(
+            "/api/v1/contacts", headers=bearer(member), json={"phone": "0712345678"}
+        )
+        assert made.status_code == 200, made.text
+        listed = await c.get("/api/v1/contacts", headers=bearer(viewer))
+        assert listed.status_code == 200 and listed.json()["data"]["total"] == 1
+        refused = await c.post(
+            "/api/v1/groups", headers=bearer(viewer), json={"name": "Not allowed"}
+        )
+        assert refused.status_code == 403, refused.text

@@ -209,6 +209,17 @@ class Sheet:
             else:
                 yield Line(line, values)
 
+    def batches(self, size: int) -> Iterator[list[Line | Rejection]]:
+        """``lines`` a list of ``size`` at a time: what one transaction stores."""
+        batch: list[Line | Rejection] = []
+        for item in self.lines():
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     def _csv_rows(self) -> Iterator[tuple[int, list[str]] | Rejection]:
         while True:
             try:

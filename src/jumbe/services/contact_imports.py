@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import uuid as uuidlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -268,7 +268,7 @@ class ContactImports:
         try:
             sheet = await asyncio.to_thread(open_sheet, job.path, job.kind, self.max_unpacked)
             cols = sheet.columns
-            batches = _batches(sheet.lines(), self.batch)
+            batches = sheet.batches(self.batch)
             seen: set[str] | None = set() if job.remove_duplicates else None
 
             def produce() -> _Parsed | None:
@@ -482,14 +482,3 @@ class ContactImports:
                 return
             after = rows[-1].id
             yield [Rejection(r.line, r.reason) for r in rows]
-
-
-def _batches(lines: Iterator[Line | Rejection], size: int) -> Iterator[list[Line | Rejection]]:
-    batch: list[Line | Rejection] = []
-    for item in lines:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
-from jumbe.services.contact_files import Line, Sheet, keep, open_sheet, sniff
+from jumbe.services.contact_files import Sheet, keep, open_sheet, sniff
 from jumbe.services.contacts import Page
 from jumbe.services.csv_import import KEPT_REJECTIONS, ImportReport, Rejection
 from jumbe.services.errors import InvalidRecipient, NotFound
@@ -198,9 +198,9 @@ class SuppressionService:
 
     async def _import(self, account_id: int, sheet: Sheet) -> ImportReport:
         report = ImportReport()
-        lines = sheet.lines()
+        batches = sheet.batches(BATCH)
         column = sheet.columns.number
-        while batch := await asyncio.to_thread(_take, lines, BATCH):
+        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
             numbers: list[str] = []
             for item in batch:
                 if isinstance(item, Rejection):
@@ -215,15 +215,6 @@ class SuppressionService:
             )
             report.accepted += len(numbers)
         return report
-
-
-def _take(lines: Iterable[Line | Rejection], size: int) -> list[Line | Rejection]:
-    batch: list[Line | Rejection] = []
-    for item in lines:
-        batch.append(item)
-        if len(batch) >= size:
-            break
-    return batch
 
 
 def _reject(report: ImportReport, rejection: Rejection) -> None:

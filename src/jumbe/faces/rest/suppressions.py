@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jumbe.core.isotime import iso
 from jumbe.faces.rest.auth import scope
 from jumbe.faces.rest.contact_schemas import SuppressionOut, Unsuppressed
-from jumbe.faces.rest.contacts import PAGE, PAGE_SIZE, e164, uploaded
+from jumbe.faces.rest.contacts import PAGE, PAGE_SIZE, e164, upload_body, uploaded
 from jumbe.faces.rest.envelope import ok, paged
 from jumbe.faces.rest.schemas import ImportReportOut, Page, documented
 from jumbe.faces.state import services_of
@@ -26,27 +26,10 @@ from jumbe.services.tokens import Caller
 BASE = "/api/v1/suppressions"
 IMPORT = f"{BASE}/import"  # an upload: JUMBE_HTTP_MAX_UPLOAD's body rule
 router = APIRouter(prefix=BASE, tags=["opt-outs"])
-IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "CSV (UTF-8) or XLSX with a number or phone column",
-                        }
-                    },
-                    "required": ["file"],
-                },
-                "example": {"file": "number\n254712345678\n0723456789\n"},
-            }
-        },
-    }
-}
+IMPORT_BODY = upload_body(
+    "CSV (UTF-8) or XLSX with a number or phone column",
+    {"file": "number\n254712345678\n0723456789\n"},
+)
 
 
 class NewSuppression(BaseModel):

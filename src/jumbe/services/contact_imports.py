@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, update
 from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
@@ -376,15 +376,17 @@ class ContactImports:
             upsert = insert.on_conflict_do_update(
                 index_elements=["account_id", "msisdn"],
                 set_={c: insert.excluded[c] for c in changed},
-            ).returning(contacts.c.id)
-            ids = list(conn.execute(upsert, list(rows.values())).scalars())
-            if job.group_id is not None and ids:
+            )
+            conn.execute(upsert, list(rows.values()))
+            if job.group_id is not None:
+                # the batch's contacts join the group in one statement, no ids round trip
+                members = select(
+                    literal(job.group_id), contacts.c.id, literal(job.account_id)
+                ).where(contacts.c.account_id == job.account_id, contacts.c.msisdn.in_(list(rows)))
                 conn.execute(
-                    self.db.insert(group_members).on_conflict_do_nothing(),
-                    [
-                        {"group_id": job.group_id, "contact_id": i, "account_id": job.account_id}
-                        for i in ids
-                    ],
+                    self.db.insert(group_members)
+                    .from_select(["group_id", "contact_id", "account_id"], members)
+                    .on_conflict_do_nothing()
                 )
         if refused:
             conn.execute(

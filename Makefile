@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FUZZ_EXAMPLES ?= 200
 
 .PHONY: run test fuzz lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
-	bench-callbacks bench-callback-speed bench-vs-kannel
+	bench-callbacks bench-callback-speed bench-vs-kannel bench-import
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -62,6 +62,9 @@ bench-callbacks: $(BENCH_STAMP)
 
 bench-callback-speed: $(BENCH_STAMP)
 	$(BIN)/python -m bench.callback_speed $(ARGS)
+
+bench-import: $(BENCH_STAMP)
+	$(BIN)/python -m bench.contacts_import $(ARGS)
 
 # Installs Debian's kannel package when it is missing (and apt-get can); skips otherwise.
 bench-vs-kannel: $(BENCH_STAMP)

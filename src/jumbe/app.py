@@ -40,8 +40,10 @@ from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.kimisms import callbacks as kimisms_callbacks
 from jumbe.faces.rest import callbacks as rest_callbacks
+from jumbe.faces.rest import contacts as rest_contacts
 from jumbe.faces.rest import envelope
 from jumbe.faces.rest import senders as rest_senders
+from jumbe.faces.rest import suppressions as rest_suppressions
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
 from jumbe.faces.rest.sims import UPLOAD
@@ -54,6 +56,7 @@ from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.event_metrics import count_status_changes
 from jumbe.services.events import Events
 from jumbe.services.smpp_outbox import LocalReceivers, SmppDeliveries
+from jumbe.services.suppressions import OptOuts
 from jumbe.services.topups import CALLBACK_PATH
 from jumbe.services.webhooks import CallbackLane, WebhookRenderer, WebhookRows
 from jumbe.settings import ConnectorSettings, Settings, cannot_listen, local_http_url
@@ -79,13 +82,18 @@ CALLBACK_FORMATS: dict[str, WebhookRenderer] = {
 }
 
 
-def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
-    """Every handler of the events the services raise: the one place they are registered."""
+def event_handlers(
+    *, webhooks: CallbackLane, receivers: LocalReceivers, optouts: OptOuts | None = None
+) -> Events:
+    """Every handler of the events the services raise: the one place they are registered.
+
+    ``optouts``: the STOP and START keywords (the settings'; the defaults otherwise)."""
     return Events(
         [
             WebhookRows(CALLBACK_FORMATS, webhooks),
             SmppDeliveries(receivers),
             count_status_changes,
+            optouts or OptOuts(),
         ]
     )
 
@@ -114,7 +122,11 @@ class Jumbe:
         self.services = Services.build(
             self.db,
             settings,
-            events=event_handlers(webhooks=self.webhooks, receivers=self.bound_receivers),
+            events=event_handlers(
+                webhooks=self.webhooks,
+                receivers=self.bound_receivers,
+                optouts=OptOuts(settings.optout_keywords, settings.optin_keywords),
+            ),
             callback_urls=callback_urls,
             on_accepted=self._wake_dispatcher,
             public_url=self._public_url,
@@ -230,6 +242,7 @@ class Jumbe:
         await self.webhooks.start()
         self.mailer.start()
         self.payment_queries.start()
+        await self.services.contact_imports.resume()
         self.demo = await self._ensure_demo_account()
         await self.smpp.start()
         await self._start_http()
@@ -242,6 +255,7 @@ class Jumbe:
             await self._server_task
         await self.smpp.stop()
         await self.services.messaging.stop()
+        await self.services.contact_imports.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.receipt_queries is not None:
@@ -448,6 +462,10 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
     """Each face's cap on request bodies, refused in its own format; the first match wins."""
     return [
         RouteRule(UPLOAD, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(rest_contacts.IMPORT, settings.http_max_upload, envelope.failure, streamed=True),
+        RouteRule(
+            rest_suppressions.IMPORT, settings.http_max_upload, envelope.failure, streamed=True
+        ),
         RouteRule(
             rest_senders.APPLICATIONS,
             min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),

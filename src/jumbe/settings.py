@@ -204,6 +204,14 @@ class Settings(BaseSettings):
     mpesa_worker_interval: float = Field(default=2.0, gt=0)
     mpesa_simulator_delay: float = Field(default=2.0, ge=0)  # the simulated customer's answer
 
+    # contacts: imports and opt-outs
+    # an XLSX upload whose parts unpack to more than this is refused (a "zip bomb")
+    contacts_max_unpacked: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
+    # an MO message that is one of these words opts its sender out of the account's
+    # promotional traffic; one of ``optin_keywords`` opts back in (any case)
+    optout_keywords: Annotated[tuple[str, ...], NoDecode] = ("STOP", "STOPALL", "UNSUBSCRIBE")
+    optin_keywords: Annotated[tuple[str, ...], NoDecode] = ("START", "UNSTOP", "SUBSCRIBE")
+
     # carriers and routes (TOML only for lists and tables)
     connectors: list[ConnectorSettings] = Field(default_factory=list)
     routes: dict[str, list[str]] = Field(default_factory=dict)
@@ -216,6 +224,13 @@ class Settings(BaseSettings):
         if isinstance(value, dict):
             return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
         return value
+
+    @field_validator("optout_keywords", "optin_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: Any) -> Any:
+        """A comma- or space-separated string (the environment) or a list (TOML), upper-cased."""
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        return tuple(str(item).strip().upper() for item in items if str(item).strip())
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

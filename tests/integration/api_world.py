@@ -42,6 +42,10 @@ class Tenant:
     document_uuid: str
     sender_name: str
     topup_uuid: str  # an offline top-up of the organisation, waiting for staff
+    contact_uuid: str = ""  # a contact in a group, with a template of that group
+    group_uuid: str = ""
+    upload_uuid: str = ""  # an import into that group
+    template_uuid: str = ""
 
     @property
     def api(self) -> dict[str, str]:
@@ -140,6 +144,30 @@ async def _tenant(
         json={"package_id": package, "units": 1000, "method": "offline", "reference": "EQ-1"},
     )
     assert topup.status_code == 200, topup.text
+    group = await c.post("/api/v1/groups", headers=api, json={"name": f"{name} customers"})
+    assert group.status_code == 200, group.text
+    group_uuid = group.json()["data"]["uuid"]
+    contact = await c.post(
+        f"/api/v1/groups/{group_uuid}/contacts",
+        headers=api,
+        json={"phone": f"07220000{serial:02d}", "fields": {"name": name}},
+    )
+    assert contact.status_code == 200, contact.text
+    upload = await c.post(
+        "/api/v1/contacts/import",
+        headers=api,
+        files={"file": ("c.csv", f"number,name\n07220001{serial:02d},{name}\n12,x\n")},
+        data={"group": f"{name} customers"},
+    )
+    assert upload.status_code == 200, upload.text
+    template = await c.post(
+        "/api/v1/templates",
+        headers=api,
+        json={"name": f"{name} hello", "group_id": group_uuid, "body": "Hi {name}"},
+    )
+    assert template.status_code == 200, template.text
+    stop = await c.post("/api/v1/suppressions", headers=api, json={"phone": opted_out(serial)})
+    assert stop.status_code == 200, stop.text
     return Tenant(
         name=name,
         account=account,
@@ -157,7 +185,16 @@ async def _tenant(
         document_uuid=applied.json()["data"]["documents"][0]["uuid"],
         sender_name=sender_name,
         topup_uuid=topup.json()["data"]["id"],
+        contact_uuid=contact.json()["data"]["uuid"],
+        group_uuid=group_uuid,
+        upload_uuid=upload.json()["data"]["uuid"],
+        template_uuid=template.json()["data"]["uuid"],
     )
+
+
+def opted_out(serial: int) -> str:
+    """The number on each tenant's suppression list."""
+    return f"+2547220002{serial:02d}"
 
 
 async def _staff_session(jumbe: Jumbe) -> str:

@@ -168,6 +168,10 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
             "/api/v1/staff/senders/": a.application_uuid,
             "/api/v1/billing/": a.topup_uuid,
             "/api/v1/staff/topups/": a.topup_uuid,
+            "/api/v1/contacts/": a.contact_uuid,
+            "/api/v1/contacts/uploads/": a.upload_uuid,  # after contacts/: it wins there
+            "/api/v1/groups/": a.group_uuid,
+            "/api/v1/templates/": a.template_uuid,
         }
         for prefix, uuid in owned.items():
             if case.path.startswith(prefix):
@@ -197,6 +201,8 @@ def aim(case: Any, world: World, data: st.DataObject) -> None:
         "customerNumber": data.draw(st.sampled_from(SUBSCRIBERS)),
         "to": data.draw(st.sampled_from(["+254712345678", "0722000000", "254110000000"])),
         "contact": data.draw(st.sampled_from(["254712345678", "0722000000", "712345678"])),
+        "group_id": a.group_uuid,
+        "phone": data.draw(st.sampled_from(["+254712345678", "0722000001", "733123456"])),
         "sender_name": a.account.sender_ids[0],
         "client_id": a.account.oauth_client_id,
         "client_secret": a.account.oauth_client_secret,

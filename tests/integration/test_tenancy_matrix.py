@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from jumbe.app import Jumbe
 from jumbe.store.schema import metadata, users
 from tests.conftest import wait_until
-from tests.integration.api_world import PDF, Tenant, World, build_world
+from tests.integration.api_world import PDF, Tenant, World, build_world, opted_out
 
 Probe = Callable[[httpx.AsyncClient, World], Awaitable[list[httpx.Response]]]
 
@@ -287,6 +287,133 @@ async def m2m_api(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
     return answers
 
 
+# contacts, groups -------------------------------------------------------------------
+
+
+async def list_contacts(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/contacts", headers=w.a.api, params={"page_size": 100})
+    assert w.a.contact_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def create_contact(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.post("/api/v1/contacts", headers=w.a.api, json={"phone": "0722999999"})
+    return [refused(answer, 200)]
+
+
+async def b_contact(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/contacts/{w.b.contact_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.put(path, headers=w.a.api, json={"first_name": "x"}), 404),
+        refused(await c.delete(path, headers=w.a.api), 404),
+    ]
+
+
+async def import_contacts(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = (
+        b'--X\r\nContent-Disposition: form-data; name="group"\r\n\r\nbravo customers\r\n'
+        b'--X\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
+        b"number\n0722000102\n\r\n--X--\r\n"
+    )
+    multipart = {**w.a.api, "Content-Type": "multipart/form-data; boundary=X"}
+    answer = await c.post("/api/v1/contacts/import", headers=multipart, content=body)
+    return [refused(answer, 200)]
+
+
+async def b_upload(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/contacts/uploads/{w.b.upload_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.get(f"{path}/errors", headers=w.a.api), 404),
+    ]
+
+
+async def list_groups(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/groups", headers=w.a.api)
+    assert w.a.group_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def create_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.post("/api/v1/groups", headers=w.a.api, json={"name": "bravo vip"})
+    return [refused(answer, 200)]
+
+
+async def b_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    return [refused(await c.get(f"/api/v1/groups/{w.b.group_uuid}", headers=w.a.api), 404)]
+
+
+async def b_group_members(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/groups/{w.b.group_uuid}/contacts"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.post(path, headers=w.a.api, json={"phone": "0722999998"}), 404),
+    ]
+
+
+async def remove_b_group_member(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/groups/{w.b.group_uuid}/contacts/%2B254722000002"
+    return [refused(await c.delete(path, headers=w.a.api), 404)]
+
+
+async def list_templates(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/templates", headers=w.a.api)
+    assert w.a.template_uuid in answer.text
+    return [refused(answer, 200)]
+
+
+async def template_for_b_group(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = {"name": "bravo hello", "group_id": w.b.group_uuid, "body": "Hi"}
+    return [refused(await c.post("/api/v1/templates", headers=w.a.api, json=body), 404)]
+
+
+async def b_template(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/templates/{w.b.template_uuid}"
+    return [
+        refused(await c.get(path, headers=w.a.api), 404),
+        refused(await c.put(path, headers=w.a.api, json={"body": "x"}), 404),
+        refused(await c.delete(path, headers=w.a.api), 404),
+    ]
+
+
+async def preview_b(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    b_path = f"/api/v1/templates/{w.b.template_uuid}/preview"
+    a_path = f"/api/v1/templates/{w.a.template_uuid}/preview"
+    return [
+        refused(await c.post(b_path, headers=w.a.api, json={"phone": "0722000001"}), 404),
+        refused(await c.post(a_path, headers=w.a.api, json={"contact": w.b.contact_uuid}), 404),
+        refused(await c.post(a_path, headers=w.a.api, json={"phone": "0722000002"}), 404),
+    ]
+
+
+async def list_suppressions(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    answer = await c.get("/api/v1/suppressions", headers=w.a.api, params={"page_size": 100})
+    assert opted_out(1) in answer.text and opted_out(2) not in answer.text
+    return [refused(answer, 200)]
+
+
+async def suppress_b_number(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = {"phone": opted_out(2)}
+    return [refused(await c.post("/api/v1/suppressions", headers=w.a.api, json=body), 200)]
+
+
+async def unsuppress_b_number(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    path = f"/api/v1/suppressions/{opted_out(2).replace('+', '%2B')}"
+    await c.delete(path, headers=w.a.api)  # A's own entry, added by the probe before
+    return [refused(await c.delete(path, headers=w.a.api), 404)]
+
+
+async def import_suppressions(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+    body = (
+        b'--X\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+        + f"number\n{opted_out(2)}\n\r\n--X--\r\n".encode()
+    )
+    multipart = {**w.a.api, "Content-Type": "multipart/form-data; boundary=X"}
+    answer = await c.post("/api/v1/suppressions/import", headers=multipart, content=body)
+    return [refused(answer, 200)]
+
+
 # Kimisms ------------------------------------------------------------------------------
 
 
@@ -542,6 +669,30 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/v1/payments/callback"): forged_payment_callback,
     ("POST", "/api/generate-token"): kimisms_token_with_b_id,
     ("POST", "/api/send-sms"): kimisms_send_as_b_sender,
+    ("GET", "/api/v1/contacts"): list_contacts,
+    ("POST", "/api/v1/contacts"): create_contact,
+    ("GET", "/api/v1/contacts/{uuid}"): b_contact,
+    ("PUT", "/api/v1/contacts/{uuid}"): b_contact,
+    ("DELETE", "/api/v1/contacts/{uuid}"): b_contact,
+    ("POST", "/api/v1/contacts/import"): import_contacts,
+    ("GET", "/api/v1/contacts/uploads/{uuid}"): b_upload,
+    ("GET", "/api/v1/contacts/uploads/{uuid}/errors"): b_upload,
+    ("GET", "/api/v1/templates"): list_templates,
+    ("POST", "/api/v1/templates"): template_for_b_group,
+    ("GET", "/api/v1/templates/{uuid}"): b_template,
+    ("PUT", "/api/v1/templates/{uuid}"): b_template,
+    ("DELETE", "/api/v1/templates/{uuid}"): b_template,
+    ("POST", "/api/v1/templates/{uuid}/preview"): preview_b,
+    ("GET", "/api/v1/suppressions"): list_suppressions,
+    ("POST", "/api/v1/suppressions"): suppress_b_number,
+    ("DELETE", "/api/v1/suppressions/{phone}"): unsuppress_b_number,
+    ("POST", "/api/v1/suppressions/import"): import_suppressions,
+    ("GET", "/api/v1/groups"): list_groups,
+    ("POST", "/api/v1/groups"): create_group,
+    ("GET", "/api/v1/groups/{uuid}"): b_group,
+    ("GET", "/api/v1/groups/{uuid}/contacts"): b_group_members,
+    ("POST", "/api/v1/groups/{uuid}/contacts"): b_group_members,
+    ("DELETE", "/api/v1/groups/{uuid}/contacts/{phone}"): remove_b_group_member,
 }
 # The embedded carrier simulator's control API: the operator's, behind its own token.
 SIMULATOR = "/simulator/"
@@ -578,6 +729,10 @@ def _identifiers(t: Tenant) -> list[str]:
         t.token_uuid,
         t.member_uuid,
         t.member_email,
+        t.contact_uuid,
+        t.group_uuid,
+        t.upload_uuid,
+        t.template_uuid,
         t.account.vpn_group,
         t.account.team_code,
         t.account.oauth_client_id,

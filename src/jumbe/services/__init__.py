@@ -10,6 +10,8 @@ from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
 from jumbe.services.billing import BillingService
 from jumbe.services.callback_urls import CallbackUrls
+from jumbe.services.contact_imports import ContactImports
+from jumbe.services.contacts import ContactService
 from jumbe.services.delivery import DeliveryService
 from jumbe.services.device_messages import DeviceMessagingService
 from jumbe.services.events import Events
@@ -32,7 +34,9 @@ from jumbe.services.smpp_credentials import SmppCredentialService
 from jumbe.services.smpp_outbox import SmppOutbox
 from jumbe.services.staff import StaffService
 from jumbe.services.subscribers import SubscriberService
+from jumbe.services.suppressions import SuppressionService
 from jumbe.services.team import TeamService
+from jumbe.services.templates import TemplateService
 from jumbe.services.throttle import AuthThrottle
 from jumbe.services.tokens import TokenService
 from jumbe.services.topups import NoGateway, PaymentGateway, TopupService
@@ -70,6 +74,10 @@ class Services:
     senders: SenderService
     pricing: PricingService
     topups: TopupService
+    contacts: ContactService
+    contact_imports: ContactImports
+    templates: TemplateService
+    suppressions: SuppressionService
 
     @classmethod
     def build(
@@ -116,6 +124,7 @@ class Services:
             public_url=links_to,
         )
         session_lifetime = timedelta(minutes=settings.session_minutes)
+        contacts = ContactService(db, numbering)
         return cls(
             accounts=AccountService(db, passwords),
             tokens=tokens,
@@ -167,4 +176,15 @@ class Services:
                 query_every=timedelta(seconds=settings.mpesa_query_every),
                 give_up_after=timedelta(seconds=settings.mpesa_give_up_after),
             ),
+            contacts=contacts,
+            contact_imports=ContactImports(
+                db,
+                numbering,
+                contacts,
+                settings.data_dir / "contact-uploads",
+                max_unpacked=settings.contacts_max_unpacked,
+                node=settings.node_id,
+            ),
+            templates=TemplateService(db, contacts),
+            suppressions=SuppressionService(db, numbering, settings.data_dir / "contact-uploads"),
         )

@@ -783,3 +783,111 @@ topups = Table(
         postgresql_where=text("status = 'pending'"),
     ),
 )
+
+# Contacts: one per number in an account (normalised once, its carrier stored), with up
+# to six custom fields under the header names of the file they came from (``fields``,
+# a JSON object), as Kimisms' templates name them.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("msisdn", String(15), nullable=False),
+    Column("carrier", String(40), nullable=False),
+    Column("first_name", String(100), nullable=False, server_default=""),
+    Column("last_name", String(100), nullable=False, server_default=""),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("notes", Text, nullable=False, server_default=""),
+    Column("fields", Text, nullable=False, server_default="{}"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "msisdn"),
+)
+
+# Groups: name unique per team; ``headers`` (a JSON list) are the custom field names its
+# contacts were imported with: a template of the group may use them as placeholders.
+contact_groups = Table(
+    "contact_groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("headers", Text, nullable=False, server_default="[]"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("contact_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Index("ix_group_members_contact_id", "contact_id"),
+)
+
+# An import of contacts from a file, processed in the background: its status and counts
+# move with every batch written, in the batch's own transaction.
+contact_uploads = Table(
+    "contact_uploads",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("group_id", ForeignKey("contact_groups.id", ondelete="SET NULL")),
+    Column("filename", String(255), nullable=False, server_default=""),
+    Column("kind", String(8), nullable=False),
+    # the node whose data directory holds the file: the one that resumes it after a stop
+    Column("node", String(64), nullable=False, server_default=""),
+    Column("remove_duplicates", Boolean, nullable=False, server_default=text("false")),
+    Column("status", String(12), nullable=False),
+    Column("detail", String(255), nullable=False, server_default=""),
+    Column("rows_read", BigInteger, nullable=False, server_default="0"),
+    Column("accepted", BigInteger, nullable=False, server_default="0"),
+    Column("rejected", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    CheckConstraint("kind IN ('csv', 'xlsx')", name="kind"),
+    CheckConstraint("status IN ('queued', 'processing', 'completed', 'failed')", name="status"),
+    Index("ix_contact_uploads_account_id_id", "account_id", "id"),
+)
+
+contact_upload_errors = Table(
+    "contact_upload_errors",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("upload_id", ForeignKey("contact_uploads.id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("reason", String(255), nullable=False),
+    Index("ix_contact_upload_errors_upload_id_line", "upload_id", "line"),
+)
+
+# Message templates: ``{header}`` placeholders checked against the group's headers.
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("group_id", ForeignKey("contact_groups.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+# Numbers that opted out (STOP) of an account's promotional traffic.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("msisdn", String(15), primary_key=True),
+    Column("source", String(8), nullable=False),  # mo, api, import
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("source IN ('mo', 'api', 'import')", name="source"),
+)

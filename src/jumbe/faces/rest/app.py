@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from jumbe.faces import openapi
 from jumbe.faces.rest import (
+    contacts,
     docs,
     envelope,
     health,
@@ -14,7 +15,9 @@ from jumbe.faces.rest import (
     signup,
     sims,
     staff,
+    suppressions,
     team,
+    templates,
     tokens,
     topups,
 )
@@ -59,5 +62,8 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(senders.router)
     app.include_router(topups.router)
+    app.include_router(contacts.router)
+    app.include_router(templates.router)
+    app.include_router(suppressions.router)
     app.include_router(health.router)
     return app

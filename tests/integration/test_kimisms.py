@@ -42,9 +42,10 @@ async def http(server: Jumbe) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def bearer(server: Jumbe, http: httpx.AsyncClient) -> dict[str, str]:
+async def generate_token(server: Jumbe, http: httpx.AsyncClient) -> httpx.Response:
+    """The document's token request with the demo account's client credentials."""
     assert server.demo is not None
-    answer = await http.post(
+    return await http.post(
         "/api/generate-token",
         json={
             **TOKEN_REQUEST,
@@ -52,20 +53,16 @@ async def bearer(server: Jumbe, http: httpx.AsyncClient) -> dict[str, str]:
             "client_secret": server.demo.oauth_client_secret,
         },
     )
+
+
+async def bearer(server: Jumbe, http: httpx.AsyncClient) -> dict[str, str]:
+    answer = await generate_token(server, http)
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 async def test_token_for_client_credentials(server: Jumbe, http: httpx.AsyncClient) -> None:
-    assert server.demo is not None
-    answer = await http.post(
-        "/api/generate-token",
-        json={
-            **TOKEN_REQUEST,
-            "client_id": server.demo.oauth_client_id,
-            "client_secret": server.demo.oauth_client_secret,
-        },
-    )
+    answer = await generate_token(server, http)
     assert answer.status_code == 200
     body = answer.json()
     assert body["token_type"] == "Bearer"

@@ -26,6 +26,7 @@ import uvicorn
 
 from jumbe import metrics
 from jumbe.core.status import MessageStatus
+from jumbe.engine.cluster import Heartbeat
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
 from jumbe.engine.mailer import MailSender
@@ -140,6 +141,13 @@ class Jumbe:
                 # what it owes (receipts, held messages, MO) outlives a crash, as an SMSC's does
                 journal=settings.data_dir / SIMULATOR_JOURNAL_FILE,
             )
+        self.heartbeat = Heartbeat(
+            self.db,
+            node_id=settings.node_id,
+            interval=settings.node_heartbeat,
+            dead_after=settings.node_dead_after,
+            on_takeover=self._wake_workers,
+        )
         self.connectors: dict[str, SmppConnector] = {}
         self.dispatcher: Dispatcher | None = None
         self.receipt_queries: ReceiptQueries | None = None
@@ -191,6 +199,7 @@ class Jumbe:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.migrate()
         await self.services.numbering.refresh(force=True)
+        await self.heartbeat.start()  # counted among the live before it claims anything
         connector_settings = self.settings.all_connectors
         if self.simulator is not None:
             try:
@@ -255,6 +264,7 @@ class Jumbe:
         if self.mpesa_simulator is not None:
             await self.mpesa_simulator.stop()
         await self.sweeper.stop()
+        await self.heartbeat.stop()  # last of the workers: hands back what is still leased
         if self.simulator is not None:
             await self.simulator.stop()
         await self.db.dispose()
@@ -361,6 +371,11 @@ class Jumbe:
     def _wake_dispatcher(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
+
+    def _wake_workers(self) -> None:
+        """Leases of a dead node were released: claim them now, not at the next poll."""
+        self._wake_dispatcher()
+        self.webhooks.wake()
 
     async def _readiness(self) -> tuple[bool, dict[str, Any]]:
         try:

@@ -187,6 +187,18 @@ platform_secrets = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# The nodes of a cluster on one database: each writes its heartbeat every few
+# seconds (JUMBE_NODE_HEARTBEAT); one silent for JUMBE_NODE_DEAD_AFTER is dead, and
+# the live nodes take over its leases (messages, callbacks) at once instead of
+# waiting for each lease to run out.
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("node_id", String(128), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
 # Mail to people (verification, password reset, invitations). Without SMTP it
 # stays here as the local outbox (`jumbe mail list`); with SMTP a worker sends
 # it, retrying while the server is down, and then drops the body (it holds a

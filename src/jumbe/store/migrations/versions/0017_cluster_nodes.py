@@ -1,0 +1,34 @@
+"""nodes: the heartbeats of a cluster's nodes, so the live take over a dead one's leases
+
+Without heartbeats a killed node's claimed messages and callbacks waited for their
+leases to run out (5 and 2 minutes) unless the same JUMBE_NODE_ID came back. Each
+node now writes its heartbeat here; the others release the leases of a node that
+stopped beating, within seconds.
+
+Revision ID: 0017
+Revises: 0015
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "nodes",
+        sa.Column("node_id", sa.String(128), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_nodes")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("nodes")

@@ -401,9 +401,9 @@ class Jumbe:
                 metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
 
     async def _ensure_demo_account(self) -> NewAccount | None:
-        if await self.services.accounts.any_exist():
+        demo = await self.services.accounts.create_first_account("demo", sender="JUMBE")
+        if demo is None:  # made before, or by another node starting at the same moment
             return None
-        demo = await self.services.accounts.create_account("demo", sender="JUMBE")
         if self.settings.demo_units:
             await self.services.billing.credit(
                 demo.account_id, self.settings.demo_units, "demo account starting units"

@@ -111,7 +111,7 @@ class Database:
         """
         if self._async is not None:
             async with self._async.begin() as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7305410)"))
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 await conn.run_sync(_upgrade)
             return
         engine = _sqlite_engine(
@@ -133,6 +133,18 @@ class Database:
         self._read_threads.shutdown(wait=True)
         self._writer.dispose()
         self._reader.dispose()
+
+
+# Keys of the transaction-scoped advisory locks (PostgreSQL); any distinct constants.
+MIGRATION_LOCK = 7305410
+FIRST_ACCOUNT_LOCK = 7305411
+
+
+def serialise(conn: Connection, key: int) -> None:
+    """Hold ``key`` until this transaction ends, so transactions that take it run one at a
+    time on every node. On SQLite the write transaction already holds the one writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:

@@ -45,6 +45,7 @@ from jumbe.faces.rest import envelope
 from jumbe.faces.rest import senders as rest_senders
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
+from jumbe.faces.rest.health import CarrierLink, CarrierLinks
 from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.rest.topups import MAX_CALLBACK, refuse_callback
 from jumbe.faces.smpp.receivers import BoundReceivers
@@ -165,6 +166,7 @@ class Jumbe:
             self.services,
             readiness=self._readiness,
             refresh_metrics=self._refresh_metrics,
+            carriers=self._carrier_links,
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
@@ -378,14 +380,32 @@ class Jumbe:
         self.webhooks.wake()
 
     async def _readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Can this node accept? Its carrier links are not asked: another node may send."""
         try:
-            await self.db.ping()
-            database = "ok"
+            behind = await self.db.schema_behind()
+            database, migrations = "ok", behind or "current"
         except Exception as exc:
-            database = f"unavailable: {type(exc).__name__}"
-        states = {name: c.state for name, c in self.connectors.items()}
-        ready = database == "ok" and any(c.ready for c in self.connectors.values())
-        return ready, {"database": database, "connectors": states}
+            database = migrations = f"unavailable: {type(exc).__name__}"
+        return database == "ok" and migrations == "current", {
+            "database": database,
+            "migrations": migrations,
+        }
+
+    def _carrier_links(self) -> CarrierLinks:
+        return CarrierLinks(
+            node=self.settings.node_id,
+            connectors=[
+                CarrierLink(
+                    name=name,
+                    state=c.state,
+                    binds_up=c.binds_up,
+                    binds=c.settings.binds,
+                    tps=c.settings.tps,
+                    queued=c.queued,
+                )
+                for name, c in self.connectors.items()
+            ],
+        )
 
     async def _refresh_metrics(self) -> None:
         now = asyncio.get_running_loop().time()

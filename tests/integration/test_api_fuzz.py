@@ -111,7 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThr
 
 def _published_operations() -> list[tuple[str, str]]:
     """(method, path) of every operation, from the faces' routers as the server mounts them."""
-    app = create_app(None, readiness=None, refresh_metrics=None)  # type: ignore[arg-type]
+    app = create_app(None, readiness=None, refresh_metrics=None, carriers=None)  # type: ignore[arg-type]
     app.include_router(daraja.router)
     app.include_router(m2m.router)
     app.include_router(kimisms.router)

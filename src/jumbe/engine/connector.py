@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from aiolimiter import AsyncLimiter
 
@@ -61,6 +62,9 @@ THROTTLE_PAUSE = 1.0
 THROTTLE_TRIES = 5
 MAX_BACKOFF = 30.0
 MAX_QUEUED = 5000
+
+
+LinkState = Literal["bound", "connecting", "down"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,7 @@ class SmppConnector:
         self._queue: asyncio.Queue[DispatchJob] = asyncio.Queue()
         self._limiter = AsyncLimiter(settings.tps, 1.0)  # shared by every bind
         self._sessions: set[Session] = set()
-        self._states = ["down"] * settings.binds
+        self._states: list[LinkState] = ["down"] * settings.binds
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._in_flight = 0
@@ -130,12 +134,20 @@ class SmppConnector:
     # the dispatcher's view -----------------------------------------------------
 
     @property
-    def state(self) -> str:
+    def state(self) -> LinkState:
         """bound (at least one bind up), connecting, or down."""
-        for state in ("bound", "connecting"):
-            if state in self._states:
-                return state
-        return "down"
+        if "bound" in self._states:
+            return "bound"
+        return "connecting" if "connecting" in self._states else "down"
+
+    @property
+    def binds_up(self) -> int:
+        return self._states.count("bound")
+
+    @property
+    def queued(self) -> int:
+        """Jobs claimed for this connector and not yet on the wire."""
+        return self._queue.qsize()
 
     @property
     def ready(self) -> bool:
@@ -226,9 +238,10 @@ class SmppConnector:
                 if not self._sessions:  # the other binds take the queue while any is up
                     await self._return_queued("bind lost")
 
-    def _set_state(self, n: int, state: str) -> None:
+    def _set_state(self, n: int, state: LinkState) -> None:
         self._states[n] = state
         metrics.connector_up.labels(self.name).set(1 if self._sessions else 0)
+        metrics.connector_binds.labels(self.name).set(self.binds_up)
 
     # submitting ----------------------------------------------------------------
 

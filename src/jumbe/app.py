@@ -142,13 +142,7 @@ class Jumbe:
                 # what it owes (receipts, held messages, MO) outlives a crash, as an SMSC's does
                 journal=settings.data_dir / SIMULATOR_JOURNAL_FILE,
             )
-        self.heartbeat = Heartbeat(
-            self.db,
-            node_id=settings.node_id,
-            interval=settings.node_heartbeat,
-            dead_after=settings.node_dead_after,
-            on_takeover=self._wake_workers,
-        )
+        self.heartbeat: Heartbeat | None = None
         self.connectors: dict[str, SmppConnector] = {}
         self.dispatcher: Dispatcher | None = None
         self.receipt_queries: ReceiptQueries | None = None
@@ -201,7 +195,6 @@ class Jumbe:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.migrate()
         await self.services.numbering.refresh(force=True)
-        await self.heartbeat.start()  # counted among the live before it claims anything
         connector_settings = self.settings.all_connectors
         if self.simulator is not None:
             try:
@@ -233,8 +226,16 @@ class Jumbe:
             self.recorder,
             per_second=self.settings.receipt_queries_per_second,
         )
-        for connector in self.connectors.values():
-            connector.start()
+        self.heartbeat = Heartbeat(
+            self.db,
+            node_id=self.settings.node_id,
+            interval=self.settings.node_heartbeat,
+            dead_after=self.settings.node_dead_after,
+            links=self.connectors,
+            on_takeover=self._wake_workers,
+        )
+        # counted among the live before it claims anything; binds its share of the slots
+        await self.heartbeat.start()
         await self.dispatcher.start()
         self.receipt_queries.start()
         self.sweeper.start()
@@ -266,7 +267,8 @@ class Jumbe:
         if self.mpesa_simulator is not None:
             await self.mpesa_simulator.stop()
         await self.sweeper.stop()
-        await self.heartbeat.stop()  # last of the workers: hands back what is still leased
+        if self.heartbeat is not None:  # last of the workers: hands back what it still holds
+            await self.heartbeat.stop()
         if self.simulator is not None:
             await self.simulator.stop()
         await self.db.dispose()

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 
 from jumbe.app import Jumbe
-from jumbe.settings import Settings
+from jumbe.settings import ConnectorSettings, Settings
+from jumbe.simulators.carrier import CarrierSimulator
 from jumbe.store.schema import accounts
+from tests.conftest import wait_until
 from tests.integration.test_crash_recovery import free_port
 
 
@@ -85,3 +89,63 @@ async def test_ready_means_can_accept_whatever_the_carrier_links(
             assert behind.json()["migrations"].startswith("at 0015, this code needs ")
     finally:
         await node.stop()
+
+
+async def test_nodes_share_a_carriers_bind_slots(
+    settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """4 bind slots, 3 nodes: never more than 4 binds open at the carrier; each node sends
+    at its share of the TPS; a dead node's slots go to the living within the failover."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a cluster needs PostgreSQL")
+    carrier = CarrierSimulator(system_id="shared", password="pw")
+    await carrier.start()
+    link = ConnectorSettings(
+        name="carrier", url=f"smpp://shared:pw@127.0.0.1:{carrier.port}", binds=4, tps=40
+    )
+    beat, dead_after = 0.5, 3.0
+    quick = settings.model_copy(
+        update={"connectors": [link], "node_heartbeat": beat, "node_dead_after": dead_after}
+    )
+    most = 0
+    watching = True
+
+    async def watch() -> None:
+        nonlocal most
+        while watching:
+            most = max(most, carrier.stats()["sessions"])
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        async with cluster(quick, tmp_path, 3) as nodes:
+
+            def binds(of: list[Jumbe]) -> list[int]:
+                return [n.connectors["carrier"].binds_up for n in of]
+
+            await wait_until(
+                lambda: sorted(binds(nodes)) == [1, 1, 2], within=10, what="the slots shared"
+            )
+            for node in nodes:
+                held = node.heartbeat.binds["carrier"]  # type: ignore[union-attr]
+                assert held.share == len(held.slots) / 4
+                limiter = node.connectors["carrier"]._limiter
+                assert limiter.max_rate == 40 * held.share
+
+            # node 0 dies: no more beats, its binds gone, its slots still named in the database
+            dead, living = nodes[0], nodes[1:]
+            await dead.heartbeat._loop.stop()  # type: ignore[union-attr]
+            for connector in dead.connectors.values():
+                await connector.stop()
+            died = time.monotonic()
+            await wait_until(
+                lambda: sum(binds(living)) == 4, within=dead_after + 10, what="slots taken over"
+            )
+            took = time.monotonic() - died
+            assert took <= dead_after + 3 * beat + 1, f"the slots came back in {took:.1f}s"
+            assert sorted(binds(living)) == [2, 2]
+    finally:
+        watching = False
+        await watcher
+        await carrier.stop()
+    assert 1 <= most <= 4, f"{most} binds were open at once"

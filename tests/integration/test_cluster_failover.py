@@ -116,9 +116,10 @@ async def test_kill_one_of_two_nodes_mid_stream(
             "JUMBE_DATABASE_URL": database_url,
             "JUMBE_HTTP_PORT": str(free_port()),
             "JUMBE_SMPP_PORT": str(free_port()),
-            # slower than the nodes accept, so each holds leases when one is killed
+            # two bind slots, one per node, each at half the TPS: slower than the nodes
+            # accept, so each holds leases when one is killed
             "JUMBE_CONNECTORS": json.dumps(
-                [{"name": "upstream", "url": upstream, "tps": CARRIER_TPS}]
+                [{"name": "upstream", "url": upstream, "tps": 2 * CARRIER_TPS, "binds": 2}]
             ),
             "JUMBE_NODE_ID": name,
             "JUMBE_DISPATCH_POLL_INTERVAL": "0.2",

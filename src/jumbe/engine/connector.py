@@ -124,7 +124,12 @@ class SmppConnector:
         self._limiter = AsyncLimiter(settings.tps, 1.0)  # shared by every bind
         self._sessions: set[Session] = set()
         self._states: list[LinkState] = ["down"] * settings.binds
-        self._tasks: list[asyncio.Task[None]] = []
+        # the bind slots this node holds (all of them unless nodes share the carrier)
+        self._wanted: set[int] = set()
+        self._share = 1.0
+        self._slot_tasks: dict[int, asyncio.Task[None]] = {}
+        self._slot_sessions: dict[int, Session] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -164,10 +169,45 @@ class SmppConnector:
     # lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._keep_bound(n), name=f"connector:{self.name}:{n}")
-            for n in range(self.settings.binds)
-        ]
+        """Bind every slot: a connector that shares its carrier with no other node."""
+        self.hold(frozenset(range(self.settings.binds)), share=1.0)
+
+    @property
+    def bind_slots(self) -> int:
+        """The carrier's bind limit for this link, shared by every node."""
+        return self.settings.binds
+
+    @property
+    def held(self) -> frozenset[int]:
+        """Slots with a bind task still running: a bind may be open on each."""
+        return frozenset(n for n, task in self._slot_tasks.items() if not task.done())
+
+    def hold(self, slots: frozenset[int], *, share: float) -> None:
+        """Keep binds up on exactly these of the carrier's bind slots, sending at ``share``
+        of its TPS (a node holding k of n slots: k/n). A slot given up is unbound, not
+        cut: what is in flight on it is answered or comes back as a temporary failure."""
+        if self._stopping:
+            return
+        if slots and share != self._share:
+            self._share = share
+            self._limiter = AsyncLimiter(self.settings.tps * share, 1.0)
+        self._wanted = set(slots)
+        for n in sorted(slots - self.held):
+            self._slot_tasks[n] = asyncio.create_task(
+                self._keep_bound(n), name=f"connector:{self.name}:{n}"
+            )
+        for n in self.held - slots:
+            session = self._slot_sessions.get(n)
+            if session is None:  # connecting or waiting to retry: nothing to finish
+                self._slot_tasks[n].cancel()
+            else:
+                closing = asyncio.create_task(self._unbind(session))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    async def _unbind(self, session: Session) -> None:
+        with contextlib.suppress(Exception):
+            await session.unbind(timeout=2.0)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish what is in flight, hand back what is queued, unbind."""
@@ -179,14 +219,15 @@ class SmppConnector:
         for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 await session.unbind(timeout=2.0)
-        for task in self._tasks:
+        tasks = [*self._slot_tasks.values(), *self._closing]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep_bound(self, n: int) -> None:
         """One of the connector's binds: connect, serve, and reconnect with backoff."""
         failures = 0
-        while not self._stopping:
+        while not self._stopping and n in self._wanted:
             self._set_state(n, "connecting")
             try:
                 session = await connect(
@@ -217,6 +258,7 @@ class SmppConnector:
                 continue
             failures = 0
             self._sessions.add(session)
+            self._slot_sessions[n] = session
             self._set_state(n, "bound")
             log.info(
                 "connector %s: bound to %s:%s", self.name, self.endpoint.host, self.endpoint.port
@@ -232,9 +274,11 @@ class SmppConnector:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
                 self._sessions.discard(session)
+                self._slot_sessions.pop(n, None)
                 self._set_state(n, "down")
             if not self._stopping:
-                log.warning("connector %s: bind %d lost", self.name, n)
+                if n in self._wanted:
+                    log.warning("connector %s: bind %d lost", self.name, n)
                 if not self._sessions:  # the other binds take the queue while any is up
                     await self._return_queued("bind lost")
 

@@ -150,6 +150,7 @@ class Database:
 # Keys of the transaction-scoped advisory locks (PostgreSQL); any distinct constants.
 MIGRATION_LOCK = 7305410
 FIRST_ACCOUNT_LOCK = 7305411
+NODES_LOCK = 7305412
 
 
 def serialise(conn: Connection, key: int) -> None:

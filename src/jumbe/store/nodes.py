@@ -15,7 +15,7 @@ and uses this process's clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
 from jumbe.store import outbox, queue
-from jumbe.store.schema import nodes
+from jumbe.store.schema import bind_slots, nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +99,9 @@ def release_all(conn: Connection, dead: Sequence[str], *, now: datetime) -> Take
         messages += queue.release(conn, owner=node_id, now=now)
         callbacks += outbox.release(conn, owner=node_id, now=now)
     if dead:
+        conn.execute(
+            update(bind_slots).where(bind_slots.c.node_id.in_(list(dead))).values(node_id=None)
+        )
         conn.execute(delete(nodes).where(nodes.c.node_id.in_(list(dead))))
     return Takeover(nodes=tuple(dead), messages=messages, callbacks=callbacks)
 
@@ -107,3 +110,74 @@ def leave(conn: Connection, *, node_id: str) -> Takeover:
     """A clean stop: whatever this node still holds is due for the others now, and it is
     no longer counted among the live."""
     return release_all(conn, [node_id], now=database_now(conn))
+
+
+@dataclass(frozen=True, slots=True)
+class Binds:
+    """One connector's slots as this node holds them after a beat."""
+
+    slots: frozenset[int]
+    total: int
+
+    @property
+    def share(self) -> float:
+        return len(self.slots) / self.total
+
+
+def add_slots(conn: Connection, counts: Mapping[str, int]) -> None:
+    """Make sure each connector's slots exist (the first node to start makes them)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    rows = [{"connector": name, "slot": i} for name, n in counts.items() for i in range(n)]
+    if rows:
+        conn.execute(insert(bind_slots).values(rows).on_conflict_do_nothing())
+
+
+def lease_binds(
+    conn: Connection,
+    *,
+    node_id: str,
+    live: Sequence[str],
+    in_use: Mapping[str, frozenset[int]],
+    counts: Mapping[str, int],
+) -> dict[str, Binds]:
+    """This node's fair share of each connector's slots, taken from the free ones.
+
+    Of n slots and L live nodes (by id), the node ranked r holds n // L, one more
+    when r < n % L. Slots over its share are given up only once their bind is
+    closed (not in ``in_use``): until then they stay this node's, and the caller
+    closes them. A connector's rows are locked while they are shared out, so two
+    nodes never take the same slot.
+    """
+    rank = live.index(node_id) if node_id in live else len(live)
+    peers = max(len(live), rank + 1)
+    held: dict[str, Binds] = {}
+    for name, n in counts.items():
+        query = (
+            select(bind_slots.c.slot, bind_slots.c.node_id)
+            .where(bind_slots.c.connector == name, bind_slots.c.slot < n)
+            .order_by(bind_slots.c.slot)
+            .with_for_update()
+        )
+        rows = conn.execute(query).all()
+        share = n // peers + (1 if rank < n % peers else 0)
+        mine = [r.slot for r in rows if r.node_id == node_id]
+        keep = set(mine[:share])
+        surplus = set(mine) - keep
+        closed = surplus - in_use.get(name, frozenset())
+        free = [r.slot for r in rows if r.node_id is None]
+        take = set(free[: share - len(keep)])
+        if closed:
+            _set_holder(conn, name, closed, None)
+        if take:
+            _set_holder(conn, name, take, node_id)
+        # still open surplus slots remain held until their binds are closed
+        held[name] = Binds(slots=frozenset(keep | take), total=n)
+    return held
+
+
+def _set_holder(conn: Connection, connector: str, slots: set[int], node_id: str | None) -> None:
+    conn.execute(
+        update(bind_slots)
+        .where(bind_slots.c.connector == connector, bind_slots.c.slot.in_(sorted(slots)))
+        .values(node_id=node_id)
+    )

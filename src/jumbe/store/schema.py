@@ -199,6 +199,18 @@ nodes = Table(
     Column("heartbeat_at", UTCDateTime, nullable=False),
 )
 
+# A carrier's bind slots (a connector's `binds`), each held by at most one node: a
+# node binds only on slots that name it and gives a slot up only once its bind is
+# closed, so the nodes together never exceed the carrier's bind limit; each sends
+# at its share of the TPS (k of n slots: k/n).
+bind_slots = Table(
+    "bind_slots",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("node_id", String(128), nullable=True),
+)
+
 # Mail to people (verification, password reset, invitations). Without SMTP it
 # stays here as the local outbox (`jumbe mail list`); with SMTP a worker sends
 # it, retrying while the server is down, and then drops the body (it holds a

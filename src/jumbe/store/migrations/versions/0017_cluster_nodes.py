@@ -1,9 +1,11 @@
-"""nodes: the heartbeats of a cluster's nodes, so the live take over a dead one's leases
+"""nodes, bind_slots: heartbeats, so the live take over a dead node's leases; bind slots
 
 Without heartbeats a killed node's claimed messages and callbacks waited for their
 leases to run out (5 and 2 minutes) unless the same JUMBE_NODE_ID came back. Each
 node now writes its heartbeat here; the others release the leases of a node that
-stopped beating, within seconds.
+stopped beating, within seconds. Each node bound every connector's ``binds`` at
+its full TPS, so N nodes bound N times the carrier's limit; the slots are now
+rows, each held by one node.
 
 Revision ID: 0017
 Revises: 0015
@@ -29,6 +31,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("node_id", name=op.f("pk_nodes")),
     )
 
+    op.create_table(
+        "bind_slots",
+        sa.Column("connector", sa.String(64), nullable=False),
+        sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("node_id", sa.String(128), nullable=True),
+        sa.PrimaryKeyConstraint("connector", "slot", name=op.f("pk_bind_slots")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("bind_slots")
     op.drop_table("nodes")

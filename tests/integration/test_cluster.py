@@ -20,9 +20,14 @@ from sqlalchemy import func, select, text
 from jumbe.app import Jumbe
 from jumbe.settings import ConnectorSettings, Settings
 from jumbe.simulators.carrier import CarrierSimulator
-from jumbe.store.schema import accounts
+from jumbe.smpp.client import connect
+from jumbe.smpp.errors import BindFailed
+from jumbe.smpp.pdu import BindTransceiver
+from jumbe.smpp.session import Session
+from jumbe.store.schema import accounts, smpp_sessions
 from tests.conftest import wait_until
 from tests.integration.test_crash_recovery import free_port
+from tests.integration.test_smpp_server import Inbox
 
 
 @contextlib.asynccontextmanager
@@ -149,3 +154,51 @@ async def test_nodes_share_a_carriers_bind_slots(
         await watcher
         await carrier.stop()
     assert 1 <= most <= 4, f"{most} binds were open at once"
+
+
+async def test_an_accounts_session_limit_holds_across_nodes(
+    settings: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """5 sessions allowed: 3 on one node and 2 on another bind; a 6th is refused on
+    either; a session closed on one node frees a place on the other."""
+    async with cluster(settings, tmp_path, 2) as nodes:
+        (maker,) = [n for n in nodes if n.demo is not None]
+        demo = maker.demo
+        assert demo is not None
+        await maker.services.smpp_credentials.set_smpp_limits(
+            demo.account_id, max_sessions=5, tps=None
+        )
+
+        async def bind(node: Jumbe) -> Session:
+            return await connect(
+                "127.0.0.1",
+                node.smpp.ports[0],
+                Inbox(),
+                BindTransceiver(system_id=demo.team_code, password=demo.api_token),
+                enquire_link_interval=None,
+            )
+
+        a, b = nodes
+        sessions = [await bind(a) for _ in range(3)] + [await bind(b) for _ in range(2)]
+        for node in (a, b):
+            with pytest.raises(BindFailed):
+                await bind(node)
+        await sessions.pop(0).unbind()  # one of a's
+        await wait_until(
+            lambda: _bound_rows(b, demo.account_id, 4), within=5, what="the place freed"
+        )
+        sessions.append(await bind(b))
+        with pytest.raises(BindFailed):
+            await bind(a)
+        for session in sessions:
+            await session.unbind()
+
+
+async def _bound_rows(node: Jumbe, account_id: int, expected: int) -> bool:
+    query = select(func.count()).select_from(smpp_sessions)
+    found = await node.db.read(
+        lambda conn: conn.execute(
+            query.where(smpp_sessions.c.account_id == account_id)
+        ).scalar_one()
+    )
+    return bool(found == expected)

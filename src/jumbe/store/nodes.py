@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
 from jumbe.store import outbox, queue
-from jumbe.store.schema import bind_slots, nodes
+from jumbe.store.schema import bind_slots, nodes, smpp_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ def register(conn: Connection, *, node_id: str, now: datetime) -> None:
             index_elements=[nodes.c.node_id], set_={"started_at": now, "heartbeat_at": now}
         )
     )
+    # sessions a previous life of this node left: none of them is bound any more
+    conn.execute(delete(smpp_sessions).where(smpp_sessions.c.node_id == node_id))
 
 
 def beat(conn: Connection, *, node_id: str, now: datetime) -> bool:
@@ -102,6 +104,7 @@ def release_all(conn: Connection, dead: Sequence[str], *, now: datetime) -> Take
         conn.execute(
             update(bind_slots).where(bind_slots.c.node_id.in_(list(dead))).values(node_id=None)
         )
+        conn.execute(delete(smpp_sessions).where(smpp_sessions.c.node_id.in_(list(dead))))
         conn.execute(delete(nodes).where(nodes.c.node_id.in_(list(dead))))
     return Takeover(nodes=tuple(dead), messages=messages, callbacks=callbacks)
 

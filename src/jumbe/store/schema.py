@@ -211,6 +211,17 @@ bind_slots = Table(
     Column("node_id", String(128), nullable=True),
 )
 
+# Customers' SMPP sessions bound on any node, so an account's session limit holds
+# across the cluster; a dead node's rows go with it (store/nodes.release_all).
+smpp_sessions = Table(
+    "smpp_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("node_id", String(128), nullable=False, index=True),
+    Column("bound_at", UTCDateTime, nullable=False),
+)
+
 # Mail to people (verification, password reset, invitations). Without SMTP it
 # stays here as the local outbox (`jumbe mail list`); with SMTP a worker sends
 # it, retrying while the server is down, and then drops the body (it holds a

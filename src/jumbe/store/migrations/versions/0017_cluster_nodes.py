@@ -1,11 +1,12 @@
-"""nodes, bind_slots: heartbeats, so the live take over a dead node's leases; bind slots
+"""nodes, bind_slots, smpp_sessions: heartbeats, so the live take over a dead node's leases; bind slots
 
 Without heartbeats a killed node's claimed messages and callbacks waited for their
 leases to run out (5 and 2 minutes) unless the same JUMBE_NODE_ID came back. Each
 node now writes its heartbeat here; the others release the leases of a node that
 stopped beating, within seconds. Each node bound every connector's ``binds`` at
 its full TPS, so N nodes bound N times the carrier's limit; the slots are now
-rows, each held by one node.
+rows, each held by one node. An account's SMPP session limit was counted per
+node; its sessions are now rows too (smpp_sessions), whichever node holds them.
 
 Revision ID: 0017
 Revises: 0015
@@ -38,8 +39,24 @@ def upgrade() -> None:
         sa.Column("node_id", sa.String(128), nullable=True),
         sa.PrimaryKeyConstraint("connector", "slot", name=op.f("pk_bind_slots")),
     )
+    op.create_table(
+        "smpp_sessions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("node_id", sa.String(128), nullable=False),
+        sa.Column("bound_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_smpp_sessions_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_smpp_sessions")),
+    )
+    op.create_index("ix_smpp_sessions_account_id", "smpp_sessions", ["account_id"])
+    op.create_index("ix_smpp_sessions_node_id", "smpp_sessions", ["node_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("smpp_sessions")
     op.drop_table("bind_slots")
     op.drop_table("nodes")

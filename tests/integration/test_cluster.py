@@ -24,6 +24,7 @@ from jumbe.smpp.client import connect
 from jumbe.smpp.errors import BindFailed
 from jumbe.smpp.pdu import BindTransceiver
 from jumbe.smpp.session import Session
+from jumbe.store.database import Database
 from jumbe.store.schema import accounts, smpp_sessions
 from tests.conftest import wait_until
 from tests.integration.test_crash_recovery import free_port
@@ -202,3 +203,15 @@ async def _bound_rows(node: Jumbe, account_id: int, expected: int) -> bool:
         ).scalar_one()
     )
     return bool(found == expected)
+
+
+async def test_hot_tables_leave_room_for_updates_on_postgresql(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("storage parameters are PostgreSQL's")
+    options = await db.read(
+        lambda conn: conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'messages'")
+        ).scalar_one()
+    )
+    assert "fillfactor=80" in options
+    assert "autovacuum_vacuum_scale_factor=0.02" in options

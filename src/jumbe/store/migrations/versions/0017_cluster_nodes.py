@@ -7,6 +7,7 @@ stopped beating, within seconds. Each node bound every connector's ``binds`` at
 its full TPS, so N nodes bound N times the carrier's limit; the slots are now
 rows, each held by one node. An account's SMPP session limit was counted per
 node; its sessions are now rows too (smpp_sessions), whichever node holds them.
+On PostgreSQL the hot tables get room for HOT updates and tighter autovacuum.
 
 Revision ID: 0017
 Revises: 0015
@@ -16,6 +17,27 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+# PostgreSQL only: the tables every message updates several times. Room left in each
+# page (fillfactor) lets an update whose indexed columns do not change stay in the
+# page (a HOT update, no index writes); vacuum and analyse after 2 % of the rows
+# changed instead of the default 20 %, so a table of millions of rows is not left
+# to bloat between vacuums (the issue measured throughput halving until a VACUUM).
+_BUSY = {
+    "autovacuum_vacuum_scale_factor": 0.02,
+    "autovacuum_analyze_scale_factor": 0.02,
+    "autovacuum_vacuum_insert_scale_factor": 0.05,
+    "autovacuum_vacuum_cost_limit": 2000,
+}
+HOT_TABLES: dict[str, dict[str, float | int]] = {
+    "messages": {"fillfactor": 80, **_BUSY},
+    "message_parts": {"fillfactor": 90, **_BUSY},
+    "notifications": {"fillfactor": 70, **_BUSY},
+    "smpp_outbox": {"fillfactor": 70, **_BUSY},
+    "wallets": {"fillfactor": 50},
+    "nodes": {"fillfactor": 50},
+    "bind_slots": {"fillfactor": 50},
+}
 
 revision: str = "0017"
 down_revision: str | None = "0015"
@@ -54,9 +76,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_smpp_sessions_account_id", "smpp_sessions", ["account_id"])
     op.create_index("ix_smpp_sessions_node_id", "smpp_sessions", ["node_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        for table, options in HOT_TABLES.items():
+            settings = ", ".join(f"{k} = {v}" for k, v in options.items())
+            op.execute(f"ALTER TABLE {table} SET ({settings})")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table, options in HOT_TABLES.items():
+            op.execute(f"ALTER TABLE {table} RESET ({', '.join(options)})")
     op.drop_table("smpp_sessions")
     op.drop_table("bind_slots")
     op.drop_table("nodes")

@@ -82,11 +82,12 @@ CALLBACK_FORMATS: dict[str, WebhookRenderer] = {
 
 
 def event_handlers(*, webhooks: CallbackLane, receivers: LocalReceivers) -> Events:
-    """Every handler of the events the services raise: the one place they are registered."""
+    """Every handler of the events the services raise: the one place they are registered.
+    Rows leased to this node name it as the webhook lane does (``webhooks.owner``)."""
     return Events(
         [
             WebhookRows(CALLBACK_FORMATS, webhooks),
-            SmppDeliveries(receivers),
+            SmppDeliveries(receivers, owner=webhooks.owner),
             count_status_changes,
         ]
     )

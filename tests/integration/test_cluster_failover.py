@@ -29,7 +29,7 @@ from jumbe.services import Services
 from jumbe.services.messaging import SendRequest
 from jumbe.store import queue
 from jumbe.store.database import Database
-from jumbe.store.schema import messages, nodes
+from jumbe.store.schema import messages, nodes, smpp_outbox
 from tests.conftest import wait_until
 from tests.integration.test_crash_recovery import (
     all_final,
@@ -76,6 +76,20 @@ async def test_a_silent_node_gives_its_leases_back(services: Services, db: Datab
                 skip_locked=False,
             )
             held[owner] = row.id
+        conn.execute(  # a receipt the ghost's SMPP receiver was being handed
+            insert(smpp_outbox).values(
+                account_id=account,
+                message_id=held["ghost"],
+                kind="receipt",
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                lease_until=now + timedelta(minutes=2),
+                lease_owner="ghost",
+                expires_at=now + timedelta(hours=72),
+                created_at=now,
+            )
+        )
         return held
 
     held = await db.write(setup)
@@ -94,6 +108,8 @@ async def test_a_silent_node_gives_its_leases_back(services: Services, db: Datab
     found = await db.read(leases)
     assert found[held["ghost"]] == (None, True)
     assert found[held["alive"]] == ("alive", False)
+    owed = await db.read(lambda conn: conn.execute(select(smpp_outbox)).one())
+    assert (owed.lease_owner, owed.lease_until) == (None, None)
     left = await db.read(lambda conn: list(conn.execute(select(nodes.c.node_id)).scalars()))
     assert left == ["alive"]
     assert woken == [True]

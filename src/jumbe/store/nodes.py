@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from jumbe.core.clock import utcnow
 from jumbe.store import outbox, queue
-from jumbe.store.schema import bind_slots, nodes, smpp_sessions
+from jumbe.store.schema import bind_slots, nodes, smpp_outbox, smpp_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +54,10 @@ def register(conn: Connection, *, node_id: str, now: datetime) -> None:
             index_elements=[nodes.c.node_id], set_={"started_at": now, "heartbeat_at": now}
         )
     )
-    # sessions a previous life of this node left: none of them is bound any more
+    # sessions a previous life of this node left: none of them is bound any more, and
+    # what their receivers held is due for whichever session binds next
     conn.execute(delete(smpp_sessions).where(smpp_sessions.c.node_id == node_id))
+    _release_deliveries(conn, [node_id])
 
 
 def beat(conn: Connection, *, node_id: str, now: datetime) -> bool:
@@ -105,8 +107,18 @@ def release_all(conn: Connection, dead: Sequence[str], *, now: datetime) -> Take
             update(bind_slots).where(bind_slots.c.node_id.in_(list(dead))).values(node_id=None)
         )
         conn.execute(delete(smpp_sessions).where(smpp_sessions.c.node_id.in_(list(dead))))
+        _release_deliveries(conn, dead)
         conn.execute(delete(nodes).where(nodes.c.node_id.in_(list(dead))))
     return Takeover(nodes=tuple(dead), messages=messages, callbacks=callbacks)
+
+
+def _release_deliveries(conn: Connection, owners: Sequence[str]) -> None:
+    """Receipts and MO the owners' SMPP receivers held: due for their next sessions now."""
+    conn.execute(
+        update(smpp_outbox)
+        .where(smpp_outbox.c.status == "pending", smpp_outbox.c.lease_owner.in_(list(owners)))
+        .values(lease_until=None, lease_owner=None)
+    )
 
 
 def leave(conn: Connection, *, node_id: str) -> Takeover:

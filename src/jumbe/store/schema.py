@@ -591,6 +591,8 @@ smpp_outbox = Table(
     Column("lease_until", UTCDateTime),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # the node whose receivers hold the row, so its death releases it at once
+    Column("lease_owner", String(128)),
     CheckConstraint("kind IN ('receipt', 'mo')", name="kind"),
     Index(
         "ix_smpp_outbox_due",

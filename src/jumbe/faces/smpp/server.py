@@ -62,7 +62,11 @@ class SmppServer:
         self.bound: dict[int, set[Session]] = defaultdict(set)
         self.bound_receivers = bound_receivers
         self.outbound = Outbound(
-            services.smpp_outbox, self.receivers, bound_receivers, window=settings.smpp_window
+            services.smpp_outbox,
+            self.receivers,
+            bound_receivers,
+            window=settings.smpp_window,
+            owner=settings.node_id,
         )
         self._servers: list[asyncio.Server] = []
         self._rows: dict[Session, int] = {}  # each bound session's row in smpp_sessions

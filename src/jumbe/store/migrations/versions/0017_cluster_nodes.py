@@ -76,6 +76,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_smpp_sessions_account_id", "smpp_sessions", ["account_id"])
     op.create_index("ix_smpp_sessions_node_id", "smpp_sessions", ["node_id"])
+    with op.batch_alter_table("smpp_outbox") as batch:
+        batch.add_column(sa.Column("lease_owner", sa.String(128), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         for table, options in HOT_TABLES.items():
             settings = ", ".join(f"{k} = {v}" for k, v in options.items())
@@ -86,6 +88,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, options in HOT_TABLES.items():
             op.execute(f"ALTER TABLE {table} RESET ({', '.join(options)})")
+    with op.batch_alter_table("smpp_outbox") as batch:
+        batch.drop_column("lease_owner")
     op.drop_table("smpp_sessions")
     op.drop_table("bind_slots")
     op.drop_table("nodes")

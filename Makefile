@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FUZZ_EXAMPLES ?= 200
 
 .PHONY: run test fuzz lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
-	bench-callbacks bench-callback-speed bench-vs-kannel bench-import
+	bench-callbacks bench-callback-speed bench-vs-kannel bench-import bench-cluster
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -67,6 +67,10 @@ bench-import: $(BENCH_STAMP)
 	$(BIN)/python -m bench.contacts_import $(ARGS)
 
 # Installs Debian's kannel package when it is missing (and apt-get can); skips otherwise.
+# N nodes on PostgreSQL (JUMBE_BENCH_POSTGRES_URL or --database-url): per-message database cost
+bench-cluster: $(BENCH_STAMP)
+	$(BIN)/python -m bench.cluster $(ARGS)
+
 bench-vs-kannel: $(BENCH_STAMP)
 	$(BIN)/python -m bench.vs_kannel $(ARGS)
 

@@ -26,6 +26,7 @@ import uvicorn
 
 from jumbe import metrics
 from jumbe.core.status import MessageStatus
+from jumbe.engine.cluster import Heartbeat
 from jumbe.engine.connector import SmppConnector
 from jumbe.engine.dispatcher import Dispatcher
 from jumbe.engine.mailer import MailSender
@@ -46,6 +47,7 @@ from jumbe.faces.rest import senders as rest_senders
 from jumbe.faces.rest import suppressions as rest_suppressions
 from jumbe.faces.rest.app import create_app
 from jumbe.faces.rest.client_address import ClientAddressMiddleware
+from jumbe.faces.rest.health import CarrierLink, CarrierLinks
 from jumbe.faces.rest.sims import UPLOAD
 from jumbe.faces.rest.topups import MAX_CALLBACK, refuse_callback
 from jumbe.faces.smpp.receivers import BoundReceivers
@@ -87,11 +89,12 @@ def event_handlers(
 ) -> Events:
     """Every handler of the events the services raise: the one place they are registered.
 
-    ``optouts``: the STOP and START keywords (the settings'; the defaults otherwise)."""
+    ``optouts``: the STOP and START keywords (the settings'; the defaults otherwise).
+    Rows leased to this node name it as the webhook lane does (``webhooks.owner``)."""
     return Events(
         [
             WebhookRows(CALLBACK_FORMATS, webhooks),
-            SmppDeliveries(receivers),
+            SmppDeliveries(receivers, owner=webhooks.owner),
             count_status_changes,
             optouts or OptOuts(),
         ]
@@ -152,6 +155,7 @@ class Jumbe:
                 # what it owes (receipts, held messages, MO) outlives a crash, as an SMSC's does
                 journal=settings.data_dir / SIMULATOR_JOURNAL_FILE,
             )
+        self.heartbeat: Heartbeat | None = None
         self.connectors: dict[str, SmppConnector] = {}
         self.dispatcher: Dispatcher | None = None
         self.receipt_queries: ReceiptQueries | None = None
@@ -169,6 +173,7 @@ class Jumbe:
             self.services,
             readiness=self._readiness,
             refresh_metrics=self._refresh_metrics,
+            carriers=self._carrier_links,
         )
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
@@ -234,8 +239,16 @@ class Jumbe:
             self.recorder,
             per_second=self.settings.receipt_queries_per_second,
         )
-        for connector in self.connectors.values():
-            connector.start()
+        self.heartbeat = Heartbeat(
+            self.db,
+            node_id=self.settings.node_id,
+            interval=self.settings.node_heartbeat,
+            dead_after=self.settings.node_dead_after,
+            links=self.connectors,
+            on_takeover=self._wake_workers,
+        )
+        # counted among the live before it claims anything; binds its share of the slots
+        await self.heartbeat.start()
         await self.dispatcher.start()
         self.receipt_queries.start()
         self.sweeper.start()
@@ -269,6 +282,8 @@ class Jumbe:
         if self.mpesa_simulator is not None:
             await self.mpesa_simulator.stop()
         await self.sweeper.stop()
+        if self.heartbeat is not None:  # last of the workers: hands back what it still holds
+            await self.heartbeat.stop()
         if self.simulator is not None:
             await self.simulator.stop()
         await self.db.dispose()
@@ -376,15 +391,38 @@ class Jumbe:
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
+    def _wake_workers(self) -> None:
+        """Leases of a dead node were released: claim them now, not at the next poll."""
+        self._wake_dispatcher()
+        self.webhooks.wake()
+
     async def _readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Can this node accept? Its carrier links are not asked: another node may send."""
         try:
-            await self.db.ping()
-            database = "ok"
+            behind = await self.db.schema_behind()
+            database, migrations = "ok", behind or "current"
         except Exception as exc:
-            database = f"unavailable: {type(exc).__name__}"
-        states = {name: c.state for name, c in self.connectors.items()}
-        ready = database == "ok" and any(c.ready for c in self.connectors.values())
-        return ready, {"database": database, "connectors": states}
+            database = migrations = f"unavailable: {type(exc).__name__}"
+        return database == "ok" and migrations == "current", {
+            "database": database,
+            "migrations": migrations,
+        }
+
+    def _carrier_links(self) -> CarrierLinks:
+        return CarrierLinks(
+            node=self.settings.node_id,
+            connectors=[
+                CarrierLink(
+                    name=name,
+                    state=c.state,
+                    binds_up=c.binds_up,
+                    binds=c.settings.binds,
+                    tps=c.settings.tps,
+                    queued=c.queued,
+                )
+                for name, c in self.connectors.items()
+            ],
+        )
 
     async def _refresh_metrics(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -400,9 +438,9 @@ class Jumbe:
                 metrics.messages_by_status.labels(status.value).set(counts.get(status.value, 0))
 
     async def _ensure_demo_account(self) -> NewAccount | None:
-        if await self.services.accounts.any_exist():
+        demo = await self.services.accounts.create_first_account("demo", sender="JUMBE")
+        if demo is None:  # made before, or by another node starting at the same moment
             return None
-        demo = await self.services.accounts.create_account("demo", sender="JUMBE")
         if self.settings.demo_units:
             await self.services.billing.credit(
                 demo.account_id, self.settings.demo_units, "demo account starting units"

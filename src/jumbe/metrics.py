@@ -24,6 +24,9 @@ messages_by_status = Gauge(
     "jumbe_messages", "Stored messages by status (refreshed at most every 10 s)", ["status"]
 )
 connector_up = Gauge("jumbe_connector_up", "1 when the connector is bound", ["connector"])
+connector_binds = Gauge(
+    "jumbe_connector_binds", "Binds of the connector up on this node", ["connector"]
+)
 connector_queue = Gauge("jumbe_connector_queue", "Jobs waiting in a connector", ["connector"])
 submit_latency = Histogram(
     "jumbe_submit_latency_seconds",

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     simulator_port: int = 2779
     upstream_smpp: str = ""
     node_id: str = Field(default_factory=lambda: os.uname().nodename)
+    # a cluster's nodes beat this often; one silent for node_dead_after seconds is dead
+    # and the live nodes take over its leases
+    node_heartbeat: float = Field(default=2.0, gt=0)
+    node_dead_after: float = Field(default=10.0, gt=0)
     log_level: str = "INFO"
 
     # messaging
@@ -279,6 +283,11 @@ class Settings(BaseSettings):
             raise ValueError("JUMBE_MPESA_CALLBACK_URL must start with http:// or https://")
         if (self.smpp_tls_cert is None) != (self.smpp_tls_key is None):
             raise ValueError("SMPP over TLS needs both JUMBE_SMPP_TLS_CERT and JUMBE_SMPP_TLS_KEY")
+        if self.node_dead_after < 2 * self.node_heartbeat:
+            raise ValueError(
+                "JUMBE_NODE_DEAD_AFTER must be at least twice JUMBE_NODE_HEARTBEAT,"
+                " or a live node that misses one beat is taken for dead"
+            )
         names = {c.name for c in self.all_connectors}
         for carrier, targets in self.routes.items():
             missing = [t for t in targets if t not in names]

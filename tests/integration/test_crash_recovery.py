@@ -211,8 +211,16 @@ async def _crash_and_recover(
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(30) == 0, "a clean shutdown exits 0"
 
-    # billing: charged once per stored message, ledger consistent
     assert len(acknowledged) <= stored <= len(acknowledged) + 50
+    duplicates = await charged_once_and_resent_within(env, log, stored, window=CONNECTOR_WINDOW)
+    print(f"acknowledged={len(acknowledged)} stored={stored} resubmitted={duplicates}")
+
+
+async def charged_once_and_resent_within(
+    env: dict[str, str], log: Path, stored: int, *, window: int
+) -> int:
+    """Check the demo account paid once per stored message (its ledger consistent) and
+    the carrier got every message, repeats only inside ``window``; return the repeats."""
     check = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "jumbe", "accounts", "balance", "demo"],
@@ -223,15 +231,14 @@ async def _crash_and_recover(
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"balance: {1000 - stored} units" in check.stdout
 
-    # carrier side: every message at least once; repeats only inside the window
     submissions = await asyncio.to_thread(log.read_text)
     per_destination = Counter(
         json.loads(line)["destination_addr"] for line in submissions.splitlines()
     )
     duplicates = sum(n - 1 for n in per_destination.values())
     assert len(per_destination) == stored
-    assert duplicates <= CONNECTOR_WINDOW, f"{duplicates} messages were submitted twice"
-    print(f"acknowledged={len(acknowledged)} stored={stored} resubmitted={duplicates}")
+    assert duplicates <= window, f"{duplicates} messages were submitted twice"
+    return duplicates
 
 
 async def all_final(

@@ -138,7 +138,7 @@ async def test_nothing_happens_for_a_change_that_is_rolled_back(
     events = Events(
         [
             WebhookRows(CALLBACK_FORMATS, lane),
-            SmppDeliveries(receivers),
+            SmppDeliveries(receivers, owner="test-node"),
             count_status_changes,
         ]
     )
@@ -173,7 +173,9 @@ async def test_smpp_receipts_and_mo_lease_to_local_receivers_and_offer_after_com
                               "hi", "GSM7", 1, NOW)  # fmt: skip
     wanted = change(account_id, message_id, registered_delivery=1, source="smpp")
     failures_only = change(account_id, message_id, registered_delivery=2, source="smpp")
-    await raise_events(db, Events([SmppDeliveries(here)]), [wanted, failures_only, mo, nobodys])
+    await raise_events(
+        db, Events([SmppDeliveries(here, owner="test-node")]), [wanted, failures_only, mo, nobodys]
+    )
     rows = await db.read(lambda conn: conn.execute(select(smpp_outbox)).all())
     assert sorted(r.kind for r in rows) == ["mo", "receipt"]
     assert all(r.lease_until is not None for r in rows)  # leased to this node's fast lane
@@ -181,7 +183,7 @@ async def test_smpp_receipts_and_mo_lease_to_local_receivers_and_offer_after_com
         ("mo", True),
         ("receipt", True),
     ]
-    await raise_events(db, Events([SmppDeliveries(elsewhere)]), [wanted])
+    await raise_events(db, Events([SmppDeliveries(elsewhere, owner="test-node")]), [wanted])
     rows = await db.read(lambda conn: conn.execute(select(smpp_outbox)).all())
     assert len(rows) == 3 and sum(r.lease_until is None for r in rows) == 1
     assert elsewhere.offered == []  # the poll delivers it when a receiver binds somewhere

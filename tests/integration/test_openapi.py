@@ -162,6 +162,7 @@ async def test_answers_of_every_face_match_the_published_schemas(jumbe: Jumbe) -
             ),
             await client.get("/healthz"),
             await client.get("/readyz"),
+            await client.get("/status/carriers"),
         ]
     for answer in answers:
         assert answer.status_code < 500 or answer.request.url.path.startswith("/simportal/")

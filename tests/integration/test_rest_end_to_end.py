@@ -145,12 +145,19 @@ async def test_list_and_filters(demo: httpx.AsyncClient) -> None:
 async def test_operations_endpoints(jumbe: Jumbe, demo: httpx.AsyncClient) -> None:
     assert (await demo.get("/healthz")).json() == {"status": "ok"}
     ready = await demo.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["connectors"] == {"simulator": "bound"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "database": "ok", "migrations": "current"}
+    links = (await demo.get("/status/carriers")).json()
+    assert links["node"] == jumbe.settings.node_id
+    assert [(c["name"], c["state"], c["binds_up"]) for c in links["connectors"]] == [
+        ("simulator", "bound", 1)
+    ]
     await demo.post("/api/v1/messages", json={"to": "0712345678", "message": "m"})
     text = (await demo.get("/metrics")).text
     for name in (
         "jumbe_queue_depth",
         'jumbe_connector_up{connector="simulator"} 1.0',
+        'jumbe_connector_binds{connector="simulator"} 1.0',
         "jumbe_submit_latency_seconds_bucket",
         'jumbe_messages{status="delivered"}',
     ):

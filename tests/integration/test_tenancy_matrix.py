@@ -550,6 +550,7 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("*", "/docs/assets"): NO_ACCOUNT_DATA,
     ("GET", "/healthz"): NO_ACCOUNT_DATA,
     ("GET", "/readyz"): NO_ACCOUNT_DATA,
+    ("GET", "/status/carriers"): "the operator's carrier links, no account's data",
     ("GET", "/metrics"): "counts over all accounts, no identifiers (operators' scrape)",
     ("POST", "/api/v1/messages"): send_as_b_sender,
     ("GET", "/api/v1/messages"): list_messages,

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from aiolimiter import AsyncLimiter
 
@@ -61,6 +62,9 @@ THROTTLE_PAUSE = 1.0
 THROTTLE_TRIES = 5
 MAX_BACKOFF = 30.0
 MAX_QUEUED = 5000
+
+
+LinkState = Literal["bound", "connecting", "down"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +123,13 @@ class SmppConnector:
         self._queue: asyncio.Queue[DispatchJob] = asyncio.Queue()
         self._limiter = AsyncLimiter(settings.tps, 1.0)  # shared by every bind
         self._sessions: set[Session] = set()
-        self._states = ["down"] * settings.binds
-        self._tasks: list[asyncio.Task[None]] = []
+        self._states: list[LinkState] = ["down"] * settings.binds
+        # the bind slots this node holds (all of them unless nodes share the carrier)
+        self._wanted: set[int] = set()
+        self._share = 1.0
+        self._slot_tasks: dict[int, asyncio.Task[None]] = {}
+        self._slot_sessions: dict[int, Session] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -130,12 +139,20 @@ class SmppConnector:
     # the dispatcher's view -----------------------------------------------------
 
     @property
-    def state(self) -> str:
+    def state(self) -> LinkState:
         """bound (at least one bind up), connecting, or down."""
-        for state in ("bound", "connecting"):
-            if state in self._states:
-                return state
-        return "down"
+        if "bound" in self._states:
+            return "bound"
+        return "connecting" if "connecting" in self._states else "down"
+
+    @property
+    def binds_up(self) -> int:
+        return self._states.count("bound")
+
+    @property
+    def queued(self) -> int:
+        """Jobs claimed for this connector and not yet on the wire."""
+        return self._queue.qsize()
 
     @property
     def ready(self) -> bool:
@@ -152,10 +169,45 @@ class SmppConnector:
     # lifecycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._keep_bound(n), name=f"connector:{self.name}:{n}")
-            for n in range(self.settings.binds)
-        ]
+        """Bind every slot: a connector that shares its carrier with no other node."""
+        self.hold(frozenset(range(self.settings.binds)), share=1.0)
+
+    @property
+    def bind_slots(self) -> int:
+        """The carrier's bind limit for this link, shared by every node."""
+        return self.settings.binds
+
+    @property
+    def held(self) -> frozenset[int]:
+        """Slots with a bind task still running: a bind may be open on each."""
+        return frozenset(n for n, task in self._slot_tasks.items() if not task.done())
+
+    def hold(self, slots: frozenset[int], *, share: float) -> None:
+        """Keep binds up on exactly these of the carrier's bind slots, sending at ``share``
+        of its TPS (a node holding k of n slots: k/n). A slot given up is unbound, not
+        cut: what is in flight on it is answered or comes back as a temporary failure."""
+        if self._stopping:
+            return
+        if slots and share != self._share:
+            self._share = share
+            self._limiter = AsyncLimiter(self.settings.tps * share, 1.0)
+        self._wanted = set(slots)
+        for n in sorted(slots - self.held):
+            self._slot_tasks[n] = asyncio.create_task(
+                self._keep_bound(n), name=f"connector:{self.name}:{n}"
+            )
+        for n in self.held - slots:
+            session = self._slot_sessions.get(n)
+            if session is None:  # connecting or waiting to retry: nothing to finish
+                self._slot_tasks[n].cancel()
+            else:
+                closing = asyncio.create_task(self._unbind(session))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+    async def _unbind(self, session: Session) -> None:
+        with contextlib.suppress(Exception):
+            await session.unbind(timeout=2.0)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish what is in flight, hand back what is queued, unbind."""
@@ -167,14 +219,15 @@ class SmppConnector:
         for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 await session.unbind(timeout=2.0)
-        for task in self._tasks:
+        tasks = [*self._slot_tasks.values(), *self._closing]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep_bound(self, n: int) -> None:
         """One of the connector's binds: connect, serve, and reconnect with backoff."""
         failures = 0
-        while not self._stopping:
+        while not self._stopping and n in self._wanted:
             self._set_state(n, "connecting")
             try:
                 session = await connect(
@@ -205,6 +258,7 @@ class SmppConnector:
                 continue
             failures = 0
             self._sessions.add(session)
+            self._slot_sessions[n] = session
             self._set_state(n, "bound")
             log.info(
                 "connector %s: bound to %s:%s", self.name, self.endpoint.host, self.endpoint.port
@@ -220,15 +274,18 @@ class SmppConnector:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
                 self._sessions.discard(session)
+                self._slot_sessions.pop(n, None)
                 self._set_state(n, "down")
             if not self._stopping:
-                log.warning("connector %s: bind %d lost", self.name, n)
+                if n in self._wanted:
+                    log.warning("connector %s: bind %d lost", self.name, n)
                 if not self._sessions:  # the other binds take the queue while any is up
                     await self._return_queued("bind lost")
 
-    def _set_state(self, n: int, state: str) -> None:
+    def _set_state(self, n: int, state: LinkState) -> None:
         self._states[n] = state
         metrics.connector_up.labels(self.name).set(1 if self._sessions else 0)
+        metrics.connector_binds.labels(self.name).set(self.binds_up)
 
     # submitting ----------------------------------------------------------------
 

@@ -177,6 +177,10 @@ class WebhookSender:
         self._offered.extend(callbacks)
         self._wake.set()
 
+    def wake(self) -> None:
+        """Callbacks became due (a dead node's were released): claim them now."""
+        self._wake.set()
+
     async def start(self) -> None:
         released = await self.db.write(
             lambda conn: outbox.release(conn, owner=self.owner, now=utcnow())

@@ -31,7 +31,7 @@ from jumbe.services.smpp_credentials import new_smpp_password
 from jumbe.services.staff import StaffCaller
 from jumbe.services.tokens import SCOPES, insert_token, new_token
 from jumbe.services.users import PERMISSIONS, insert_user, username_taken
-from jumbe.store.database import Database
+from jumbe.store.database import FIRST_ACCOUNT_LOCK, Database, serialise
 from jumbe.store.schema import account_numbers, accounts, sender_ids, users
 
 FIRST_SHORT_CODE = 20000
@@ -87,6 +87,10 @@ class NewAccount:
         }
 
 
+class NotFirst(Conflict):
+    """An account exists already: a first start's account is not made twice."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Secrets:
     """The new account's secrets, drawn (and hashed, slowly) before its transaction."""
@@ -111,8 +115,12 @@ class AccountService:
         sender: str | None = None,
         owner_username: str | None = None,
         vpn_group: str | None = None,
+        first: bool = False,
     ) -> NewAccount:
         """A new account with everything its owner needs to call every face.
+
+        ``first``: only if there is no account at all, else ``NotFirst``: the demo
+        account of a first start, made once however many nodes start together.
 
         ``vpn_group`` keeps an account number the customer already has (moving
         from Safaricom's own portal); by default one is drawn. This is the
@@ -138,6 +146,10 @@ class AccountService:
         raw_token = new_token()
 
         def provision(conn: Connection) -> NewAccount:
+            if first:
+                serialise(conn, FIRST_ACCOUNT_LOCK)  # the other nodes wait, then see it
+                if conn.execute(select(accounts.c.id).limit(1)).first() is not None:
+                    raise NotFirst("an account exists already")
             if owner_username and username_taken(conn, owner_username):
                 raise Conflict(f"user {owner_username!r} already exists")
             if vpn_group and _vpn_group_taken(conn, vpn_group):
@@ -222,6 +234,16 @@ class AccountService:
             )
 
         return await write_new_account(self.db, provision)
+
+    async def create_first_account(self, name: str, *, sender: str) -> NewAccount | None:
+        """The demo account of a first start; None when any account exists (another node
+        starting at the same moment made it)."""
+        if await self.any_exist():
+            return None
+        try:
+            return await self.create_account(name, sender=sender, first=True)
+        except NotFirst:
+            return None
 
     async def any_exist(self) -> bool:
         """Whether any account was ever made (a first start makes the demo account)."""

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 
+from jumbe.core.clock import utcnow
 from jumbe.services.errors import InvalidRequest, NotFound, Unauthenticated
 from jumbe.services.passwords import Passwords
 from jumbe.services.throttle import Attempt
 from jumbe.services.tokens import TOKEN_PREFIX, TokenService
 from jumbe.store.database import Database
-from jumbe.store.schema import accounts
+from jumbe.store.schema import accounts, smpp_sessions
 
 SMPP_PASSWORD_LENGTH = 8  # SMPP 3.4's password field: 9 octets with the terminating NUL
 SMPP_PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
@@ -115,6 +117,38 @@ class SmppCredentialService:
         )
         row = await self.db.read(lambda conn: conn.execute(query).one())
         return row.smpp_max_sessions, row.smpp_tps
+
+    async def open_session(self, account_id: int, *, node_id: str, limit: int) -> int | None:
+        """Count a bound session against the account's limit on every node of a cluster;
+        its id, or None when the account has ``limit`` sessions already.
+
+        The account's row is locked while its sessions are counted, so two nodes
+        binding the last free session at once give it to one. A dead node's
+        sessions are dropped when the live nodes take over its leases.
+        """
+
+        def count_and_open(conn: Connection) -> int | None:
+            conn.execute(select(accounts.c.id).where(accounts.c.id == account_id).with_for_update())
+            bound = conn.execute(
+                select(func.count())
+                .select_from(smpp_sessions)
+                .where(smpp_sessions.c.account_id == account_id)
+            ).scalar_one()
+            if bound >= limit:
+                return None
+            opened: int = conn.execute(
+                insert(smpp_sessions)
+                .values(account_id=account_id, node_id=node_id, bound_at=utcnow())
+                .returning(smpp_sessions.c.id)
+            ).scalar_one()
+            return opened
+
+        return await self.db.write(count_and_open)
+
+    async def close_session(self, session_id: int) -> None:
+        await self.db.write(
+            lambda conn: conn.execute(delete(smpp_sessions).where(smpp_sessions.c.id == session_id))
+        )
 
     async def set_smpp_limits(
         self, account_id: int, *, max_sessions: int | None, tps: float | None

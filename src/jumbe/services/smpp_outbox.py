@@ -43,7 +43,7 @@ _INSERT = insert(smpp_outbox).returning(smpp_outbox.c.id, smpp_outbox.c.message_
 _DELIVERED = (
     update(smpp_outbox)
     .where(smpp_outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status="delivered", lease_until=None)
+    .values(status="delivered", lease_until=None, lease_owner=None)
 )
 _RETRY = (
     update(smpp_outbox)
@@ -52,6 +52,7 @@ _RETRY = (
         attempts=smpp_outbox.c.attempts + 1,
         next_attempt_at=bindparam("due", type_=UTCDateTime),
         lease_until=None,
+        lease_owner=None,
     )
 )
 _MESSAGE_FIELDS = (
@@ -112,8 +113,9 @@ class LocalReceivers(Protocol):
 class SmppDeliveries:
     """Event handler: the receipts and MO messages owed to SMPP receivers, as outbox rows."""
 
-    def __init__(self, receivers: LocalReceivers) -> None:
+    def __init__(self, receivers: LocalReceivers, *, owner: str) -> None:
         self.receivers = receivers
+        self.owner = owner  # this node: a row leased to its receivers names it
 
     def __call__(
         self, conn: Connection, events: Sequence[Event], now: datetime
@@ -147,6 +149,7 @@ class SmppDeliveries:
                     "attempts": 0,
                     "next_attempt_at": now,
                     "lease_until": leased if here else None,
+                    "lease_owner": self.owner if here else None,
                     "expires_at": now + TTL,
                     "created_at": now,
                 }
@@ -201,8 +204,11 @@ class SmppOutbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, account_ids: Collection[int], *, limit: int) -> list[OwedDelivery]:
-        """Lease due rows of these accounts, oldest first, with their messages."""
+    async def claim(
+        self, account_ids: Collection[int], *, limit: int, owner: str
+    ) -> list[OwedDelivery]:
+        """Lease due rows of these accounts to ``owner`` (this node), oldest first, with
+        their messages."""
         if not account_ids:
             return []
         now = utcnow()
@@ -226,7 +232,7 @@ class SmppOutbox:
             rows = conn.execute(
                 update(o)
                 .where(o.c.id.in_(due))
-                .values(lease_until=now + LEASE)
+                .values(lease_until=now + LEASE, lease_owner=owner)
                 .returning(o.c.id, o.c.account_id, o.c.kind, o.c.attempts, o.c.message_id)
             ).all()
             found: dict[int, Row[*tuple[Any, ...]]] = {}

@@ -20,6 +20,7 @@ The same function serves both databases:
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
@@ -100,6 +102,16 @@ class Database:
         """Raise unless the database answers a trivial read (readiness checks)."""
         await self.read(lambda conn: conn.execute(select(1)))
 
+    async def schema_behind(self) -> str | None:
+        """None when the schema is at the newest revision this code knows, else what it is
+        at (a node started before ``jumbe migrate`` ran, or newer code on an older schema)."""
+        head = _head_revision()
+        found = await self.read(
+            lambda conn: conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        )
+        current = ", ".join(sorted(r[0] for r in found)) or "empty"
+        return None if current == head else f"at {current}, this code needs {head}"
+
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision.
 
@@ -111,7 +123,7 @@ class Database:
         """
         if self._async is not None:
             async with self._async.begin() as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7305410)"))
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                 await conn.run_sync(_upgrade)
             return
         engine = _sqlite_engine(
@@ -135,6 +147,19 @@ class Database:
         self._reader.dispose()
 
 
+# Keys of the transaction-scoped advisory locks (PostgreSQL); any distinct constants.
+MIGRATION_LOCK = 7305410
+FIRST_ACCOUNT_LOCK = 7305411
+NODES_LOCK = 7305412
+
+
+def serialise(conn: Connection, key: int) -> None:
+    """Hold ``key`` until this transaction ends, so transactions that take it run one at a
+    time on every node. On SQLite the write transaction already holds the one writer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     with engine.begin() as conn:
         return work(conn)
@@ -146,6 +171,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.set_main_option("script_location", str(location))
     config.attributes["connection"] = connection
     return config
+
+
+@functools.cache
+def _head_revision() -> str:
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
 
 
 def _upgrade(connection: Connection) -> None:

@@ -95,14 +95,16 @@ def acked_parts(conn: Connection, message_ids: Sequence[int]) -> dict[int, set[i
 def release(
     conn: Connection, *, owner: str, now: datetime, message_ids: Sequence[int] | None = None
 ) -> int:
-    """Give leases back (all of ``owner``'s, or the listed ones): due again at once."""
+    """Give leases back (all of ``owner``'s, or the listed ones): due again at once, in
+    their place in the queue (by acceptance), not behind the backlog that came since:
+    a dead node's messages were due when it claimed them."""
     conditions = [messages.c.lease_owner == owner, messages.c.status == "accepted"]
     if message_ids is not None:
         conditions.append(messages.c.id.in_(list(message_ids)))
     result = conn.execute(
         update(messages)
         .where(and_(*conditions))
-        .values(lease_owner=None, lease_until=None, next_attempt_at=now)
+        .values(lease_owner=None, lease_until=None, next_attempt_at=messages.c.created_at)
     )
     return result.rowcount
 

@@ -187,6 +187,41 @@ platform_secrets = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# The nodes of a cluster on one database: each writes its heartbeat every few
+# seconds (JUMBE_NODE_HEARTBEAT); one silent for JUMBE_NODE_DEAD_AFTER is dead, and
+# the live nodes take over its leases (messages, callbacks) at once instead of
+# waiting for each lease to run out.
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("node_id", String(128), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# A carrier's bind slots (a connector's `binds`), each held by at most one node: a
+# node binds only on slots that name it and gives a slot up only once its bind is
+# closed, so the nodes together never exceed the carrier's bind limit; each sends
+# at its share of the TPS (k of n slots: k/n).
+bind_slots = Table(
+    "bind_slots",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("node_id", String(128), nullable=True),
+)
+
+# Customers' SMPP sessions bound on any node, so an account's session limit holds
+# across the cluster; a dead node's rows go with it (store/nodes.release_all).
+smpp_sessions = Table(
+    "smpp_sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("node_id", String(128), nullable=False, index=True),
+    Column("bound_at", UTCDateTime, nullable=False),
+)
+
 # Mail to people (verification, password reset, invitations). Without SMTP it
 # stays here as the local outbox (`jumbe mail list`); with SMTP a worker sends
 # it, retrying while the server is down, and then drops the body (it holds a
@@ -574,6 +609,8 @@ smpp_outbox = Table(
     Column("lease_until", UTCDateTime),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # the node whose receivers hold the row, so its death releases it at once
+    Column("lease_owner", String(128)),
     CheckConstraint("kind IN ('receipt', 'mo')", name="kind"),
     Index(
         "ix_smpp_outbox_due",

@@ -21,7 +21,7 @@ from jumbe.faces.rest import (
     tokens,
     topups,
 )
-from jumbe.faces.rest.health import Readiness, RefreshMetrics
+from jumbe.faces.rest.health import CarrierStatus, Readiness, RefreshMetrics
 from jumbe.services import Services
 
 DESCRIPTION = """
@@ -39,6 +39,7 @@ def create_app(
     *,
     readiness: Readiness,
     refresh_metrics: RefreshMetrics,
+    carriers: CarrierStatus,
 ) -> FastAPI:
     app = FastAPI(
         title="Jumbe",
@@ -51,6 +52,7 @@ def create_app(
     app.state.services = services
     app.state.readiness = readiness
     app.state.refresh_metrics = refresh_metrics
+    app.state.carriers = carriers
     envelope.install(app)
     openapi.install(app)
     docs.install(app)

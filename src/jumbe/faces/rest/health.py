@@ -16,6 +16,25 @@ Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 RefreshMetrics = Callable[[], Awaitable[None]]
 
 
+class CarrierLink(BaseModel):
+    """One connector on this node: whether it can send, and how much."""
+
+    name: str
+    state: Literal["bound", "connecting", "down"]
+    binds_up: int
+    binds: int
+    tps: float
+    queued: int
+
+
+class CarrierLinks(BaseModel):
+    node: str
+    connectors: list[CarrierLink]
+
+
+CarrierStatus = Callable[[], CarrierLinks]
+
+
 class Alive(BaseModel):
     status: Literal["ok"]
 
@@ -23,7 +42,7 @@ class Alive(BaseModel):
 class ReadinessOut(BaseModel):
     status: Literal["ready", "not ready"]
     database: str
-    connectors: dict[str, str]
+    migrations: str
 
 
 READINESS = {"model": ReadinessOut}
@@ -36,7 +55,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Database reachable and at least one carrier connector bound",
+    summary="This node can accept: database reachable, schema migrated",
+    description="Whether a load balancer should send requests here. A node accepts"
+    " (and another may send) while its own carrier links are down: their health is"
+    " `/status/carriers` and the `jumbe_connector_*` metrics.",
     responses={
         200: {**READINESS, "description": "Ready"},
         503: {**READINESS, "description": "Not ready: the details say what is missing"},
@@ -47,6 +69,16 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **details}, status_code=200 if ready else 503
     )
+
+
+@router.get(
+    "/status/carriers",
+    summary="This node's carrier links",
+    response_model=CarrierLinks,
+)
+async def carriers(request: Request) -> CarrierLinks:
+    status: CarrierLinks = request.app.state.carriers()
+    return status
 
 
 @router.get(

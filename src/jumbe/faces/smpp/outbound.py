@@ -46,8 +46,10 @@ class Outbound:
         offers: BoundReceivers,
         *,
         window: int,
+        owner: str,
     ) -> None:
         self.outbox = outbox
+        self.owner = owner  # this node's id: the rows it claims name it
         self.receivers = receivers
         self.offers = offers
         self.window = window
@@ -100,7 +102,7 @@ class Outbound:
             room = sum(max(self.window - self._busy[s], 0) for s in sessions)
             if room <= 0:
                 continue
-            for row in await self.outbox.claim([account_id], limit=room):
+            for row in await self.outbox.claim([account_id], limit=room, owner=self.owner):
                 self._start(row, min(sessions, key=lambda s: self._busy[s]))
                 started += 1
         return started

@@ -62,9 +62,15 @@ class SmppServer:
         self.bound: dict[int, set[Session]] = defaultdict(set)
         self.bound_receivers = bound_receivers
         self.outbound = Outbound(
-            services.smpp_outbox, self.receivers, bound_receivers, window=settings.smpp_window
+            services.smpp_outbox,
+            self.receivers,
+            bound_receivers,
+            window=settings.smpp_window,
+            owner=settings.node_id,
         )
         self._servers: list[asyncio.Server] = []
+        self._rows: dict[Session, int] = {}  # each bound session's row in smpp_sessions
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         options: dict[str, Any] = {
@@ -111,6 +117,8 @@ class SmppServer:
         await self.outbound.stop()
         everyone = [s for group in self.bound.values() for s in group]
         await asyncio.gather(*(_quietly_unbind(s) for s in everyone))
+        if self._closing:  # the closed sessions' rows are deleted before the database goes
+            await asyncio.gather(*self._closing, return_exceptions=True)
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
@@ -124,11 +132,23 @@ class SmppServer:
                 found[account_id] = able
         return found
 
-    def register(self, account_id: int, session: Session, limit: int, *, receives: bool) -> bool:
-        """Count the session against its account's limit; False when the limit is reached."""
+    async def register(
+        self, account_id: int, session: Session, limit: int, *, receives: bool
+    ) -> bool:
+        """Count the session against its account's limit, on every node of a cluster;
+        False when the limit is reached."""
         group = self.bound[account_id]
-        if len(group) >= limit:
+        if len(group) >= limit:  # full here already: no need to ask the cluster
             return False
+        opened = await self.services.smpp_credentials.open_session(
+            account_id, node_id=self.settings.node_id, limit=limit
+        )
+        if opened is None:
+            return False
+        if session.closed:  # the client left while the cluster was asked
+            self._close_row(opened)
+            return False
+        self._rows[session] = opened
         group.add(session)
         sessions_bound.inc()
         if receives:
@@ -144,6 +164,21 @@ class SmppServer:
                 del self.bound[account_id]
             if receives:
                 self.bound_receivers.unbound(account_id)
+        opened = self._rows.pop(session, None)
+        if opened is not None:
+            self._close_row(opened)
+
+    def _close_row(self, opened: int) -> None:
+        """Free the session's place in the account's limit (after the close, not inline)."""
+        task = asyncio.create_task(self._forget(opened))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _forget(self, opened: int) -> None:
+        try:
+            await self.services.smpp_credentials.close_session(opened)
+        except Exception:  # it counts until this node restarts or is found dead
+            log.exception("SMPP: could not free a closed session's place")
 
 
 class _EsmeHandler:
@@ -189,7 +224,7 @@ class _EsmeHandler:
         max_sessions, tps = await self.services.smpp_credentials.smpp_limits(account_id)
         limit = max_sessions or self.server.settings.smpp_max_sessions
         receives = not isinstance(pdu, BindTransmitter)
-        if not self.server.register(account_id, session, limit, receives=receives):
+        if not await self.server.register(account_id, session, limit, receives=receives):
             reason = f"the account has {limit} sessions already"
             _refused(client, pdu.system_id, reason, "ESME_RBINDFAIL")
             return response_for(pdu, CommandStatus.ESME_RBINDFAIL)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
+from jumbe.services.activity import ActivityService
 from jumbe.services.billing import BillingService
 from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.delivery import DeliveryService
@@ -70,6 +71,7 @@ class Services:
     senders: SenderService
     pricing: PricingService
     topups: TopupService
+    activity: ActivityService
 
     @classmethod
     def build(
@@ -167,4 +169,5 @@ class Services:
                 query_every=timedelta(seconds=settings.mpesa_query_every),
                 give_up_after=timedelta(seconds=settings.mpesa_give_up_after),
             ),
+            activity=ActivityService(db),
         )

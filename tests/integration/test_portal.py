@@ -184,3 +184,33 @@ async def test_developer_tokens_and_kimisms_credentials_shown_once(jumbe: Jumbe)
         assert raw.group(1) not in again.text and "shop" in again.text
         secret = await p.submit("/developer", "/developer/kimisms")
         assert 'id="kimisms-secret">' in secret.text
+
+
+async def test_offline_top_up_approved_by_staff(jumbe: Jumbe) -> None:
+    offer = await jumbe.services.pricing.create_package(None, "safaricom", "Bulk", "0.80")
+    staff = jumbe.services.staff
+    _view, link = await staff.create("ops@jumbe.co.ke", "Ops")
+    await staff.set_password(token_of(link), STRONG)
+    async with Portal(jumbe) as p:
+        await p.sign_up(EMAIL)
+        await p.sign_in(EMAIL)
+        asked = await p.submit(
+            "/billing",
+            "/billing/topups",
+            {"package": offer.uuid, "units": "300", "method": "offline", "reference": "EQ-77"},
+        )
+        assert asked.status_code == 303, asked.text
+        where = asked.headers["location"]
+        assert "Waiting for the operator" in (await p.get(where)).text
+        await p.submit(
+            "/staff/signin", "/staff/signin", {"email": "ops@jumbe.co.ke", "password": STRONG}
+        )
+        queue = await p.get("/staff/topups")
+        assert "EQ-77" in queue.text, queue.text
+        uuid = where.rsplit("/", 1)[1]
+        approved = await p.submit(
+            "/staff/topups", f"/staff/topups/{uuid}/review", {"decision": "approve"}
+        )
+        assert approved.status_code == 303, approved.text
+        assert 'id="topup-status">Completed<' in (await p.get(where)).text
+        assert 'id="balance">300<' in (await p.get("/billing")).text

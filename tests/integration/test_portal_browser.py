@@ -208,6 +208,13 @@ async def test_a_customers_day_in_the_browser(
     # Quick Send with the approved sender: the counter counts, the page follows it
     def quick_send() -> None:
         p.open("/send")
+        for typed, counted in (
+            ("{€}", "6 characters (GSM-7), 1 part"),  # the extension set counts two each
+            ("Karibu 😀", "9 UCS-2 characters (UCS-2), 1 part"),
+            ("x" * 161, "161 characters (GSM-7), 2 parts"),
+        ):
+            p.fill(message=typed)
+            assert counted in browser.find_element(By.ID, "counter").text, typed
         p.fill(sender="DUKALETU", to="0712345678", message="Habari! Oda yako iko tayari.")
         counter = browser.find_element(By.ID, "counter").text
         assert "28 characters (GSM-7), 1 part" in counter, counter
@@ -220,6 +227,9 @@ async def test_a_customers_day_in_the_browser(
         p.shot("dashboard")
         p.open("/developer")
         p.shot("developer")
+        browser.set_window_size(390, 844)  # a phone
+        p.open("/dashboard")
+        p.shot("dashboard-phone")
 
     await step(quick_send)
 

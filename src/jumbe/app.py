@@ -164,6 +164,7 @@ class Jumbe:
         portal.install(  # last: its "/" pages never shadow an API path
             self.http,
             smpp=lambda: portal.SmppDetails(settings.smpp_host, tuple(self.smpp.ports)),
+            https=settings.public_url.startswith("https://"),
         )
         self.http.add_middleware(
             RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout

@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from jumbe.app import Jumbe
 from jumbe.services.messaging import SendRequest
+from jumbe.settings import Settings
 from jumbe.store.schema import users
-from tests.conftest import wait_until
+from tests.conftest import running, wait_until
 from tests.integration.api_world import PDF
 from tests.integration.portal_client import Portal
-from tests.integration.signup_helpers import STRONG, token_of
+from tests.integration.signup_helpers import STRONG, last_mail, link_in, token_of
 
 EMAIL = "wanjiku@duka.co.ke"
 
@@ -214,3 +215,38 @@ async def test_offline_top_up_approved_by_staff(jumbe: Jumbe) -> None:
         assert approved.status_code == 303, approved.text
         assert 'id="topup-status">Completed<' in (await p.get(where)).text
         assert 'id="balance">300<' in (await p.get("/billing")).text
+
+
+async def test_team_invite_accept_and_roles(jumbe: Jumbe) -> None:
+    invitee = "otieno@duka.co.ke"
+    async with Portal(jumbe) as owner, Portal(jumbe) as joiner:
+        await owner.sign_up(EMAIL)
+        await owner.sign_in(EMAIL)
+        invited = await owner.submit("/team", "/team/invite", {"email": invitee, "role": "viewer"})
+        assert invited.status_code == 200 and invitee in invited.text, invited.text
+        link = link_in(await last_mail(jumbe, invitee))
+        landed = await joiner.get(link, headers={"Accept": "text/html"}, follow_redirects=True)
+        assert "Join Duka Letu Ltd" in landed.text and "viewer" in landed.text, landed.text
+        joined = await joiner.http.post(
+            "/invitation",
+            data={
+                "csrf": await joiner.csrf(str(landed.url)),
+                "token": token_of(link),
+                "name": "Otieno Odhiambo",
+                "password": "Marula-Compass-Heron-58",
+            },
+        )
+        assert joined.status_code == 200 and "joined the team" in joined.text, joined.text
+        await joiner.sign_in(invitee, "Marula-Compass-Heron-58")
+        team = await joiner.get("/team")
+        assert EMAIL in team.text and "Invite a member" not in team.text  # a viewer
+        refused = await joiner.submit("/team", "/team/invite", {"email": "x@duka.co.ke"})
+        assert refused.status_code == 403, refused.text
+        assert (await joiner.get("/send")).status_code == 403  # a viewer does not send
+
+
+async def test_cookies_are_secure_behind_an_https_public_url(settings: Settings) -> None:
+    https = running(settings, public_url="https://sms.duka.co.ke")
+    async with https as jumbe, Portal(jumbe) as p:
+        page = await p.get("/signin")
+        assert "Secure" in page.headers["set-cookie"], page.headers

@@ -669,6 +669,22 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
         "POST", "/developer/tokens/{b.token_uuid}/revoke", None, 404
     ),
     ("POST", "/developer/kimisms"): page("POST", "/developer/kimisms"),  # A's own credentials
+    ("GET", "/team"): page("GET", "/team"),
+    ("POST", "/team/invite"): page(
+        "POST", "/team/invite", {"email": "{b.member_email}", "role": "viewer"}, 400
+    ),
+    ("POST", "/team/{uuid}/role"): page(
+        "POST", "/team/{b.member_uuid}/role", {"role": "viewer"}, 404
+    ),
+    ("POST", "/team/{uuid}/remove"): page("POST", "/team/{b.member_uuid}/remove", None, 404),
+    ("GET", "/invitation"): page("GET", "/invitation?token={b.session}", None, 400, 401),
+    ("POST", "/invitation"): page(
+        "POST",
+        "/invitation",
+        {"token": "{b.session}", "name": "I", "password": "Kettle-Mango-Rhino-42"},
+        400,
+        401,
+    ),
     ("GET", "/staff/signin"): NO_ACCOUNT_DATA,
     ("POST", "/staff/signin"): page(
         "POST", "/staff/signin", {"email": "{b.member_email}", "password": "guess"}, 401

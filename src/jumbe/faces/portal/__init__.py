@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from jumbe.faces.portal import account, pages, staff
+from jumbe.faces.portal import account, pages, staff, team
 from jumbe.faces.portal.pages import APPLICATIONS
 from jumbe.faces.portal.web import HERE, refuse
 
@@ -24,6 +24,7 @@ STATIC = "/static/portal"
 router = APIRouter()
 router.include_router(account.router)
 router.include_router(pages.router)
+router.include_router(team.router)
 router.include_router(staff.router)
 
 
@@ -35,7 +36,12 @@ class SmppDetails:
     ports: tuple[int, ...]
 
 
-def install(app: FastAPI, *, smpp: Callable[[], SmppDetails] | None = None) -> None:
+def install(
+    app: FastAPI, *, smpp: Callable[[], SmppDetails] | None = None, https: bool = False
+) -> None:
+    """``https``: the portal is reached over https although this server speaks http (a TLS
+    proxy in front, JUMBE_PUBLIC_URL https://…): its cookies are Secure all the same."""
     app.state.portal_smpp = smpp
+    app.state.portal_https = https
     app.include_router(router)
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="portal-static")

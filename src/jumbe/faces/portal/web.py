@@ -130,7 +130,7 @@ def set_cookie(
         value,
         max_age=max_age,
         path="/",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or getattr(request.app.state, "portal_https", False),
         httponly=True,
         samesite="lax",
     )

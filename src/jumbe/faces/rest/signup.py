@@ -263,7 +263,9 @@ async def reset(body: NewPassword, request: Request) -> dict[str, Any]:
     summary="Check an invitation: which team, which role",
     **documented(InvitationOut, authenticated=False),
 )
-async def check_invitation(token: TokenQuery, request: Request) -> dict[str, Any]:
+async def check_invitation(token: TokenQuery, request: Request) -> Any:
+    if _wants_a_page(request):
+        return RedirectResponse(f"/invitation?{urlencode({'token': token})}", status_code=303)
     invitation = await _services(request).team.check_invitation(token)
     return ok(
         {

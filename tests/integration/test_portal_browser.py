@@ -227,6 +227,9 @@ async def test_a_customers_day_in_the_browser(
         p.shot("dashboard")
         p.open("/developer")
         p.shot("developer")
+        p.open("/team")
+        assert EMAIL in p.text()
+        p.shot("team")
         browser.set_window_size(390, 844)  # a phone
         p.open("/dashboard")
         p.shot("dashboard-phone")

@@ -26,7 +26,9 @@ from jumbe.faces.portal.web import (
 )
 from jumbe.services.errors import InvalidRequest, ServiceError
 from jumbe.services.messaging import SendRequest
+from jumbe.services.roles import grantable_scopes
 from jumbe.services.senders import APPROVED, ApplicationForm, Upload
+from jumbe.services.tokens import Caller
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -242,13 +244,14 @@ async def topup(request: Request, uuid: str) -> Response:
 @router.get("/developer")
 async def developer(request: Request) -> Response:
     caller = await member(request, "manage_tokens")
-    return await _developer(request, caller.account_id)
+    return await _developer(request, caller)
 
 
-async def _developer(request: Request, account_id: int, **shown: object) -> Response:
+async def _developer(request: Request, caller: Caller, **shown: object) -> Response:
     found = services(request)
     context = {
-        "tokens": await found.tokens.list_tokens(account_id),
+        "tokens": await found.tokens.list_tokens(caller.account_id),
+        "scopes": sorted(grantable_scopes(caller.role or "")),
         "smpp": details() if (details := getattr(request.app.state, "portal_smpp", None)) else None,
         **shown,
     }
@@ -263,7 +266,7 @@ async def create_token(request: Request) -> Response:
     raw, made = await services(request).tokens.create_token(
         caller, text(form, "name", 100), scopes or ["messages"]
     )
-    return await _developer(request, caller.account_id, new_token=raw, new_token_name=made.name)
+    return await _developer(request, caller, new_token=raw, new_token_name=made.name)
 
 
 @router.post("/developer/tokens/{uuid}/revoke")
@@ -279,4 +282,4 @@ async def kimisms_credentials(request: Request) -> Response:
     caller = await member(request, "manage_account")
     await checked_form(request)
     made = await services(request).kimisms_oauth.regenerate(caller.account_id)
-    return await _developer(request, caller.account_id, kimisms=made)
+    return await _developer(request, caller, kimisms=made)

@@ -250,3 +250,25 @@ async def test_cookies_are_secure_behind_an_https_public_url(settings: Settings)
     async with https as jumbe, Portal(jumbe) as p:
         page = await p.get("/signin")
         assert "Secure" in page.headers["set-cookie"], page.headers
+
+
+async def test_password_reset_from_the_mailed_link(jumbe: Jumbe) -> None:
+    fresh = "Baobab-Lantern-Okapi-73"
+    async with Portal(jumbe) as p:
+        await p.sign_up(EMAIL)
+        asked = await p.submit("/reset", "/reset", {"email": EMAIL})
+        assert "Check your mail" in asked.text
+        link = link_in(await last_mail(jumbe, EMAIL))
+        landed = await p.get(link, headers={"Accept": "text/html"}, follow_redirects=True)
+        assert f"for {EMAIL}" in landed.text, landed.text
+        changed = await p.http.post(
+            "/reset/confirm",
+            data={
+                "csrf": await p.csrf(str(landed.url)),
+                "token": token_of(link),
+                "password": fresh,
+            },
+        )
+        assert "Password changed" in changed.text, changed.text
+        assert (await p.sign_in(EMAIL)).status_code == 401  # the old password is gone
+        assert (await p.sign_in(EMAIL, fresh)).status_code == 303

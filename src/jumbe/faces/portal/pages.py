@@ -8,7 +8,7 @@ REST face answers it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
@@ -36,8 +36,13 @@ SOURCE = "portal"  # messages sent here: the portal's longer limit (core.pricing
 TOPUP_PENDING = "pending"
 
 
+NAIROBI = timezone(timedelta(hours=3), "EAT")  # Kenya keeps no daylight saving
+
+
 def _today() -> datetime:
-    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight in Nairobi: a Kenyan customer's "today", not UTC's (which starts at 03:00)."""
+    midnight = datetime.now(NAIROBI).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(UTC)
 
 
 @router.get("/")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from jumbe.faces.portal.web import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    SIGN_IN,
     PortalRoute,
     checked_form,
     client_address,
@@ -26,6 +27,8 @@ from jumbe.services.errors import ServiceError
 from jumbe.services.signed_tokens import IssuedSession
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+HOME = "/dashboard"
 
 SIGN_UP_FIELDS = ("organisation", "name", "email", "phone")
 
@@ -83,19 +86,13 @@ async def signin(request: Request) -> Response:
     return await sign_in(request, login, template="signin.html", cookie=SESSION_COOKIE, home=HOME)
 
 
-HOME = "/dashboard"
-
-
 @router.post("/signout")
 async def signout(request: Request) -> Response:
     await checked_form(request)
-    answer = redirect(SIGN_IN_PAGE)
+    answer = redirect(SIGN_IN)
     answer.delete_cookie(SESSION_COOKIE, path="/")
     answer.delete_cookie(CSRF_COOKIE, path="/")
     return answer
-
-
-SIGN_IN_PAGE = "/signin"
 
 
 @router.get("/reset")

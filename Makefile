@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 # JUMBE_FUZZ_EXAMPLES examples per operation, fresh randomness each run (make test runs 6, fixed).
 FUZZ_EXAMPLES ?= 200
 
-.PHONY: run test fuzz lint format clean bench-ingress bench-e2e bench-bulk bench-simportal bench-rest \
-	bench-callbacks bench-callback-speed bench-vs-kannel bench-import bench-cluster
+.PHONY: run test fuzz screenshots lint format clean bench-ingress bench-e2e bench-bulk bench-simportal \
+	bench-rest bench-callbacks bench-callback-speed bench-vs-kannel bench-import bench-cluster
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Jumbe needs Python 3.11 or newer")'
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 fuzz: $(STAMP)
 	JUMBE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/integration/test_api_fuzz.py
+
+# the README's portal screenshots, taken by the browser test (needs chromium, chromium-driver)
+screenshots: $(STAMP)
+	JUMBE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:cacheprovider -q \
+		tests/integration/test_portal_browser.py -k "sqlite and day"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

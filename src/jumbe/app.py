@@ -36,7 +36,7 @@ from jumbe.engine.recorder import Recorder
 from jumbe.engine.router import Router
 from jumbe.engine.sweeper import Sweeper
 from jumbe.engine.webhooks import WebhookSender
-from jumbe.faces import daraja, kimisms, m2m
+from jumbe.faces import daraja, kimisms, m2m, portal
 from jumbe.faces.access_log import AccessLog
 from jumbe.faces.http_limits import RequestLimits, RouteRule, guarded_http
 from jumbe.faces.kimisms import callbacks as kimisms_callbacks
@@ -178,6 +178,11 @@ class Jumbe:
         self.http.include_router(daraja.router)
         self.http.include_router(m2m.router)
         self.http.include_router(kimisms.router)
+        portal.install(  # last: its "/" pages never shadow an API path
+            self.http,
+            smpp=lambda: portal.SmppDetails(settings.smpp_host, tuple(self.smpp.ports)),
+            https=settings.public_url.startswith("https://"),
+        )
         self.http.add_middleware(
             RequestLimits, rules=_route_rules(settings), timeout=settings.http_body_timeout
         )
@@ -508,6 +513,12 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
             rest_senders.APPLICATIONS,
             min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),
             envelope.failure,
+            streamed=True,
+        ),
+        RouteRule(
+            portal.APPLICATIONS,
+            min(settings.http_max_upload, rest_senders.MAX_APPLICATION_BYTES),
+            portal.refuse,
             streamed=True,
         ),
         RouteRule(m2m.PATH, m2m.MAX_DOCUMENT, m2m.refuse),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 from fastapi.routing import iter_route_contexts
@@ -543,6 +544,50 @@ async def forged_payment_callback(c: httpx.AsyncClient, w: World) -> list[httpx.
     return [refused(await c.post("/api/v1/payments/callback", json=body), 200, 400)]
 
 
+# the portal -----------------------------------------------------------------------------
+
+PAGE_CSRF = "tenancy-matrix-csrf"
+
+
+def _browser(c: httpx.AsyncClient, cookies: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=c.base_url, cookies=cookies, timeout=30)
+
+
+async def _as_a(
+    c: httpx.AsyncClient, w: World, method: str, path: str, data: dict[str, str] | None, **more: str
+) -> httpx.Response:
+    """A's owner's session cookie (and ``more`` cookies), a valid CSRF token for a form,
+    B's identifiers in the path (``{b.…}``) and the form."""
+    cookies = {"jumbe_session": w.a.session, "jumbe_csrf": PAGE_CSRF, **more}
+    form = {k: v.format(b=w.b) for k, v in (data or {}).items()}
+    body = {**form, "csrf": PAGE_CSRF} if method == "POST" else None
+    async with _browser(c, cookies) as browser:
+        return await browser.request(method, path.format(b=w.b), data=body)
+
+
+def page(method: str, path: str, data: dict[str, str] | None = None, *expected: int) -> Probe:
+    """A portal page as A's signed-in owner with B's identifiers."""
+
+    async def probe(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+        answer = await _as_a(c, w, method, path, data)
+        return [refused(answer, *(expected or (200,)))]
+
+    return probe
+
+
+def staff_page(method: str, path: str, data: dict[str, str] | None = None) -> Probe:
+    """A staff page with A's customer session, in the customer's cookie and forged into the
+    staff cookie: sent to the staff sign-in, nothing shown, nothing done."""
+
+    async def probe(c: httpx.AsyncClient, w: World) -> list[httpx.Response]:
+        answer = await _as_a(c, w, method, path, data, jumbe_staff=w.a.session)
+        refused(answer, 303)
+        assert answer.headers["location"].startswith("/staff/signin"), answer.headers
+        return [answer]
+
+    return probe
+
+
 NO_ACCOUNT_DATA = "serves no account's data"
 MATRIX: dict[tuple[str, str], Probe | str] = {
     ("GET", "/openapi.json"): NO_ACCOUNT_DATA,
@@ -694,6 +739,121 @@ MATRIX: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/v1/groups/{uuid}/contacts"): b_group_members,
     ("POST", "/api/v1/groups/{uuid}/contacts"): b_group_members,
     ("DELETE", "/api/v1/groups/{uuid}/contacts/{phone}"): remove_b_group_member,
+    # the portal: pages as A's owner with B's identifiers
+    ("*", "/static/portal"): "the portal's own CSS and script: " + NO_ACCOUNT_DATA,
+    ("GET", "/signup"): NO_ACCOUNT_DATA,
+    ("POST", "/signup"): page(
+        "POST",
+        "/signup",
+        {
+            "organisation": "Intruder",
+            "name": "I",
+            "email": "{b.member_email}",
+            "phone": "0712345678",
+            "password": "Kettle-Mango-Rhino-42",
+        },
+        400,
+    ),
+    ("GET", "/verify"): page("GET", "/verify?token={b.session}", None, 400),
+    ("POST", "/verify/resend"): page(
+        "POST",
+        "/verify/resend",
+        {"email": "{b.member_email}"},
+        200,
+        429,  # the API asked too
+    ),
+    ("GET", "/signin"): NO_ACCOUNT_DATA,
+    ("POST", "/signin"): page(
+        "POST", "/signin", {"email": "{b.member_email}", "password": "guess"}, 401
+    ),
+    ("POST", "/signout"): "ends the caller's own session (its cookie): " + NO_ACCOUNT_DATA,
+    ("GET", "/reset"): page("GET", "/reset?token={b.session}", None, 400),
+    ("POST", "/reset"): page(
+        "POST",
+        "/reset",
+        {"email": "{b.member_email}"},
+        200,
+        429,  # the API asked too
+    ),
+    ("POST", "/reset/confirm"): page(
+        "POST", "/reset/confirm", {"token": "{b.session}", "password": "Kettle-Mango-Rhino-42"}, 400
+    ),
+    ("GET", "/"): "a redirect to the dashboard: " + NO_ACCOUNT_DATA,
+    ("GET", "/dashboard"): page("GET", "/dashboard"),
+    ("GET", "/send"): page("GET", "/send"),
+    ("POST", "/send"): page(
+        "POST", "/send", {"to": "0712345678", "sender": "{b.sender_name}", "message": "x"}, 400
+    ),
+    ("GET", "/messages/{uuid}"): page("GET", "/messages/{b.message_uuid}", None, 404),
+    ("GET", "/senders"): page("GET", "/senders"),
+    ("GET", "/senders/apply"): page("GET", "/senders/apply"),
+    ("POST", "/senders/apply"): page(
+        "POST",
+        "/senders/apply",
+        {
+            "name": "{b.sender_name}",
+            "carrier": "safaricom",
+            "campaign_type": "TRANSACTIONAL",
+            "organisation": "x",
+        },
+        400,  # no KYC documents; B's application is never touched either way
+    ),
+    ("GET", "/senders/applications/{uuid}"): page(
+        "GET", "/senders/applications/{b.application_uuid}", None, 404
+    ),
+    ("GET", "/senders/applications/{uuid}/documents/{document}"): page(
+        "GET",
+        "/senders/applications/{b.application_uuid}/documents/{b.document_uuid}",
+        None,
+        404,
+    ),
+    ("GET", "/billing"): page("GET", "/billing"),
+    ("POST", "/billing/topups"): page(
+        "POST",
+        "/billing/topups",
+        {"package": "{b.topup_uuid}", "units": "10", "method": "offline", "reference": "x"},
+        404,
+    ),
+    ("GET", "/billing/topups/{uuid}"): page("GET", "/billing/topups/{b.topup_uuid}", None, 404),
+    ("GET", "/developer"): page("GET", "/developer"),
+    ("POST", "/developer/tokens"): page("POST", "/developer/tokens", {"name": "a3"}),
+    ("POST", "/developer/tokens/{uuid}/revoke"): page(
+        "POST", "/developer/tokens/{b.token_uuid}/revoke", None, 404
+    ),
+    ("POST", "/developer/kimisms"): page("POST", "/developer/kimisms"),  # A's own credentials
+    ("GET", "/team"): page("GET", "/team"),
+    ("POST", "/team/invite"): page(
+        "POST", "/team/invite", {"email": "{b.member_email}", "role": "viewer"}, 400
+    ),
+    ("POST", "/team/{uuid}/role"): page(
+        "POST", "/team/{b.member_uuid}/role", {"role": "viewer"}, 404
+    ),
+    ("POST", "/team/{uuid}/remove"): page("POST", "/team/{b.member_uuid}/remove", None, 404),
+    ("GET", "/invitation"): page("GET", "/invitation?token={b.session}", None, 400, 401),
+    ("POST", "/invitation"): page(
+        "POST",
+        "/invitation",
+        {"token": "{b.session}", "name": "I", "password": "Kettle-Mango-Rhino-42"},
+        400,
+        401,
+    ),
+    ("GET", "/staff/signin"): NO_ACCOUNT_DATA,
+    ("POST", "/staff/signin"): page(
+        "POST", "/staff/signin", {"email": "{b.member_email}", "password": "guess"}, 401
+    ),
+    ("POST", "/staff/signout"): "ends the caller's own staff session: " + NO_ACCOUNT_DATA,
+    ("GET", "/staff/senders"): staff_page("GET", "/staff/senders"),
+    ("GET", "/staff/senders/{uuid}"): staff_page("GET", "/staff/senders/{b.application_uuid}"),
+    ("GET", "/staff/senders/{uuid}/documents/{document}"): staff_page(
+        "GET", "/staff/senders/{b.application_uuid}/documents/{b.document_uuid}"
+    ),
+    ("POST", "/staff/senders/{uuid}/review"): staff_page(
+        "POST", "/staff/senders/{b.application_uuid}/review", {"to": "PROVIDER"}
+    ),
+    ("GET", "/staff/topups"): staff_page("GET", "/staff/topups"),
+    ("POST", "/staff/topups/{uuid}/review"): staff_page(
+        "POST", "/staff/topups/{b.topup_uuid}/review", {"decision": "approve"}
+    ),
 }
 # The embedded carrier simulator's control API: the operator's, behind its own token.
 SIMULATOR = "/simulator/"
@@ -780,6 +940,7 @@ async def test_no_route_gives_or_changes_another_accounts_data(jumbe: Jumbe) -> 
             for answer in await entry(c, world):
                 assert answer.status_code < 500 or route[1].startswith("/simportal/"), route
                 sent = str(answer.request.url) + answer.request.read().decode(errors="replace")
+                sent = unquote_plus(sent)  # a form's fields, as the page may show them back
                 for identifier in _identifiers(b):
                     if identifier not in sent:
                         assert identifier not in answer.text, (route, identifier, answer.text)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from jumbe.core.money import kes_to_cents
 from jumbe.services.accounts import AccountService
+from jumbe.services.activity import ActivityService
 from jumbe.services.billing import BillingService
 from jumbe.services.callback_urls import CallbackUrls
 from jumbe.services.contact_imports import ContactImports
@@ -78,6 +79,7 @@ class Services:
     contact_imports: ContactImports
     templates: TemplateService
     suppressions: SuppressionService
+    activity: ActivityService
 
     @classmethod
     def build(
@@ -187,4 +189,5 @@ class Services:
             ),
             templates=TemplateService(db, contacts),
             suppressions=SuppressionService(db, numbering, settings.data_dir / "contact-uploads"),
+            activity=ActivityService(db),
         )

@@ -11,8 +11,10 @@ POSTing its token with the new password.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Security
+from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +120,11 @@ def render_session(session: IssuedSession) -> dict[str, Any]:
     }
 
 
+def _wants_a_page(request: Request) -> bool:
+    """A browser (it asks for HTML first), not an API client: the mailed links open pages."""
+    return request.headers.get("accept", "").startswith("text/html")
+
+
 def render_me(me: Me) -> dict[str, Any]:
     return {
         "uuid": me.uuid,
@@ -158,7 +165,10 @@ async def register(body: Register, request: Request) -> dict[str, Any]:
     summary="Verify an email: the link mailed after registration",
     **documented(Verified, authenticated=False),
 )
-async def verify_by_link(token: TokenQuery, request: Request) -> dict[str, Any]:
+async def verify_by_link(token: TokenQuery, request: Request) -> Any:
+    """A browser opening the mailed link lands on the portal's page, which verifies it."""
+    if _wants_a_page(request):
+        return RedirectResponse(f"/verify?{urlencode({'token': token})}", status_code=303)
     email = await _services(request).signup.verify_email(token)
     return ok({"email": email, "verified": True})
 
@@ -225,7 +235,9 @@ async def request_reset(body: AnEmail, request: Request) -> dict[str, Any]:
     summary="Check a reset link: whose password it would set, until when",
     **documented(ResetLink, authenticated=False),
 )
-async def check_reset(token: TokenQuery, request: Request) -> dict[str, Any]:
+async def check_reset(token: TokenQuery, request: Request) -> Any:
+    if _wants_a_page(request):
+        return RedirectResponse(f"/reset?{urlencode({'token': token})}", status_code=303)
     link = await _services(request).signup.check_reset(token)
     return ok(
         {
@@ -251,7 +263,9 @@ async def reset(body: NewPassword, request: Request) -> dict[str, Any]:
     summary="Check an invitation: which team, which role",
     **documented(InvitationOut, authenticated=False),
 )
-async def check_invitation(token: TokenQuery, request: Request) -> dict[str, Any]:
+async def check_invitation(token: TokenQuery, request: Request) -> Any:
+    if _wants_a_page(request):
+        return RedirectResponse(f"/invitation?{urlencode({'token': token})}", status_code=303)
     invitation = await _services(request).team.check_invitation(token)
     return ok(
         {

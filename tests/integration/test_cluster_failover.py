@@ -99,6 +99,7 @@ async def test_a_silent_node_gives_its_leases_back(services: Services, db: Datab
     )
     await beat.start()
     assert beat.live_nodes == ("alive", "me")
+    assert beat.alive()  # it beat just now: its dispatcher may claim
     await beat.stop()
 
     def leases(conn: Connection) -> dict[int, tuple[str | None, bool]]:
@@ -234,3 +235,39 @@ async def _kill_and_fail_over(
         f"acknowledged={len(acknowledged)} stored={stored} held_by_dead={len(held)}"
         f" first_resubmission={first:.1f}s resubmitted={duplicates}"
     )
+
+
+class _Link:
+    """A connector as the heartbeat sees it, recording what it is told to hold."""
+
+    bind_slots = 2
+
+    def __init__(self) -> None:
+        self.held: frozenset[int] = frozenset({0, 1})
+
+    def hold(self, slots: frozenset[int], *, share: float) -> None:
+        self.held = slots
+
+
+class _DatabaseDown:
+    async def write(self, work: object) -> None:
+        raise ConnectionError("the database is unreachable")
+
+
+async def test_a_node_that_cannot_beat_stops_claiming_and_closes_its_binds() -> None:
+    """The others will take it for dead and its slots for free: it must not keep them."""
+    link = _Link()
+    beat = Heartbeat(
+        _DatabaseDown(),  # type: ignore[arg-type]
+        node_id="cut-off",
+        interval=0.05,
+        dead_after=0.2,
+        links={"carrier": link},
+    )
+    beat._loop.start(beat._run())
+    try:
+        assert beat.alive()
+        await wait_until(lambda: not link.held, within=5, what="the binds closed")
+        assert not beat.alive()  # so its dispatcher claims nothing new
+    finally:
+        await beat._loop.stop()

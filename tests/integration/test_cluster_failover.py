@@ -41,7 +41,7 @@ from tests.integration.test_crash_recovery import (
 )
 
 MESSAGES = 400
-WINDOW = 10  # the upstream connector's default window: the at-least-once bound
+WINDOW = 10  # the connector's default window, per bind: a node with one bind resends that many
 CARRIER_TPS = 25  # per node
 FAILOVER = 15.0  # the target, from the kill to the first resubmission
 
@@ -150,6 +150,14 @@ async def test_kill_one_of_two_nodes_mid_stream(
     node_b = start_server(env_b)
     try:
         await wait_ready(base_b, node_b, env_b)
+
+        async def one_bind_each() -> bool:
+            # node a bound both slots while alone; the at-least-once window is per bind
+            async with httpx.AsyncClient() as http:
+                links = [(await http.get(f"{b}/status/carriers")).json() for b in (base_a, base_b)]
+            return [link["connectors"][0]["binds_up"] for link in links] == [1, 1]
+
+        await wait_until(one_bind_each, within=20, what="the bind slots shared")
         await _kill_and_fail_over(node_a, (base_a, base_b), env_a, env_b, database_url, log)
     finally:
         if node_a.poll() is None:

@@ -230,20 +230,6 @@ class Jumbe:
             c.name: SmppConnector(c, self.recorder, on_capacity=self._wake_dispatcher)
             for c in connector_settings
         }
-        self.dispatcher = Dispatcher(
-            self.db,
-            Router(self.settings.routes, list(self.connectors)),
-            self.connectors,
-            owner=self.settings.node_id,
-            batch=self.settings.dispatch_batch,
-            poll_interval=self.settings.dispatch_poll_interval,
-        )
-        self.receipt_queries = ReceiptQueries(
-            self.db,
-            self.connectors,
-            self.recorder,
-            per_second=self.settings.receipt_queries_per_second,
-        )
         self.heartbeat = Heartbeat(
             self.db,
             node_id=self.settings.node_id,
@@ -251,6 +237,21 @@ class Jumbe:
             dead_after=self.settings.node_dead_after,
             links=self.connectors,
             on_takeover=self._wake_workers,
+        )
+        self.dispatcher = Dispatcher(
+            self.db,
+            Router(self.settings.routes, list(self.connectors)),
+            self.connectors,
+            owner=self.settings.node_id,
+            batch=self.settings.dispatch_batch,
+            poll_interval=self.settings.dispatch_poll_interval,
+            may_claim=self.heartbeat.alive,
+        )
+        self.receipt_queries = ReceiptQueries(
+            self.db,
+            self.connectors,
+            self.recorder,
+            per_second=self.settings.receipt_queries_per_second,
         )
         # counted among the live before it claims anything; binds its share of the slots
         await self.heartbeat.start()

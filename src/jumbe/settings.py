@@ -170,6 +170,9 @@ class Settings(BaseSettings):
 
     # security
     auth_failures_per_minute: int = Field(default=30, ge=1)
+    # a token found valid is believed this long before the database is asked again: on
+    # a cluster, how long a token revoked on one node still works on the others
+    token_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     http_max_body: int = Field(default=64 * 1024, ge=1024)  # bytes, every route but uploads
     http_max_upload: int = Field(default=256 * 1024 * 1024, ge=1024)  # bytes, CSV imports
     http_header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's head

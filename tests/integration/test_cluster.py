@@ -215,3 +215,27 @@ async def test_hot_tables_leave_room_for_updates_on_postgresql(db: Database) -> 
     )
     assert "fillfactor=80" in options
     assert "autovacuum_vacuum_scale_factor=0.02" in options
+
+
+async def test_a_token_revoked_on_one_node_is_refused_by_the_others_within_the_bound(
+    settings: Settings, tmp_path: Path
+) -> None:
+    bound = 0.5
+    quick = settings.model_copy(update={"token_cache_seconds": bound})
+    async with cluster(quick, tmp_path, 2) as nodes:
+        (maker,) = [n for n in nodes if n.demo is not None]
+        other = next(n for n in nodes if n is not maker)
+        demo = maker.demo
+        assert demo is not None
+        auth = {"Authorization": f"Bearer {demo.api_token}"}
+        async with httpx.AsyncClient(base_url=other.base_url, headers=auth) as http:
+            assert (await http.get("/api/v1/messages")).status_code == 200  # now cached there
+            (token,) = await maker.services.tokens.list_tokens(demo.account_id)
+            await maker.services.tokens.revoke_token(demo.account_id, token.uuid)
+            revoked = time.monotonic()
+
+            async def refused() -> bool:
+                return (await http.get("/api/v1/messages")).status_code == 401
+
+            await wait_until(refused, within=5, what="the revocation seen on the other node")
+            assert time.monotonic() - revoked <= bound + 0.5

@@ -41,7 +41,7 @@ from tests.integration.test_crash_recovery import (
 )
 
 MESSAGES = 400
-WINDOW = 10  # the upstream connector's default window: the at-least-once bound
+WINDOW = 10  # the connector's default window, per bind: a node with one bind resends that many
 CARRIER_TPS = 25  # per node
 FAILOVER = 15.0  # the issue's target, from the kill to the first resubmission
 
@@ -99,6 +99,7 @@ async def test_a_silent_node_gives_its_leases_back(services: Services, db: Datab
     )
     await beat.start()
     assert beat.live_nodes == ("alive", "me")
+    assert beat.alive()  # it beat just now: its dispatcher may claim
     await beat.stop()
 
     def leases(conn: Connection) -> dict[int, tuple[str | None, bool]]:
@@ -149,6 +150,14 @@ async def test_kill_one_of_two_nodes_mid_stream(
     node_b = start_server(env_b)
     try:
         await wait_ready(base_b, node_b, env_b)
+
+        async def one_bind_each() -> bool:
+            # node a bound both slots while alone; the at-least-once window is per bind
+            async with httpx.AsyncClient() as http:
+                links = [(await http.get(f"{b}/status/carriers")).json() for b in (base_a, base_b)]
+            return [link["connectors"][0]["binds_up"] for link in links] == [1, 1]
+
+        await wait_until(one_bind_each, within=20, what="the bind slots shared")
         await _kill_and_fail_over(node_a, (base_a, base_b), env_a, env_b, database_url, log)
     finally:
         if node_a.poll() is None:
@@ -234,3 +243,39 @@ async def _kill_and_fail_over(
         f"acknowledged={len(acknowledged)} stored={stored} held_by_dead={len(held)}"
         f" first_resubmission={first:.1f}s resubmitted={duplicates}"
     )
+
+
+class _Link:
+    """A connector as the heartbeat sees it, recording what it is told to hold."""
+
+    bind_slots = 2
+
+    def __init__(self) -> None:
+        self.held: frozenset[int] = frozenset({0, 1})
+
+    def hold(self, slots: frozenset[int], *, share: float) -> None:
+        self.held = slots
+
+
+class _DatabaseDown:
+    async def write(self, work: object) -> None:
+        raise ConnectionError("the database is unreachable")
+
+
+async def test_a_node_that_cannot_beat_stops_claiming_and_closes_its_binds() -> None:
+    """The others will take it for dead and its slots for free: it must not keep them."""
+    link = _Link()
+    beat = Heartbeat(
+        _DatabaseDown(),  # type: ignore[arg-type]
+        node_id="cut-off",
+        interval=0.05,
+        dead_after=0.2,
+        links={"carrier": link},
+    )
+    beat._loop.start(beat._run())
+    try:
+        assert beat.alive()
+        await wait_until(lambda: not link.held, within=5, what="the binds closed")
+        assert not beat.alive()  # so its dispatcher claims nothing new
+    finally:
+        await beat._loop.stop()

@@ -98,8 +98,13 @@ class Heartbeat:
                 await self.beat()
             except Exception:
                 log.exception("heartbeat: a beat failed; will retry")
-                if time.monotonic() - self._last_beat > self.dead_after.total_seconds():
+                if not self.alive():
                     self._unbind_all()
+
+    def alive(self) -> bool:
+        """Whether this node's last beat is recent enough that no other node takes it for
+        dead: until it beats again it should claim nothing new."""
+        return time.monotonic() - self._last_beat <= self.dead_after.total_seconds()
 
     def _unbind_all(self) -> None:
         """The others take this node for dead and its slots for free: close its binds."""
@@ -113,7 +118,7 @@ class Heartbeat:
 
         # a node that was itself stalled past the bound (a paused VM, a blocked loop) sees
         # every other beat as old: it beats, but judges no one dead this time
-        judge = time.monotonic() - self._last_beat <= self.dead_after.total_seconds()
+        judge = self.alive()
         in_use = {name: link.held for name, link in self.links.items()}
         counts = {name: link.bind_slots for name, link in self.links.items()}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +51,7 @@ class Dispatcher:
         owner: str,
         batch: int = 500,
         poll_interval: float = 1.0,
+        may_claim: Callable[[], bool] = lambda: True,
     ) -> None:
         self.db = db
         self.router = router
@@ -58,6 +59,9 @@ class Dispatcher:
         self.owner = owner
         self.batch = batch
         self.poll_interval = poll_interval
+        # False while this node cannot prove it lives (its heartbeat failing): the others
+        # may be taking over its leases, so it claims nothing new
+        self.may_claim = may_claim
         self._wake = asyncio.Event()
         self._loop = LoopTask("dispatcher")
         self.dispatched = 0
@@ -99,6 +103,8 @@ class Dispatcher:
 
         ``thrifty``: see ``claim_limit``.
         """
+        if not self.may_claim():
+            return 0
         ready = {name for name, c in self.connectors.items() if c.ready}
         claim_filter = self.router.claim_filter(ready)
         if claim_filter.nothing:

@@ -117,7 +117,7 @@ class Services:
         )
         throttle = AuthThrottle(settings.auth_failures_per_minute)
         passwords = Passwords(throttle)
-        tokens = TokenService(db, throttle)
+        tokens = TokenService(db, throttle, cache_seconds=settings.token_cache_seconds)
         keys = SigningKeys(db)
         links_to = public_url or (lambda: settings.public_url or settings.listener_url)
         mail = MailService(

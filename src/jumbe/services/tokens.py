@@ -37,6 +37,9 @@ SCOPES = (
 )
 TOKEN_PREFIX = "jmb_"
 DISPLAY_PREFIX_LENGTH = 10  # "jmb_" and six random characters: shown in lists, not secret
+# How long a token found valid is believed without asking the database again: on a
+# cluster, how long a token revoked on one node still works on another
+# (JUMBE_TOKEN_CACHE_SECONDS; 0 asks every time).
 TOKEN_CACHE_SECONDS = 1.0
 TOKEN_CACHE_SIZE = 10_000
 
@@ -105,9 +108,12 @@ def new_token() -> str:
 
 
 class TokenService:
-    def __init__(self, db: Database, throttle: AuthThrottle) -> None:
+    def __init__(
+        self, db: Database, throttle: AuthThrottle, *, cache_seconds: float = TOKEN_CACHE_SECONDS
+    ) -> None:
         self.db = db
         self.throttle = throttle
+        self.cache_seconds = cache_seconds
         # Tokens found valid in the last second: checking one was a third of the cost
         # of a REST send. digest -> (caller, expires_at, when checked)
         self._valid_tokens: dict[str, tuple[Caller, datetime | None, float]] = {}
@@ -134,7 +140,7 @@ class TokenService:
         cached = self._valid_tokens.get(digest)
         if cached is not None:
             caller, expires_at, checked = cached
-            if time.monotonic() - checked < TOKEN_CACHE_SECONDS and (
+            if time.monotonic() - checked < self.cache_seconds and (
                 expires_at is None or expires_at > now
             ):
                 return caller
@@ -243,7 +249,7 @@ class TokenService:
         )
         if revoked is None:
             raise NotFound("token not found")
-        # effective at once on this node; other nodes drop it within TOKEN_CACHE_SECONDS
+        # effective at once on this node; other nodes drop it within cache_seconds
         self._valid_tokens = {
             digest: entry
             for digest, entry in self._valid_tokens.items()

@@ -143,7 +143,7 @@ async def test_the_sweeper_applies_receipts_parked_while_another_node_recorded_t
                 status="delivered",
                 error_code="000",
                 done_at=NOW,
-                received_at=NOW,
+                received_at=datetime.now(UTC),  # the sweeper looks back MATCH_WINDOW only
             )
         )
     )

@@ -44,6 +44,7 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
@@ -91,12 +92,16 @@ class Pages:
                 element.send_keys(value)
 
     def submit(self, label: str = "") -> None:
-        """Press a form's button by its words (the last form's submit button otherwise)."""
+        """Press a form's button by its words (the last form's submit button otherwise), and
+        wait until the page it leaves is gone: every form here posts and lands on a new
+        page, and reading before that reads the old one (or a stale element of it)."""
         if label:
             xpath = f"//main//button[normalize-space()='{label}']"
         else:
             xpath = "(//main//button[@type='submit'])[last()]"
+        leaving = self.d.find_element(By.TAG_NAME, "html")
         self.d.find_element(By.XPATH, xpath).click()
+        WebDriverWait(self.d, WAIT).until(staleness_of(leaving), "the form's page to go")
 
     def text(self) -> str:
         return str(self.d.find_element(By.TAG_NAME, "main").text)

@@ -174,8 +174,13 @@ _PARKED_FOR = select(unmatched_receipts).where(
     unmatched_receipts.c.connector == bindparam("connector"),
     unmatched_receipts.c.carrier_message_id.in_(bindparam("ids", expanding=True)),
 )
+# the sweeper looks only at receipts kept this recently: the race it closes (a submit
+# recorded on another node while its receipt was being kept) lasts a moment, and a
+# carrier's receipts for messages that are not ours must not be rescanned every pass
+MATCH_WINDOW = timedelta(minutes=10)
 _MATCHABLE = (
     select(unmatched_receipts)
+    .where(unmatched_receipts.c.received_at > bindparam("since", type_=UTCDateTime))
     .join(
         message_parts,
         and_(
@@ -554,7 +559,8 @@ class DeliveryService:
         catches the ones parked at the same moment on another node, which that
         transaction could not see yet. Returns how many were applied.
         """
-        rows = await self.db.read(lambda conn: conn.execute(_MATCHABLE).all())
+        since = utcnow() - MATCH_WINDOW
+        rows = await self.db.read(lambda conn: conn.execute(_MATCHABLE, {"since": since}).all())
         if rows:
             await self.record([_parked(r) for r in rows])
         return len(rows)

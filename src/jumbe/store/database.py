@@ -87,8 +87,13 @@ class Database:
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a read-only transaction: one consistent view of the data."""
         if self._async is not None:
-            async with self._async.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
+            # PostgreSQL's default (READ COMMITTED) gives each statement its own snapshot;
+            # a read of several statements (a reconciliation: balances, then the ledger)
+            # must see one, or a credit committed between them breaks the sum
+            async with self._async.connect() as conn:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    return await conn.run_sync(work)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._read_threads, _in_transaction, self._reader, work)
 

@@ -225,3 +225,20 @@ async def test_regenerated_credentials_retire_the_old_ones(
         json={**TOKEN_REQUEST, "client_id": fresh.key, "client_secret": fresh.secret},
     )
     assert answer.status_code == 200
+
+
+async def test_a_flood_of_bad_tokens_is_429_in_the_documented_shape(settings: Settings) -> None:
+    async with (
+        running(settings, auth_failures_per_minute=3) as app,
+        httpx.AsyncClient(base_url=app.base_url, timeout=10) as http,
+    ):
+        answers = [
+            await http.post(
+                "/api/send-sms", json=SEND_REQUEST, headers={"Authorization": f"Bearer bad{i}"}
+            )
+            for i in range(6)
+        ]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.status_code for a in answers]
+    assert set(limited[0].json()) == {"error", "description"}
+    assert int(limited[0].headers["Retry-After"]) > 0

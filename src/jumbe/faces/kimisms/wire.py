@@ -25,11 +25,14 @@ Model = TypeVar("Model", bound=BaseModel)
 class Refused(Exception):
     """An answer in the face's error shape, raised where the request cannot go on."""
 
-    def __init__(self, status: int, error: str, description: str) -> None:
+    def __init__(
+        self, status: int, error: str, description: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
         self.description = description
+        self.retry_after = retry_after
 
 
 def error(
@@ -41,7 +44,8 @@ def error(
 
 
 def refused(exc: Refused) -> JSONResponse:
-    return error(exc.status, exc.error, exc.description)
+    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+    return error(exc.status, exc.error, exc.description, headers)
 
 
 def too_many_requests(exc: TooManyAttempts) -> JSONResponse:
@@ -68,6 +72,8 @@ async def caller(request: Request) -> OAuthCaller:
         )
     except Unauthenticated as exc:
         raise Refused(401, "Unauthorized", "Invalid or expired access token") from exc
+    except TooManyAttempts as exc:
+        raise Refused(429, "Too many requests", exc.message, exc.retry_after) from exc
 
 
 async def parsed(request: Request, model: type[Model]) -> Model:

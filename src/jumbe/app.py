@@ -526,7 +526,10 @@ def _route_rules(settings: Settings) -> list[RouteRule]:
         RouteRule(CALLBACK_PATH, MAX_CALLBACK, refuse_callback),
         *(RouteRule(p, settings.http_max_body, daraja.refuse) for p in daraja.PREFIXES),
         *(RouteRule(p, settings.http_max_body, kimisms.refuse) for p in kimisms.PATHS),
-        RouteRule("/", settings.http_max_body, envelope.failure),
+        RouteRule("/api/", settings.http_max_body, envelope.failure),
+        RouteRule("/simulator/", settings.http_max_body, envelope.failure),
+        # what is left is the portal's pages: a refused form is a page, not the REST JSON
+        RouteRule("/", settings.http_max_body, portal.refuse),
     ]
 
 

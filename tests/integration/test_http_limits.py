@@ -116,6 +116,9 @@ async def test_a_chunked_body_over_the_cap_is_refused_in_each_faces_format(
     status, body = await asyncio.to_thread(post, "/m2m/api")
     assert status == 413
     assert body.startswith(b"<error_response><api_outcome>failure</api_outcome>")
+    status, body = await asyncio.to_thread(post, "/signin")  # a portal form
+    assert status == 413
+    assert body.startswith(b"<!doctype html>")
 
 
 async def test_bodies_within_the_cap_are_served_as_before(guarded: Jumbe) -> None:
